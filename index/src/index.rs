@@ -1,0 +1,205 @@
+//! Opening the on-disk index, writing file documents and searching it.
+//!
+//! Several processes may use one index directory: at most one holds the writer (tantivy's
+//! lock file), readers reload the latest commit before each search. The highest file id a
+//! commit covers is stored in that commit's payload, so it is atomic with the data.
+
+use std::path::{Path, PathBuf};
+
+use tantivy::collector::Count;
+use tantivy::directory::MmapDirectory;
+use tantivy::directory::error::LockError;
+use tantivy::{Index, IndexReader, ReloadPolicy, TantivyDocument, TantivyError};
+
+use crate::collect::HitCollector;
+use crate::error::IndexError;
+use crate::query::Query;
+use crate::schema::Fields;
+use crate::tokenizer::{TOKENIZER_NAME, analyzer};
+use crate::translate::translate;
+
+/// Prefix of the commit payload; the rest is the last file id.
+const PAYLOAD_PREFIX: &str = "last_file_id=";
+/// Smallest writer memory budget tantivy accepts (per indexing thread).
+const MIN_MEMORY_BUDGET: usize = 15_000_000;
+/// Largest budget we hand to tantivy (it caps each thread just below 4 GiB).
+const MAX_MEMORY_BUDGET: usize = 4_000_000_000;
+
+/// Everything the index knows about one file (one version of it).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct FileDoc<'a> {
+    pub file_id: u64,
+    /// Lossy UTF-8 absolute path, `/`-separated.
+    pub path: &'a str,
+    /// `file`, `symlink`, `dir`, `fifo`, ...
+    pub kind: &'a str,
+    pub size: u64,
+    /// Modification time, unix seconds UTC.
+    pub mtime: i64,
+    pub tags: &'a [String],
+    pub description: &'a str,
+    /// `archived`, `skipped`, `changed`, ...
+    pub state: &'a str,
+    pub run_id: u64,
+    /// Bundle uuid text, `""` if none.
+    pub bundle: &'a str,
+    pub store: &'a str,
+    pub host: &'a str,
+}
+
+/// One search result.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Hit {
+    pub file_id: u64,
+    /// Relevance (higher is better); 0 for pure-filter queries.
+    pub score: f32,
+}
+
+/// A full-text index of files in one directory.
+pub struct FileIndex {
+    index: Index,
+    reader: IndexReader,
+    fields: Fields,
+    dir: PathBuf,
+}
+
+/// The single writer of an index; dropping it releases the lock.
+pub struct IndexWriter {
+    writer: tantivy::IndexWriter<TantivyDocument>,
+    fields: Fields,
+    dir: PathBuf,
+}
+
+impl FileIndex {
+    /// Opens the index in `dir`, creating the directory and an empty index if missing.
+    pub fn open_or_create(dir: &Path) -> Result<FileIndex, IndexError> {
+        std::fs::create_dir_all(dir).map_err(|source| IndexError::Io { path: dir.to_owned(), source })?;
+        if let Some(index) = Self::open(dir)? {
+            return Ok(index);
+        }
+        let (schema, _) = Fields::schema();
+        match Index::create_in_dir(dir, schema) {
+            Ok(index) => Self::from_index(index, dir),
+            // Another process created it in the meantime.
+            Err(TantivyError::IndexAlreadyExists) => {
+                Self::open(dir)?.ok_or_else(|| tantivy_error(dir, TantivyError::IndexAlreadyExists))
+            }
+            Err(error) => Err(tantivy_error(dir, error)),
+        }
+    }
+
+    /// Opens the index in `dir`; `Ok(None)` when there is none (nothing is created).
+    pub fn open(dir: &Path) -> Result<Option<FileIndex>, IndexError> {
+        if !dir.is_dir() {
+            return Ok(None);
+        }
+        let directory = MmapDirectory::open(dir).map_err(|error| tantivy_error(dir, error.into()))?;
+        let exists = Index::exists(&directory).map_err(|error| tantivy_error(dir, error.into()))?;
+        if !exists {
+            return Ok(None);
+        }
+        let index = Index::open(directory).map_err(|error| tantivy_error(dir, error))?;
+        Self::from_index(index, dir).map(Some)
+    }
+
+    fn from_index(index: Index, dir: &Path) -> Result<FileIndex, IndexError> {
+        let (schema, fields) = Fields::schema();
+        if index.schema() != schema {
+            return Err(IndexError::SchemaMismatch { path: dir.to_owned() });
+        }
+        index.tokenizers().register(TOKENIZER_NAME, analyzer());
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()
+            .map_err(|error| tantivy_error(dir, error))?;
+        Ok(FileIndex { index, reader, fields, dir: dir.to_owned() })
+    }
+
+    /// The directory the index lives in.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Highest file id the last commit covers; 0 for a new index.
+    pub fn last_file_id(&self) -> Result<u64, IndexError> {
+        let metas = self.index.load_metas().map_err(|error| tantivy_error(&self.dir, error))?;
+        let Some(payload) = metas.payload else {
+            return Ok(0);
+        };
+        payload
+            .strip_prefix(PAYLOAD_PREFIX)
+            .and_then(|id| id.parse().ok())
+            .ok_or_else(|| IndexError::BadPayload { path: self.dir.clone(), payload: payload.clone() })
+    }
+
+    /// Number of documents in the last commit.
+    pub fn num_docs(&self) -> Result<u64, IndexError> {
+        Ok(self.searcher()?.num_docs())
+    }
+
+    /// Takes the writer lock; [`IndexError::Locked`] if another writer holds it. The budget
+    /// is clamped to what tantivy accepts (at least 15 MB).
+    pub fn writer(&self, memory_budget_bytes: usize) -> Result<IndexWriter, IndexError> {
+        let budget = memory_budget_bytes.clamp(MIN_MEMORY_BUDGET, MAX_MEMORY_BUDGET);
+        let writer = self.index.writer(budget).map_err(|error| match error {
+            TantivyError::LockFailure(LockError::LockBusy, _) => IndexError::Locked { path: self.dir.clone() },
+            other => tantivy_error(&self.dir, other),
+        })?;
+        Ok(IndexWriter { writer, fields: self.fields, dir: self.dir.clone() })
+    }
+
+    /// Hits best first (pure-filter queries: ascending file id); `limit` None = all hits.
+    pub fn search(&self, query: &Query, limit: Option<usize>) -> Result<Vec<Hit>, IndexError> {
+        let searcher = self.searcher()?;
+        let collector = HitCollector { limit, scored: query.is_scored() };
+        searcher
+            .search(translate(query, &self.fields).as_ref(), &collector)
+            .map_err(|error| tantivy_error(&self.dir, error))
+    }
+
+    /// Number of documents matching `query`.
+    pub fn count(&self, query: &Query) -> Result<usize, IndexError> {
+        self.searcher()?
+            .search(translate(query, &self.fields).as_ref(), &Count)
+            .map_err(|error| tantivy_error(&self.dir, error))
+    }
+
+    /// A searcher over the latest commit.
+    fn searcher(&self) -> Result<tantivy::Searcher, IndexError> {
+        self.reader.reload().map_err(|error| tantivy_error(&self.dir, error))?;
+        Ok(self.reader.searcher())
+    }
+}
+
+impl IndexWriter {
+    /// Queues one file's document; visible to searches after [`IndexWriter::commit`].
+    pub fn add(&mut self, doc: &FileDoc<'_>) -> Result<(), IndexError> {
+        self.writer.add_document(self.fields.document(doc)).map_err(|error| tantivy_error(&self.dir, error))?;
+        Ok(())
+    }
+
+    /// Deletes every document (takes effect at the next commit).
+    pub fn delete_all(&mut self) -> Result<(), IndexError> {
+        self.writer.delete_all_documents().map_err(|error| tantivy_error(&self.dir, error))?;
+        Ok(())
+    }
+
+    /// Commits everything added so far, recording `last_file_id` in the commit payload.
+    pub fn commit(&mut self, last_file_id: u64) -> Result<(), IndexError> {
+        let mut prepared = self.writer.prepare_commit().map_err(|error| tantivy_error(&self.dir, error))?;
+        prepared.set_payload(&format!("{PAYLOAD_PREFIX}{last_file_id}"));
+        prepared.commit().map_err(|error| tantivy_error(&self.dir, error))?;
+        Ok(())
+    }
+
+    /// Waits for background segment merges, then releases the lock. Dropping the writer
+    /// instead is safe but may abandon a merge (redone later).
+    pub fn close(self) -> Result<(), IndexError> {
+        self.writer.wait_merging_threads().map_err(|error| tantivy_error(&self.dir, error))
+    }
+}
+
+fn tantivy_error(dir: &Path, source: TantivyError) -> IndexError {
+    IndexError::Tantivy { path: dir.to_owned(), source }
+}

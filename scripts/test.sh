@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Runs every esker test on a fresh Debian machine: installs what is missing, starts the
+# fixtures the tests need, runs the whole suite. Usage: scripts/test.sh [nextest args...]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '==> %s\n' "$*" >&2; }
+
+# --- system packages -------------------------------------------------------------------
+missing=()
+command -v tar >/dev/null || missing+=(tar)          # GNU tar extracts bundles in the tests
+command -v setpriv >/dev/null || missing+=(util-linux) # drop root to test unreadable files
+command -v cc >/dev/null || missing+=(gcc)            # bundled SQLite and zstd are C
+command -v pkg-config >/dev/null || missing+=(pkg-config)
+if ((${#missing[@]})); then
+  if [ "$(id -u)" -ne 0 ]; then
+    log "missing packages: ${missing[*]} (run as root, or install them first)"
+    exit 2
+  fi
+  log "installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# --- Rust test runner ---------------------------------------------------------------------
+if ! cargo nextest --version >/dev/null 2>&1; then
+  log "installing cargo-nextest"
+  cargo install --locked cargo-nextest
+fi
+
+# --- build and test -----------------------------------------------------------------------
+log "building"
+cargo build --workspace --all-targets --locked
+
+log "running tests"
+cargo nextest run --workspace --locked --no-fail-fast "$@"
+log "running doc tests"
+cargo test --workspace --locked --doc --quiet

@@ -1,0 +1,13 @@
+//! `esker archive`: crawl, plan, pack, store, catalog, index.
+
+mod error;
+mod pipeline;
+mod planner;
+mod request;
+mod run;
+mod summary;
+
+pub use error::ArchiveError;
+pub use request::{ArchiveRequest, normalize_tags, resolve_roots};
+pub use run::{archive, hostname};
+pub use summary::{SkippedExample, Summary};

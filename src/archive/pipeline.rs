@@ -1,0 +1,308 @@
+//! The archive pipeline: planner thread → catalog (this thread) → packer pool → catalog.
+//!
+//! The thread that owns the catalog records each bundle as `uploading` before handing it
+//! to a packer, so no object ever reaches the store unknown to the catalog; it catalogs a
+//! bundle's files only after the store has confirmed the object. Channels are bounded, so
+//! memory does not grow with the number of files.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use crossbeam_channel::{Receiver, bounded, never, select, unbounded};
+use indicatif::ProgressBar;
+use uuid::Uuid;
+
+use super::ArchiveError;
+use super::planner::{PlanEvent, Skipped, plan};
+use super::request::ArchiveRequest;
+use super::summary::Summary;
+use crate::bundle::{BundleContext, PackError, PackState, PackedBundle, PlannedBundle, entry_path, pack_bundle};
+use crate::catalog::{BUNDLE_UPLOADING, Catalog, NewBundle, NewFile, PendingFile, StoredBundle};
+use crate::crawl::Stat;
+use crate::error::Result;
+use crate::store::{Store, bundle_key, manifest_key};
+
+/// The run a pipeline writes into.
+pub struct RunContext {
+    pub run_id: i64,
+    pub host: String,
+    pub tags: Vec<String>,
+    pub description: String,
+}
+
+struct Job {
+    row_id: i64,
+    id: Uuid,
+    bundle: PlannedBundle,
+}
+
+struct Outcome {
+    row_id: i64,
+    id: Uuid,
+    result: std::result::Result<PackedBundle, PackError>,
+}
+
+const SKIP_BATCH: usize = 1000;
+
+/// Runs the pipeline to the end, filling `summary`.
+pub fn run(
+    catalog: &mut Catalog,
+    store: Arc<dyn Store>,
+    request: &ArchiveRequest,
+    context: &RunContext,
+    done: HashSet<u128>,
+    summary: &mut Summary,
+    progress: &ProgressBar,
+) -> Result<()> {
+    let jobs = request.jobs.max(1);
+    let (plan_sender, plan_receiver) = bounded::<PlanEvent>(4);
+    let (job_sender, job_receiver) = bounded::<Job>(jobs);
+    let (outcome_sender, outcome_receiver) = unbounded::<Outcome>();
+
+    std::thread::scope(|scope| -> Result<()> {
+        let planner_request = request.clone();
+        let planner = scope.spawn(move || plan(&planner_request, &done, |event| plan_sender.send(event).is_ok()));
+        for _ in 0..jobs {
+            let job_receiver = job_receiver.clone();
+            let outcome_sender = outcome_sender.clone();
+            let store = store.clone();
+            scope.spawn(move || packer(store.as_ref(), context, job_receiver, outcome_sender));
+        }
+        drop(job_receiver);
+        drop(outcome_sender);
+
+        let result =
+            drive(catalog, store.as_ref(), context, plan_receiver, job_sender, outcome_receiver, summary, progress);
+        let planned = planner.join().map_err(|_| ArchiveError::Pipeline("the planner thread panicked".into()))?;
+        result?;
+        planned?;
+        Ok(())
+    })
+}
+
+fn packer(store: &dyn Store, context: &RunContext, jobs: Receiver<Job>, outcomes: crossbeam_channel::Sender<Outcome>) {
+    let bundle_context = BundleContext {
+        run_id: context.run_id,
+        host: &context.host,
+        tags: &context.tags,
+        description: &context.description,
+    };
+    let mut buffer = Vec::new();
+    for job in jobs {
+        let Job { row_id, id, bundle } = job;
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            pack_bundle(store, id, bundle, &bundle_context, &mut buffer)
+        }))
+        .unwrap_or_else(|_| Err(PackError::Write { key: bundle_key(&id), message: "packer panicked".into() }));
+        if outcomes.send(Outcome { row_id, id, result }).is_err() {
+            return;
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn drive(
+    catalog: &mut Catalog,
+    store: &dyn Store,
+    context: &RunContext,
+    plan_events: Receiver<PlanEvent>,
+    job_sender: crossbeam_channel::Sender<Job>,
+    outcomes: Receiver<Outcome>,
+    summary: &mut Summary,
+    progress: &ProgressBar,
+) -> Result<()> {
+    let mut plan_events = plan_events;
+    let mut job_sender = Some(job_sender);
+    let mut in_flight = 0usize;
+    let mut planning = true;
+    let mut skipped: Vec<PendingFile> = Vec::new();
+    let mut crawled = 0u64;
+    let storage_class = store.storage_class();
+    while planning || in_flight > 0 {
+        select! {
+            recv(plan_events) -> event => match event {
+                Ok(PlanEvent::Bundle(bundle)) => {
+                    summary.files_planned += bundle.items.len() as u64;
+                    summary.bytes_planned += bundle.data_bytes;
+                    let id = Uuid::now_v7();
+                    let key = bundle_key(&id);
+                    let uuid = id.to_string();
+                    let row_id = catalog.insert_bundle(&NewBundle {
+                        uuid: &uuid,
+                        run_id: context.run_id,
+                        store: store.name(),
+                        object_key: &key,
+                        storage_class: storage_class.as_deref(),
+                        state: BUNDLE_UPLOADING,
+                        file_count: bundle.items.len() as i64,
+                        data_bytes: bundle.data_bytes as i64,
+                        created_at: crate::time::now_seconds(),
+                    })?;
+                    if let Some(sender) = &job_sender {
+                        sender.send(Job { row_id, id, bundle }).map_err(|_| ArchiveError::Pipeline("all packers stopped".into()))?;
+                    }
+                    in_flight += 1;
+                }
+                Ok(PlanEvent::Skipped(entries)) => {
+                    for entry in entries {
+                        skipped.push(skipped_row(context.run_id, entry, summary));
+                    }
+                    if skipped.len() >= SKIP_BATCH {
+                        catalog.insert_skipped(context.run_id, std::mem::take(&mut skipped))?;
+                    }
+                }
+                Ok(PlanEvent::Counted { excluded, filtered_by_atime, already_recorded, crawled: seen }) => {
+                    summary.excluded += excluded;
+                    summary.filtered_by_atime += filtered_by_atime;
+                    summary.already_recorded += already_recorded;
+                    crawled += seen;
+                }
+                Err(_) => {
+                    planning = false;
+                    plan_events = never();
+                    job_sender = None;
+                }
+            },
+            recv(outcomes) -> outcome => {
+                let Ok(outcome) = outcome else {
+                    return Err(ArchiveError::Pipeline("all packers stopped".into()).into());
+                };
+                in_flight -= 1;
+                record_outcome(catalog, store, context, outcome, summary)?;
+            }
+        }
+        progress.set_message(format!(
+            "{} files crawled, {} archived ({}), {} bundles",
+            crawled,
+            summary.files_archived,
+            esker_index::format_size(summary.bytes_archived),
+            summary.bundles
+        ));
+    }
+    catalog.insert_skipped(context.run_id, skipped)?;
+    Ok(())
+}
+
+fn record_outcome(
+    catalog: &mut Catalog,
+    store: &dyn Store,
+    context: &RunContext,
+    outcome: Outcome,
+    summary: &mut Summary,
+) -> Result<()> {
+    let Outcome { row_id, id, result } = outcome;
+    let packed = match result {
+        Ok(packed) => packed,
+        Err(error) => {
+            tracing::error!("bundle {id}: {error}");
+            summary.bundles_failed += 1;
+            summary.warnings.push(format!("bundle {id} failed: {error}"));
+            let _ = store.discard_unfinished(&bundle_key(&id));
+            let _ = store.delete(&bundle_key(&id));
+            let _ = store.delete(&manifest_key(&id));
+            catalog.mark_bundle_failed(row_id, &error.to_string())?;
+            return Ok(());
+        }
+    };
+    crate::failpoint::hit("bundle_stored");
+    let sha256 = hex::encode(packed.sha256);
+    let mut rows = Vec::with_capacity(packed.entries.len());
+    for entry in packed.entries {
+        let path = entry_path(&entry.item);
+        let (bundle_id, header_offset, data_offset, reason) = match &entry.state {
+            PackState::Stored => {
+                summary.files_archived += 1;
+                summary.bytes_archived += entry.stat.size;
+                (Some(row_id), entry.offsets.map(|o| o.header as i64), entry.offsets.map(|o| o.data as i64), None)
+            }
+            PackState::Changed => {
+                summary.files_changed += 1;
+                summary.skip(
+                    "changed while reading",
+                    String::from_utf8_lossy(&path).into_owned(),
+                    "changed while reading".into(),
+                );
+                (
+                    Some(row_id),
+                    entry.offsets.map(|o| o.header as i64),
+                    entry.offsets.map(|o| o.data as i64),
+                    Some("changed while reading".to_string()),
+                )
+            }
+            PackState::Failed(reason) => {
+                summary.skip(reason.category(), String::from_utf8_lossy(&path).into_owned(), reason.to_string());
+                (None, None, None, Some(reason.to_string()))
+            }
+        };
+        let mut row = new_file_row(context.run_id, &entry.item.entry.name, &entry.stat, entry.state.as_str(), reason);
+        row.link_target = entry.item.entry.link_target.clone();
+        row.blake3 = entry.blake3.map(hex::encode);
+        row.bundle_id = bundle_id;
+        row.header_offset = header_offset;
+        row.data_offset = data_offset;
+        rows.push(PendingFile { dir_path: entry.item.folder.as_os_str().as_encoded_bytes().to_vec(), row });
+    }
+    catalog.record_stored_bundle(
+        context.run_id,
+        &StoredBundle {
+            bundle_id: row_id,
+            bytes: packed.object.size as i64,
+            sha256: &sha256,
+            manifest_key: &packed.manifest_key,
+            stored_at: crate::time::now_seconds(),
+        },
+        rows,
+    )?;
+    crate::failpoint::hit("bundle_recorded");
+    summary.bundles += 1;
+    summary.bundle_bytes += packed.object.size;
+    Ok(())
+}
+
+fn skipped_row(run_id: i64, entry: Skipped, summary: &mut Summary) -> PendingFile {
+    let path = entry.path();
+    summary.skip(entry.reason.category(), String::from_utf8_lossy(&path).into_owned(), entry.reason.to_string());
+    let stat = entry.stat.clone().unwrap_or(Stat {
+        kind: crate::crawl::FileKind::File,
+        size: 0,
+        mode: 0,
+        uid: 0,
+        gid: 0,
+        mtime_ns: 0,
+        atime_ns: 0,
+        ctime_ns: 0,
+        inode: 0,
+        device: 0,
+    });
+    let mut row = new_file_row(run_id, &entry.name, &stat, "skipped", Some(entry.reason.to_string()));
+    if entry.stat.is_none() {
+        row.kind = "unknown".into();
+    }
+    PendingFile { dir_path: entry.folder.as_os_str().as_encoded_bytes().to_vec(), row }
+}
+
+fn new_file_row(run_id: i64, name: &[u8], stat: &Stat, state: &str, reason: Option<String>) -> NewFile {
+    NewFile {
+        run_id,
+        dir_id: 0,
+        name: name.to_vec(),
+        name_text: String::from_utf8_lossy(name).into_owned(),
+        kind: stat.kind.as_str().to_string(),
+        size: stat.size as i64,
+        mode: stat.mode as i32,
+        uid: i64::from(stat.uid),
+        gid: i64::from(stat.gid),
+        mtime_ns: stat.mtime_ns,
+        atime_ns: stat.atime_ns,
+        ctime_ns: stat.ctime_ns,
+        inode: stat.inode as i64,
+        device: stat.device as i64,
+        link_target: None,
+        blake3: None,
+        bundle_id: None,
+        header_offset: None,
+        data_offset: None,
+        state: state.to_string(),
+        reason,
+    }
+}

@@ -1,0 +1,167 @@
+//! Entry point of `esker archive`: validate, resume or start a run, drive the pipeline,
+//! finish the run and bring the index up to date.
+
+use std::collections::HashSet;
+use std::fs::File;
+use std::path::Path;
+use std::time::Instant;
+
+use indicatif::ProgressBar;
+
+use super::ArchiveError;
+use super::pipeline::{self, RunContext};
+use super::planner::{PlanEvent, plan};
+use super::request::ArchiveRequest;
+use super::summary::Summary;
+use crate::catalog::{Catalog, NewRun, RUN_COMPLETE, RUN_INCOMPLETE, RUN_RUNNING, Run};
+use crate::config::Settings;
+use crate::error::{Error, Result};
+use crate::store::{self, Store, bundle_key, manifest_key};
+
+/// Archives `request.roots` (or, with `dry_run`, plans only and writes nothing).
+pub fn archive(settings: &Settings, request: &ArchiveRequest, progress: &ProgressBar) -> Result<Summary> {
+    let started = Instant::now();
+    let store_settings = settings.store(&request.store)?;
+    request.exclude_set()?;
+    let mut summary = Summary { dry_run: request.dry_run, store: request.store.clone(), ..Summary::default() };
+    if request.dry_run {
+        dry_run(request, &mut summary, progress)?;
+        summary.finish(started.elapsed());
+        return Ok(summary);
+    }
+
+    settings.home.ensure()?;
+    let store = store::open(&request.store, store_settings);
+    store.prepare()?;
+    let mut catalog = Catalog::open(&settings.home.catalog)?;
+    let locks = settings.home.data.join("locks");
+    std::fs::create_dir_all(&locks).map_err(|error| Error::io(locks.display(), &error))?;
+
+    let host = hostname();
+    let (run, _lock, done) = match resume(&mut catalog, store.as_ref(), request, &locks)? {
+        Some((run, lock, done)) => {
+            summary.resumed = true;
+            (run, lock, done)
+        }
+        None => {
+            let tags = serde_json::to_string(&request.tags).unwrap_or_else(|_| "[]".into());
+            let options = serde_json::to_string(request).unwrap_or_else(|_| "{}".into());
+            let run_id = catalog.create_run(&NewRun {
+                started_at: crate::time::now_seconds(),
+                state: RUN_RUNNING,
+                host: &host,
+                roots: &request.roots_json(),
+                roots_key: &request.roots_key(),
+                store: &request.store,
+                description: &request.description,
+                tags: &tags,
+                options: &options,
+            })?;
+            let lock =
+                lock_run(&locks, run_id)?.ok_or_else(|| ArchiveError::Pipeline(format!("run {run_id} is locked")))?;
+            let run = catalog.run(run_id)?.ok_or_else(|| ArchiveError::Pipeline(format!("run {run_id} vanished")))?;
+            (run, lock, HashSet::new())
+        }
+    };
+    summary.run = Some(run.id);
+    let context = RunContext {
+        run_id: run.id,
+        host: run.host.clone(),
+        tags: run.tag_list(),
+        description: run.description.clone(),
+    };
+    pipeline::run(&mut catalog, store.clone(), request, &context, done, &mut summary, progress)?;
+
+    let state = if summary.bundles_failed > 0 { RUN_INCOMPLETE } else { RUN_COMPLETE };
+    catalog.finish_run(run.id, state, crate::time::now_seconds())?;
+    crate::failpoint::hit("run_finished");
+
+    progress.set_message("indexing");
+    let report = crate::search::catch_up(&mut catalog, &settings.home.index, |count| {
+        progress.set_message(format!("indexing: {count} files"));
+    })?;
+    summary.indexed = report.indexed;
+    summary.finish(started.elapsed());
+    if summary.bundles_failed > 0 {
+        return Err(ArchiveError::BundlesFailed {
+            failed: summary.bundles_failed,
+            total: summary.bundles + summary.bundles_failed,
+            run: run.id,
+        }
+        .into());
+    }
+    Ok(summary)
+}
+
+fn dry_run(request: &ArchiveRequest, summary: &mut Summary, progress: &ProgressBar) -> Result<()> {
+    plan(request, &HashSet::new(), |event| {
+        match event {
+            PlanEvent::Bundle(bundle) => {
+                summary.bundles += 1;
+                summary.files_planned += bundle.items.len() as u64;
+                summary.bytes_planned += bundle.data_bytes;
+            }
+            PlanEvent::Skipped(entries) => {
+                for entry in entries {
+                    let path = String::from_utf8_lossy(&entry.path()).into_owned();
+                    summary.skip(entry.reason.category(), path, entry.reason.to_string());
+                }
+            }
+            PlanEvent::Counted { excluded, filtered_by_atime, .. } => {
+                summary.excluded += excluded;
+                summary.filtered_by_atime += filtered_by_atime;
+            }
+        }
+        progress.set_message(format!("{} files planned in {} bundles", summary.files_planned, summary.bundles));
+        true
+    })?;
+    Ok(())
+}
+
+/// Finds an unfinished run over the same roots and store that no live process holds, cleans
+/// up its unfinished bundles, and returns it with the paths it already recorded.
+fn resume(
+    catalog: &mut Catalog,
+    store: &dyn Store,
+    request: &ArchiveRequest,
+    locks: &Path,
+) -> Result<Option<(Run, File, HashSet<u128>)>> {
+    for run in catalog.resumable_runs(&request.roots_key(), &request.store)? {
+        let Some(lock) = lock_run(locks, run.id)? else { continue };
+        if run.state == RUN_RUNNING || run.state == RUN_INCOMPLETE {
+            for bundle in catalog.unfinished_bundles(run.id)? {
+                store.discard_unfinished(&bundle.object_key)?;
+                store.delete(&bundle.object_key)?;
+                if let Ok(id) = uuid::Uuid::parse_str(&bundle.uuid) {
+                    debug_assert_eq!(bundle_key(&id), bundle.object_key);
+                    store.delete(&manifest_key(&id))?;
+                }
+                catalog.delete_bundle(bundle.id)?;
+            }
+            let done = catalog.run_path_hashes(run.id)?;
+            tracing::info!("resuming run {} ({} entries already recorded)", run.id, done.len());
+            return Ok(Some((run, lock, done)));
+        }
+    }
+    Ok(None)
+}
+
+/// Takes the lock of a run; `None` when another live process holds it.
+fn lock_run(locks: &Path, run_id: i64) -> Result<Option<File>> {
+    let path = locks.join(format!("run-{run_id}.lock"));
+    let file = File::create(&path).map_err(|error| Error::io(path.display(), &error))?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(file)),
+        Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+        Err(std::fs::TryLockError::Error(error)) => Err(Error::io(path.display(), &error)),
+    }
+}
+
+/// This machine's host name.
+pub fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|name| name.trim().to_string())
+        .ok()
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "localhost".to_string())
+}

@@ -1,0 +1,10 @@
+//! Bundles: planning them under caps, writing them as pax tar with offsets, their manifest.
+
+mod manifest;
+mod pack;
+mod plan;
+pub mod tar;
+
+pub use manifest::{MANIFEST_MEMBER, ManifestHeader, ManifestLine, text_and_hex};
+pub use pack::{BundleContext, PackError, PackState, PackedBundle, PackedEntry, entry_path, member_name, pack_bundle};
+pub use plan::{Caps, PlanItem, PlannedBundle, Planner, group_key};

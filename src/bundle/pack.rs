@@ -1,0 +1,303 @@
+//! Packs one planned bundle: streams every entry into a tar in the store, hashing each file
+//! with BLAKE3 and the whole bundle with SHA-256, then appends the manifest member.
+
+use std::fs::File;
+use std::io::{self, Read};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::PathBuf;
+
+use uuid::Uuid;
+
+use super::manifest::{MANIFEST_MEMBER, ManifestHeader, ManifestLine, text_and_hex};
+use super::plan::{PlanItem, PlannedBundle};
+use super::tar::{MemberHeader, MemberKind, MemberOffsets, TarWriter};
+use crate::crawl::{FileKind, SkipReason, Stat};
+use crate::store::{ObjectWriter, Store, StoreError, StoredObject, bundle_key, manifest_key};
+
+/// The outcome for one entry of a bundle.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PackState {
+    /// Stored as read; counts as archived once the bundle is confirmed.
+    Stored,
+    /// Stored, but the file changed while it was read: not counted as archived.
+    Changed,
+    /// Not stored (vanished, unreadable, read error).
+    Failed(SkipReason),
+}
+
+impl PackState {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            PackState::Stored => "archived",
+            PackState::Changed => "changed",
+            PackState::Failed(_) => "skipped",
+        }
+    }
+}
+
+/// One entry after packing.
+#[derive(Debug)]
+pub struct PackedEntry {
+    pub item: PlanItem,
+    /// The stat the member was written with (fresh `fstat` for regular files).
+    pub stat: Stat,
+    pub offsets: Option<MemberOffsets>,
+    pub blake3: Option<[u8; 32]>,
+    pub state: PackState,
+}
+
+/// A bundle written and confirmed by the store.
+#[derive(Debug)]
+pub struct PackedBundle {
+    pub id: Uuid,
+    pub key: String,
+    pub manifest_key: String,
+    pub entries: Vec<PackedEntry>,
+    pub object: StoredObject,
+    pub sha256: [u8; 32],
+}
+
+/// Everything about the run a bundle needs to describe itself.
+pub struct BundleContext<'a> {
+    pub run_id: i64,
+    pub host: &'a str,
+    pub tags: &'a [String],
+    pub description: &'a str,
+}
+
+/// Errors that abort a whole bundle (single-file problems are recorded per entry instead).
+#[derive(Debug, thiserror::Error)]
+pub enum PackError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("failed to write bundle {key}: {message}")]
+    Write { key: String, message: String },
+}
+
+const READ_BUFFER: usize = 1 << 20;
+
+/// Full path of an entry as raw bytes.
+pub fn entry_path(item: &PlanItem) -> Vec<u8> {
+    let mut path = item.folder.as_os_str().as_bytes().to_vec();
+    if !path.ends_with(b"/") {
+        path.push(b'/');
+    }
+    path.extend_from_slice(&item.entry.name);
+    path
+}
+
+/// Member name of an absolute path: the path without its leading slashes (as GNU tar does).
+pub fn member_name(path: &[u8]) -> &[u8] {
+    let start = path.iter().position(|&byte| byte != b'/').unwrap_or(path.len());
+    &path[start..]
+}
+
+/// Packs `bundle` as object `bundle_key(id)` in `store` and stores its manifest copy.
+pub fn pack_bundle(
+    store: &dyn Store,
+    id: Uuid,
+    bundle: PlannedBundle,
+    context: &BundleContext<'_>,
+    buffer: &mut Vec<u8>,
+) -> Result<PackedBundle, PackError> {
+    let key = bundle_key(&id);
+    let writer = store.create(&key)?;
+    let mut tar = TarWriter::new(writer);
+    let write_error =
+        |error: io::Error| PackError::Write { key: key.clone(), message: crate::error::io_message(&error) };
+    buffer.resize(READ_BUFFER, 0);
+
+    let mut entries = Vec::with_capacity(bundle.items.len());
+    let mut manifest = Vec::new();
+    for item in bundle.items {
+        let path = entry_path(&item);
+        let packed = match pack_entry(&mut tar, &item, &path, buffer) {
+            Ok(packed) => packed,
+            Err(EntryError::Sink(error)) => {
+                tar.into_inner().abort();
+                return Err(write_error(error));
+            }
+        };
+        if let (Some(offsets), false) = (packed.0, matches!(packed.3, PackState::Failed(_))) {
+            let (text, path_hex) = text_and_hex(&path);
+            let line = ManifestLine {
+                path: text,
+                path_hex,
+                member: String::from_utf8_lossy(member_name(&path)).into_owned(),
+                kind: item.entry.stat.kind.as_str(),
+                size: packed.1.size,
+                mode: packed.1.mode,
+                uid: packed.1.uid,
+                gid: packed.1.gid,
+                mtime_ns: packed.1.mtime_ns,
+                atime_ns: packed.1.atime_ns,
+                ctime_ns: packed.1.ctime_ns,
+                blake3: packed.2.map(hex::encode),
+                header_offset: offsets.header,
+                data_offset: offsets.data,
+                link_target: item
+                    .entry
+                    .link_target
+                    .as_deref()
+                    .map(|target| String::from_utf8_lossy(target).into_owned()),
+                state: packed.3.as_str(),
+            };
+            serde_json::to_writer(&mut manifest, &line)
+                .map_err(|error| PackError::Write { key: key.clone(), message: error.to_string() })?;
+            manifest.push(b'\n');
+        }
+        entries.push(PackedEntry { item, offsets: packed.0, stat: packed.1, blake3: packed.2, state: packed.3 });
+    }
+
+    let stored = entries.iter().filter(|entry| !matches!(entry.state, PackState::Failed(_))).count();
+    let now = crate::time::now_ns();
+    let header = ManifestHeader {
+        esker_manifest: 1,
+        bundle: id.to_string(),
+        run: context.run_id,
+        host: context.host,
+        created_ns: now,
+        tags: context.tags,
+        description: context.description,
+        files: stored,
+    };
+    let mut document = serde_json::to_vec(&header)
+        .map_err(|error| PackError::Write { key: key.clone(), message: error.to_string() })?;
+    document.push(b'\n');
+    document.extend_from_slice(&manifest);
+    let manifest_header = MemberHeader {
+        path: MANIFEST_MEMBER.as_bytes(),
+        kind: MemberKind::Regular,
+        size: document.len() as u64,
+        mode: 0o644,
+        uid: 0,
+        gid: 0,
+        mtime: now.div_euclid(1_000_000_000),
+    };
+    if let Err(error) = tar.append(&manifest_header, &document) {
+        tar.into_inner().abort();
+        return Err(write_error(error));
+    }
+    let finished = tar.finish().map_err(write_error)?;
+    let object = finished.inner.finish(finished.length)?;
+
+    let compressed = zstd::encode_all(document.as_slice(), 3).map_err(write_error)?;
+    let manifest_key = manifest_key(&id);
+    store.put_small(&manifest_key, &compressed)?;
+    Ok(PackedBundle { id, key, manifest_key, entries, object, sha256: finished.sha256 })
+}
+
+enum EntryError {
+    /// The bundle sink failed: the whole bundle is lost.
+    Sink(io::Error),
+}
+
+type EntryResult = (Option<MemberOffsets>, Stat, Option<[u8; 32]>, PackState);
+
+fn pack_entry(
+    tar: &mut TarWriter<Box<dyn ObjectWriter>>,
+    item: &PlanItem,
+    path: &[u8],
+    buffer: &mut [u8],
+) -> Result<EntryResult, EntryError> {
+    let stat = &item.entry.stat;
+    let member = member_name(path);
+    let header = |kind, size: u64, stat: &Stat| MemberHeader {
+        path: member,
+        kind,
+        size,
+        mode: stat.mode,
+        uid: u64::from(stat.uid),
+        gid: u64::from(stat.gid),
+        mtime: stat.mtime_seconds(),
+    };
+    match stat.kind {
+        FileKind::Dir => {
+            let offsets = tar.begin_member(&header(MemberKind::Directory, 0, stat)).map_err(EntryError::Sink)?;
+            Ok((Some(offsets), stat.clone(), None, PackState::Stored))
+        }
+        FileKind::Symlink => {
+            let target = item.entry.link_target.as_deref().unwrap_or_default();
+            let offsets =
+                tar.begin_member(&header(MemberKind::Symlink { target }, 0, stat)).map_err(EntryError::Sink)?;
+            Ok((Some(offsets), stat.clone(), None, PackState::Stored))
+        }
+        FileKind::File => pack_file(tar, item, path, buffer, header),
+        other => Ok((None, stat.clone(), None, PackState::Failed(SkipReason::Special(other)))),
+    }
+}
+
+fn open_for_reading(path: &std::path::Path) -> io::Result<File> {
+    let open = |flags| std::fs::OpenOptions::new().read(true).custom_flags(flags).open(path);
+    // O_NOATIME keeps access times intact (they drive --atime-older); it needs ownership or
+    // CAP_FOWNER, so fall back to a plain open.
+    match open(libc::O_NOFOLLOW | libc::O_NOATIME) {
+        Err(error) if error.raw_os_error() == Some(libc::EPERM) => open(libc::O_NOFOLLOW),
+        other => other,
+    }
+}
+
+fn pack_file<'a>(
+    tar: &mut TarWriter<Box<dyn ObjectWriter>>,
+    item: &PlanItem,
+    path: &[u8],
+    buffer: &mut [u8],
+    header: impl Fn(MemberKind<'a>, u64, &Stat) -> MemberHeader<'a>,
+) -> Result<EntryResult, EntryError> {
+    let crawl_stat = &item.entry.stat;
+    let os_path = PathBuf::from(std::ffi::OsStr::from_bytes(path));
+    let failed = |reason| Ok((None, crawl_stat.clone(), None, PackState::Failed(reason)));
+    let mut file = match open_for_reading(&os_path) {
+        Ok(file) => file,
+        Err(error) if error.raw_os_error() == Some(libc::ELOOP) => {
+            return failed(SkipReason::Unreadable("replaced by a symlink after the crawl".into()));
+        }
+        Err(error) => return failed(SkipReason::from_io(&error)),
+    };
+    let before = match file.metadata() {
+        Ok(metadata) => Stat::from_metadata(&metadata),
+        Err(error) => return failed(SkipReason::from_io(&error)),
+    };
+    if before.kind != FileKind::File {
+        return failed(SkipReason::Special(before.kind));
+    }
+    let offsets = tar.begin_member(&header(MemberKind::Regular, before.size, &before)).map_err(EntryError::Sink)?;
+    let mut hasher = blake3::Hasher::new();
+    let mut state = PackState::Stored;
+    while tar.remaining() > 0 {
+        let want = tar.remaining().min(buffer.len() as u64) as usize;
+        match file.read(&mut buffer[..want]) {
+            Ok(0) => {
+                // The file shrank: keep the announced size, mark it changed.
+                state = PackState::Changed;
+                break;
+            }
+            Ok(read) => {
+                hasher.update(&buffer[..read]);
+                tar.write_data(&buffer[..read]).map_err(EntryError::Sink)?;
+            }
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+            Err(error) => {
+                state = PackState::Failed(SkipReason::ReadError(crate::error::io_message(&error)));
+                break;
+            }
+        }
+    }
+    if tar.remaining() > 0 {
+        tar.zero_fill().map_err(EntryError::Sink)?;
+    }
+    if state == PackState::Stored {
+        let grew = matches!(file.read(&mut buffer[..1]), Ok(read) if read > 0);
+        let after = file.metadata().map(|metadata| Stat::from_metadata(&metadata));
+        let same = matches!(&after, Ok(after) if after.mtime_ns == before.mtime_ns && after.ctime_ns == before.ctime_ns && after.size == before.size);
+        if grew || !same {
+            state = PackState::Changed;
+        }
+    }
+    let digest = match state {
+        PackState::Failed(_) => None,
+        _ => Some(*hasher.finalize().as_bytes()),
+    };
+    Ok((Some(offsets), before, digest, state))
+}

@@ -1,0 +1,368 @@
+//! POSIX (pax) tar writer that reports the byte offset of every member's header and data.
+//!
+//! Members use the ustar layout; a pax extended header (`x`) is added only when a field does
+//! not fit ustar (long or non-UTF-8 long paths, long link targets, sizes >= 8 GiB, large ids,
+//! times out of range), so GNU tar and any POSIX tar extract the result.
+
+use std::io::{self, Write};
+
+use sha2::{Digest, Sha256};
+
+pub const BLOCK: u64 = 512;
+
+/// What a member is; the tar typeflag follows from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemberKind<'a> {
+    Regular,
+    Symlink { target: &'a [u8] },
+    Directory,
+}
+
+/// The metadata written into one member's header.
+#[derive(Debug, Clone)]
+pub struct MemberHeader<'a> {
+    /// Member path, relative, `/`-separated, raw bytes (no trailing slash for directories).
+    pub path: &'a [u8],
+    pub kind: MemberKind<'a>,
+    pub size: u64,
+    pub mode: u32,
+    pub uid: u64,
+    pub gid: u64,
+    /// Seconds since the epoch (may be negative).
+    pub mtime: i64,
+}
+
+/// Where a member landed in the archive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MemberOffsets {
+    /// Offset of the member's first header block (its pax header when it has one).
+    pub header: u64,
+    /// Offset of the first byte of the member's data.
+    pub data: u64,
+}
+
+/// Streams a tar archive into `W`, hashing every byte with SHA-256 and counting offsets.
+pub struct TarWriter<W: Write> {
+    inner: W,
+    position: u64,
+    sha256: Sha256,
+    /// Data bytes still owed by the current member.
+    pending: u64,
+    /// Padding owed after the current member's data.
+    padding: u64,
+}
+
+/// The finished archive: the sink back, total length and SHA-256 of all bytes written.
+pub struct TarFinished<W> {
+    pub inner: W,
+    pub length: u64,
+    pub sha256: [u8; 32],
+}
+
+impl<W: Write> TarWriter<W> {
+    pub fn new(inner: W) -> Self {
+        Self { inner, position: 0, sha256: Sha256::new(), pending: 0, padding: 0 }
+    }
+
+    pub fn position(&self) -> u64 {
+        self.position
+    }
+
+    fn emit(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.inner.write_all(bytes)?;
+        self.sha256.update(bytes);
+        self.position += bytes.len() as u64;
+        Ok(())
+    }
+
+    /// Writes the header(s) of a new member. The caller then writes exactly `header.size`
+    /// bytes with [`write_data`](Self::write_data) (nothing for symlinks and directories).
+    pub fn begin_member(&mut self, header: &MemberHeader<'_>) -> io::Result<MemberOffsets> {
+        if self.pending != 0 {
+            return Err(io::Error::other("tar member started before the previous one was complete"));
+        }
+        let start = self.position;
+        let size = match header.kind {
+            MemberKind::Regular => header.size,
+            _ => 0,
+        };
+        let mut path = header.path.to_vec();
+        if matches!(header.kind, MemberKind::Directory) && !path.ends_with(b"/") {
+            path.push(b'/');
+        }
+        let link: &[u8] = match header.kind {
+            MemberKind::Symlink { target } => target,
+            _ => b"",
+        };
+
+        let mut records = Vec::new();
+        let split = split_ustar_path(&path);
+        if split.is_none() {
+            if std::str::from_utf8(&path).is_err() {
+                pax_record(&mut records, b"hdrcharset", b"BINARY");
+            }
+            pax_record(&mut records, b"path", &path);
+        }
+        if link.len() > 100 {
+            if std::str::from_utf8(link).is_err() && std::str::from_utf8(&path).is_ok() {
+                pax_record(&mut records, b"hdrcharset", b"BINARY");
+            }
+            pax_record(&mut records, b"linkpath", link);
+        }
+        if size >= OCTAL_11 {
+            pax_record(&mut records, b"size", size.to_string().as_bytes());
+        }
+        if header.uid >= OCTAL_7 {
+            pax_record(&mut records, b"uid", header.uid.to_string().as_bytes());
+        }
+        if header.gid >= OCTAL_7 {
+            pax_record(&mut records, b"gid", header.gid.to_string().as_bytes());
+        }
+        if header.mtime < 0 || header.mtime as u64 >= OCTAL_11 {
+            pax_record(&mut records, b"mtime", header.mtime.to_string().as_bytes());
+        }
+
+        if !records.is_empty() {
+            let mut pax_name = b"PaxHeaders/".to_vec();
+            let base = path.rsplit(|&b| b == b'/').find(|part| !part.is_empty()).unwrap_or(b"member");
+            pax_name.extend_from_slice(&base[..base.len().min(80)]);
+            let block =
+                ustar_block((b"", &pax_name), b'x', records.len() as u64, 0o644, 0, 0, header.mtime.max(0) as u64, b"");
+            self.emit(&block)?;
+            self.emit(&records)?;
+            let pad = padding_for(records.len() as u64);
+            self.emit(&ZEROS[..pad as usize])?;
+        }
+
+        let (prefix, name) = split.unwrap_or_else(|| {
+            // Fallback name for readers that ignore pax: the last 100 bytes of the path.
+            let cut = path.len().saturating_sub(100);
+            (&b""[..], &path[cut..])
+        });
+        let typeflag = match header.kind {
+            MemberKind::Regular => b'0',
+            MemberKind::Symlink { .. } => b'2',
+            MemberKind::Directory => b'5',
+        };
+        let link_field = if link.len() > 100 { &link[..100] } else { link };
+        let block = ustar_block(
+            (prefix, name),
+            typeflag,
+            size.min(OCTAL_11 - 1),
+            header.mode & 0o7777,
+            header.uid.min(OCTAL_7 - 1),
+            header.gid.min(OCTAL_7 - 1),
+            (header.mtime.max(0) as u64).min(OCTAL_11 - 1),
+            link_field,
+        );
+        self.emit(&block)?;
+        self.pending = size;
+        self.padding = padding_for(size);
+        if size == 0 {
+            self.padding = 0;
+        }
+        Ok(MemberOffsets { header: start, data: self.position })
+    }
+
+    /// Writes member data; never more than the header announced.
+    pub fn write_data(&mut self, data: &[u8]) -> io::Result<()> {
+        if data.len() as u64 > self.pending {
+            return Err(io::Error::other("more tar member data than its header announced"));
+        }
+        self.emit(data)?;
+        self.pending -= data.len() as u64;
+        if self.pending == 0 {
+            let pad = self.padding;
+            self.padding = 0;
+            self.emit(&ZEROS[..pad as usize])?;
+        }
+        Ok(())
+    }
+
+    /// Bytes of data the current member still needs.
+    pub fn remaining(&self) -> u64 {
+        self.pending
+    }
+
+    /// Fills the rest of the current member with zeros (used when a file shrank while read).
+    pub fn zero_fill(&mut self) -> io::Result<()> {
+        while self.pending > 0 {
+            let chunk = self.pending.min(ZEROS.len() as u64) as usize;
+            self.write_data(&ZEROS[..chunk])?;
+        }
+        Ok(())
+    }
+
+    /// Convenience: a complete member from an in-memory buffer.
+    pub fn append(&mut self, header: &MemberHeader<'_>, data: &[u8]) -> io::Result<MemberOffsets> {
+        let offsets = self.begin_member(&MemberHeader { size: data.len() as u64, ..header.clone() })?;
+        if !data.is_empty() {
+            self.write_data(data)?;
+        }
+        Ok(offsets)
+    }
+
+    /// Gives back the sink without finishing the archive (to abort it).
+    pub fn into_inner(self) -> W {
+        self.inner
+    }
+
+    /// Writes the end-of-archive marker and returns the sink, the length and the SHA-256.
+    pub fn finish(mut self) -> io::Result<TarFinished<W>> {
+        if self.pending != 0 {
+            return Err(io::Error::other("tar archive finished inside a member"));
+        }
+        self.emit(&ZEROS[..1024])?;
+        self.inner.flush()?;
+        Ok(TarFinished { inner: self.inner, length: self.position, sha256: self.sha256.finalize().into() })
+    }
+}
+
+const OCTAL_11: u64 = 0o77777777777 + 1; // 8 GiB
+const OCTAL_7: u64 = 0o7777777 + 1;
+static ZEROS: [u8; 64 * 1024] = [0; 64 * 1024];
+
+fn padding_for(size: u64) -> u64 {
+    (BLOCK - size % BLOCK) % BLOCK
+}
+
+/// Splits a path into ustar's (prefix, name) fields, or None when it does not fit.
+fn split_ustar_path(path: &[u8]) -> Option<(&[u8], &[u8])> {
+    if path.len() <= 100 {
+        return Some((b"", path));
+    }
+    if path.len() > 256 {
+        return None;
+    }
+    // The name part may end with '/' (directories); the split '/' itself is dropped.
+    let search_end = path.len().saturating_sub(1);
+    let mut best = None;
+    for (index, &byte) in path[..search_end].iter().enumerate() {
+        if byte == b'/' && index <= 155 && path.len() - index - 1 <= 100 && index > 0 {
+            best = Some(index);
+            break;
+        }
+    }
+    best.map(|index| (&path[..index], &path[index + 1..]))
+}
+
+fn pax_record(out: &mut Vec<u8>, key: &[u8], value: &[u8]) {
+    // "%d %s=%s\n" where %d counts the whole record including its own digits.
+    let body = key.len() + value.len() + 3; // space, '=', newline
+    let mut length = body + 1;
+    while body + length.to_string().len() > length {
+        length += 1;
+    }
+    let length = body + length.to_string().len();
+    out.extend_from_slice(length.to_string().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(key);
+    out.push(b'=');
+    out.extend_from_slice(value);
+    out.push(b'\n');
+}
+
+#[allow(clippy::too_many_arguments)]
+fn ustar_block(
+    (prefix, name): (&[u8], &[u8]),
+    typeflag: u8,
+    size: u64,
+    mode: u32,
+    uid: u64,
+    gid: u64,
+    mtime: u64,
+    link: &[u8],
+) -> [u8; 512] {
+    let mut block = [0u8; 512];
+    block[..name.len()].copy_from_slice(name);
+    octal(&mut block[100..108], u64::from(mode));
+    octal(&mut block[108..116], uid);
+    octal(&mut block[116..124], gid);
+    octal(&mut block[124..136], size);
+    octal(&mut block[136..148], mtime);
+    block[156] = typeflag;
+    block[157..157 + link.len()].copy_from_slice(link);
+    block[257..263].copy_from_slice(b"ustar\0");
+    block[263..265].copy_from_slice(b"00");
+    block[345..345 + prefix.len()].copy_from_slice(prefix);
+    block[148..156].fill(b' ');
+    let sum: u32 = block.iter().map(|&b| u32::from(b)).sum();
+    octal(&mut block[148..155], u64::from(sum));
+    block[155] = b' ';
+    block
+}
+
+/// Zero-padded octal with a trailing NUL, as ustar numeric fields want.
+fn octal(field: &mut [u8], value: u64) {
+    let digits = field.len() - 1;
+    let text = format!("{value:0digits$o}");
+    let bytes = text.as_bytes();
+    field[..digits].copy_from_slice(&bytes[bytes.len() - digits..]);
+    field[digits] = 0;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header<'a>(path: &'a [u8], kind: MemberKind<'a>, size: u64) -> MemberHeader<'a> {
+        MemberHeader { path, kind, size, mode: 0o644, uid: 1000, gid: 1000, mtime: 1_600_000_000 }
+    }
+
+    #[test]
+    fn pax_record_length_counts_itself() {
+        let mut out = Vec::new();
+        pax_record(&mut out, b"path", &[b'a'; 90]);
+        let text = String::from_utf8(out.clone()).expect("utf8");
+        let (length, _) = text.split_once(' ').expect("space");
+        assert_eq!(length.parse::<usize>().expect("number"), out.len());
+        for value_len in 0..300 {
+            let mut out = Vec::new();
+            pax_record(&mut out, b"path", &vec![b'x'; value_len]);
+            let text = String::from_utf8(out.clone()).expect("utf8");
+            let (length, _) = text.split_once(' ').expect("space");
+            assert_eq!(length.parse::<usize>().expect("number"), out.len(), "value length {value_len}");
+        }
+    }
+
+    #[test]
+    fn offsets_are_block_aligned_and_point_at_data() {
+        let mut writer = TarWriter::new(Vec::new());
+        let first = writer.append(&header(b"a/b.txt", MemberKind::Regular, 0), b"hello").expect("append");
+        let long = vec![b'd'; 180];
+        let mut long_path = long.clone();
+        long_path.extend_from_slice(b"/file.bin");
+        let second = writer.append(&header(&long_path, MemberKind::Regular, 0), b"world!").expect("append");
+        let done = writer.finish().expect("finish");
+        assert_eq!(first, MemberOffsets { header: 0, data: 512 });
+        assert_eq!(&done.inner[first.data as usize..first.data as usize + 5], b"hello");
+        assert_eq!(second.header, 1024);
+        assert!(second.data > second.header + 512, "long path needs a pax header");
+        assert_eq!(second.data % 512, 0);
+        assert_eq!(&done.inner[second.data as usize..second.data as usize + 6], b"world!");
+        assert_eq!(done.length as usize, done.inner.len());
+        assert_eq!(done.length % 512, 0);
+        let expected: [u8; 32] = Sha256::digest(&done.inner).into();
+        assert_eq!(done.sha256, expected);
+    }
+
+    #[test]
+    fn ustar_split_respects_field_limits() {
+        let path = [vec![b'p'; 150], b"/".to_vec(), vec![b'n'; 100]].concat();
+        let (prefix, name) = split_ustar_path(&path).expect("fits");
+        assert_eq!(prefix.len(), 150);
+        assert_eq!(name.len(), 100);
+        assert!(split_ustar_path(&[b'x'; 101]).is_none());
+        let too_long_name = [b"a/".to_vec(), vec![b'n'; 101]].concat();
+        assert!(split_ustar_path(&too_long_name).is_none());
+    }
+
+    #[test]
+    fn refuses_excess_data() {
+        let mut writer = TarWriter::new(Vec::new());
+        writer.begin_member(&header(b"f", MemberKind::Regular, 3)).expect("header");
+        assert!(writer.write_data(b"abcd").is_err());
+        writer.write_data(b"abc").expect("data");
+        assert_eq!(writer.remaining(), 0);
+    }
+}

@@ -1,0 +1,216 @@
+//! Files and their folders: recording packed and skipped entries, reading them back.
+
+use std::collections::{HashMap, HashSet};
+
+use diesel::prelude::*;
+use diesel::sqlite::SqliteConnection;
+
+use super::bundles::BUNDLE_STORED;
+use super::connection::Catalog;
+use super::error::CatalogError;
+use super::models::{File, FileRecord, NewDir, NewFile, Run, join_path};
+use super::schema::{bundles, dirs, files, runs};
+
+/// Rows per multi-row INSERT (SQLite allows 32766 bound variables; a file row has 21).
+const INSERT_CHUNK: usize = 1000;
+const DIR_CACHE_LIMIT: usize = 100_000;
+
+/// A file row waiting for its folder's id.
+#[derive(Debug, Clone)]
+pub struct PendingFile {
+    pub dir_path: Vec<u8>,
+    pub row: NewFile,
+}
+
+/// What changes on a bundle row when its object is confirmed.
+#[derive(Debug, Clone)]
+pub struct StoredBundle<'a> {
+    pub bundle_id: i64,
+    pub bytes: i64,
+    pub sha256: &'a str,
+    pub manifest_key: &'a str,
+    pub stored_at: i64,
+}
+
+/// Caches folder ids; cleared on rollback so it never holds an id that was not committed.
+#[derive(Default)]
+pub struct DirCache {
+    ids: HashMap<Vec<u8>, i64>,
+}
+
+impl DirCache {
+    fn resolve(&mut self, connection: &mut SqliteConnection, path: &[u8]) -> Result<i64, diesel::result::Error> {
+        if let Some(&id) = self.ids.get(path) {
+            return Ok(id);
+        }
+        let text = String::from_utf8_lossy(path);
+        diesel::insert_into(dirs::table)
+            .values(&NewDir { path, path_text: &text })
+            .on_conflict(dirs::path)
+            .do_nothing()
+            .execute(connection)?;
+        let id = dirs::table.filter(dirs::path.eq(path)).select(dirs::id).first(connection)?;
+        if self.ids.len() >= DIR_CACHE_LIMIT {
+            self.ids.clear();
+        }
+        self.ids.insert(path.to_vec(), id);
+        Ok(id)
+    }
+}
+
+fn insert_files(
+    connection: &mut SqliteConnection,
+    cache: &mut DirCache,
+    pending: Vec<PendingFile>,
+) -> Result<(), diesel::result::Error> {
+    let mut rows = Vec::with_capacity(pending.len().min(INSERT_CHUNK));
+    for PendingFile { dir_path, mut row } in pending {
+        row.dir_id = cache.resolve(connection, &dir_path)?;
+        rows.push(row);
+        if rows.len() == INSERT_CHUNK {
+            diesel::insert_into(files::table).values(&rows).execute(connection)?;
+            rows.clear();
+        }
+    }
+    if !rows.is_empty() {
+        diesel::insert_into(files::table).values(&rows).execute(connection)?;
+    }
+    Ok(())
+}
+
+type RecordRow = (File, Vec<u8>, String, Run, Option<String>, Option<String>);
+
+fn into_record((file, dir_path, dir_text, run, bundle_uuid, bundle_store): RecordRow) -> FileRecord {
+    FileRecord { file, dir_path, dir_text, run, bundle_uuid, bundle_store }
+}
+
+macro_rules! record_query {
+    () => {
+        files::table.inner_join(dirs::table).inner_join(runs::table).left_join(bundles::table).select((
+            File::as_select(),
+            dirs::path,
+            dirs::path_text,
+            Run::as_select(),
+            bundles::uuid.nullable(),
+            bundles::store.nullable(),
+        ))
+    };
+}
+
+impl Catalog {
+    /// Atomically: the bundle becomes `stored`, its files are cataloged, the run counts them.
+    pub fn record_stored_bundle(
+        &mut self,
+        run_id: i64,
+        stored: &StoredBundle<'_>,
+        pending: Vec<PendingFile>,
+    ) -> Result<(), CatalogError> {
+        let archived = pending.iter().filter(|file| file.row.state == "archived").count() as i64;
+        let archived_bytes: i64 =
+            pending.iter().filter(|file| file.row.state == "archived").map(|file| file.row.size).sum();
+        let skipped = pending.iter().filter(|file| file.row.state != "archived").count() as i64;
+        let mut cache = std::mem::take(&mut self.dir_cache);
+        let result = self.connection.immediate_transaction(|connection| {
+            insert_files(connection, &mut cache, pending)?;
+            diesel::update(bundles::table.find(stored.bundle_id))
+                .set((
+                    bundles::state.eq(BUNDLE_STORED),
+                    bundles::bytes.eq(stored.bytes),
+                    bundles::sha256.eq(stored.sha256),
+                    bundles::manifest_key.eq(stored.manifest_key),
+                    bundles::stored_at.eq(stored.stored_at),
+                ))
+                .execute(connection)?;
+            diesel::update(runs::table.find(run_id))
+                .set((
+                    runs::files_archived.eq(runs::files_archived + archived),
+                    runs::bytes_archived.eq(runs::bytes_archived + archived_bytes),
+                    runs::files_skipped.eq(runs::files_skipped + skipped),
+                    runs::bundles.eq(runs::bundles + 1),
+                ))
+                .execute(connection)
+                .map(drop)
+        });
+        self.dir_cache = if result.is_ok() { cache } else { DirCache::default() };
+        Ok(result?)
+    }
+
+    /// Records entries that were not stored (special, unreadable, vanished), with reasons.
+    pub fn insert_skipped(&mut self, run_id: i64, pending: Vec<PendingFile>) -> Result<(), CatalogError> {
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let count = pending.len() as i64;
+        let mut cache = std::mem::take(&mut self.dir_cache);
+        let result = self.connection.immediate_transaction(|connection| {
+            insert_files(connection, &mut cache, pending)?;
+            diesel::update(runs::table.find(run_id))
+                .set(runs::files_skipped.eq(runs::files_skipped + count))
+                .execute(connection)
+                .map(drop)
+        });
+        self.dir_cache = if result.is_ok() { cache } else { DirCache::default() };
+        Ok(result?)
+    }
+
+    /// Hashes of the full paths a run has already recorded (to resume it without redoing them).
+    pub fn run_path_hashes(&mut self, run_id: i64) -> Result<HashSet<u128>, CatalogError> {
+        let mut seen = HashSet::new();
+        let mut after = 0i64;
+        loop {
+            let page: Vec<(i64, Vec<u8>, Vec<u8>)> = files::table
+                .inner_join(dirs::table)
+                .filter(files::run_id.eq(run_id))
+                .filter(files::id.gt(after))
+                .order(files::id.asc())
+                .limit(50_000)
+                .select((files::id, dirs::path, files::name))
+                .load(&mut self.connection)?;
+            let Some(last) = page.last() else { break };
+            after = last.0;
+            seen.extend(page.iter().map(|(_, dir, name)| path_hash(&join_path(dir, name))));
+        }
+        Ok(seen)
+    }
+
+    pub fn max_file_id(&mut self) -> Result<i64, CatalogError> {
+        Ok(files::table.select(diesel::dsl::max(files::id)).first::<Option<i64>>(&mut self.connection)?.unwrap_or(0))
+    }
+
+    /// Up to `limit` files with id greater than `after`, in id order, with folder, run and bundle.
+    pub fn records_after(&mut self, after: i64, limit: i64) -> Result<Vec<FileRecord>, CatalogError> {
+        let rows: Vec<RecordRow> = record_query!()
+            .filter(files::id.gt(after))
+            .order(files::id.asc())
+            .limit(limit)
+            .load(&mut self.connection)?;
+        Ok(rows.into_iter().map(into_record).collect())
+    }
+
+    /// The files with these ids, in the order given (missing ids are left out).
+    pub fn records_by_ids(&mut self, ids: &[i64]) -> Result<Vec<FileRecord>, CatalogError> {
+        let mut by_id = HashMap::with_capacity(ids.len());
+        for chunk in ids.chunks(10_000) {
+            let rows: Vec<RecordRow> = record_query!().filter(files::id.eq_any(chunk)).load(&mut self.connection)?;
+            by_id.extend(rows.into_iter().map(|row| (row.0.id, into_record(row))));
+        }
+        Ok(ids.iter().filter_map(|id| by_id.remove(id)).collect())
+    }
+
+    /// Every file of a bundle, in tar order.
+    pub fn bundle_records(&mut self, bundle_id: i64) -> Result<Vec<FileRecord>, CatalogError> {
+        let rows: Vec<RecordRow> = record_query!()
+            .filter(files::bundle_id.eq(bundle_id))
+            .order(files::header_offset.asc())
+            .load(&mut self.connection)?;
+        Ok(rows.into_iter().map(into_record).collect())
+    }
+}
+
+/// 128-bit hash of a path, for resume bookkeeping without keeping paths in memory.
+pub fn path_hash(path: &[u8]) -> u128 {
+    let digest = blake3::hash(path);
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest.as_bytes()[..16]);
+    u128::from_le_bytes(bytes)
+}

@@ -1,0 +1,16 @@
+//! The catalog: runs, bundles, folders and files in SQLite (diesel, migrations in `migrations/`).
+
+mod bundles;
+mod connection;
+mod error;
+mod files;
+mod models;
+mod runs;
+mod schema;
+
+pub use bundles::{BUNDLE_FAILED, BUNDLE_STORED, BUNDLE_UPLOADING};
+pub use connection::Catalog;
+pub use error::CatalogError;
+pub use files::{PendingFile, StoredBundle, path_hash};
+pub use models::{Bundle, File, FileRecord, NewBundle, NewFile, NewRun, Run, join_path};
+pub use runs::{RUN_COMPLETE, RUN_INCOMPLETE, RUN_RUNNING};

@@ -1,0 +1,183 @@
+//! Rows of the catalog tables, as read and as inserted.
+
+use diesel::prelude::*;
+use serde::Serialize;
+
+use super::schema::{bundles, dirs, files, runs};
+
+#[derive(Debug, Clone, Queryable, Selectable, Serialize)]
+#[diesel(table_name = runs)]
+pub struct Run {
+    pub id: i64,
+    pub started_at: i64,
+    pub finished_at: Option<i64>,
+    pub state: String,
+    pub host: String,
+    pub roots: String,
+    pub roots_key: String,
+    pub store: String,
+    pub description: String,
+    pub tags: String,
+    pub options: String,
+    pub files_archived: i64,
+    pub bytes_archived: i64,
+    pub files_skipped: i64,
+    pub bundles: i64,
+}
+
+impl Run {
+    pub fn tag_list(&self) -> Vec<String> {
+        serde_json::from_str(&self.tags).unwrap_or_default()
+    }
+
+    pub fn root_list(&self) -> Vec<String> {
+        serde_json::from_str(&self.roots).unwrap_or_default()
+    }
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = runs)]
+pub struct NewRun<'a> {
+    pub started_at: i64,
+    pub state: &'a str,
+    pub host: &'a str,
+    pub roots: &'a str,
+    pub roots_key: &'a str,
+    pub store: &'a str,
+    pub description: &'a str,
+    pub tags: &'a str,
+    pub options: &'a str,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Serialize)]
+#[diesel(table_name = bundles)]
+pub struct Bundle {
+    pub id: i64,
+    pub uuid: String,
+    pub run_id: i64,
+    pub store: String,
+    pub object_key: String,
+    pub manifest_key: Option<String>,
+    pub storage_class: Option<String>,
+    pub state: String,
+    pub file_count: i64,
+    pub data_bytes: i64,
+    pub bytes: Option<i64>,
+    pub sha256: Option<String>,
+    pub upload_id: Option<String>,
+    pub error: Option<String>,
+    pub created_at: i64,
+    pub stored_at: Option<i64>,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = bundles)]
+pub struct NewBundle<'a> {
+    pub uuid: &'a str,
+    pub run_id: i64,
+    pub store: &'a str,
+    pub object_key: &'a str,
+    pub storage_class: Option<&'a str>,
+    pub state: &'a str,
+    pub file_count: i64,
+    pub data_bytes: i64,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = dirs)]
+pub struct NewDir<'a> {
+    pub path: &'a [u8],
+    pub path_text: &'a str,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = files)]
+pub struct File {
+    pub id: i64,
+    pub run_id: i64,
+    pub dir_id: i64,
+    pub name: Vec<u8>,
+    pub name_text: String,
+    pub kind: String,
+    pub size: i64,
+    pub mode: i32,
+    pub uid: i64,
+    pub gid: i64,
+    pub mtime_ns: i64,
+    pub atime_ns: i64,
+    pub ctime_ns: i64,
+    pub inode: i64,
+    pub device: i64,
+    pub link_target: Option<Vec<u8>>,
+    pub blake3: Option<String>,
+    pub bundle_id: Option<i64>,
+    pub header_offset: Option<i64>,
+    pub data_offset: Option<i64>,
+    pub state: String,
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = files)]
+pub struct NewFile {
+    pub run_id: i64,
+    pub dir_id: i64,
+    pub name: Vec<u8>,
+    pub name_text: String,
+    pub kind: String,
+    pub size: i64,
+    pub mode: i32,
+    pub uid: i64,
+    pub gid: i64,
+    pub mtime_ns: i64,
+    pub atime_ns: i64,
+    pub ctime_ns: i64,
+    pub inode: i64,
+    pub device: i64,
+    pub link_target: Option<Vec<u8>>,
+    pub blake3: Option<String>,
+    pub bundle_id: Option<i64>,
+    pub header_offset: Option<i64>,
+    pub data_offset: Option<i64>,
+    pub state: String,
+    pub reason: Option<String>,
+}
+
+/// A file with its folder, run and bundle: what `find` shows and the index holds.
+#[derive(Debug, Clone)]
+pub struct FileRecord {
+    pub file: File,
+    pub dir_path: Vec<u8>,
+    pub dir_text: String,
+    pub run: Run,
+    pub bundle_uuid: Option<String>,
+    pub bundle_store: Option<String>,
+}
+
+impl FileRecord {
+    /// Full path, raw bytes.
+    pub fn path(&self) -> Vec<u8> {
+        join_path(&self.dir_path, &self.file.name)
+    }
+
+    /// Full path for display (lossy UTF-8).
+    pub fn path_text(&self) -> String {
+        let mut text = self.dir_text.clone();
+        if !text.ends_with('/') {
+            text.push('/');
+        }
+        text.push_str(&self.file.name_text);
+        text
+    }
+}
+
+/// `dir` + `/` + `name` on raw bytes.
+pub fn join_path(dir: &[u8], name: &[u8]) -> Vec<u8> {
+    let mut path = dir.to_vec();
+    if !path.ends_with(b"/") {
+        path.push(b'/');
+    }
+    path.extend_from_slice(name);
+    path
+}

@@ -1,0 +1,48 @@
+//! Runs: one row per `esker archive` invocation.
+
+use diesel::prelude::*;
+
+use super::connection::Catalog;
+use super::error::CatalogError;
+use super::models::{NewRun, Run};
+use super::schema::runs;
+
+pub const RUN_RUNNING: &str = "running";
+pub const RUN_COMPLETE: &str = "complete";
+pub const RUN_INCOMPLETE: &str = "incomplete";
+
+impl Catalog {
+    pub fn create_run(&mut self, run: &NewRun<'_>) -> Result<i64, CatalogError> {
+        self.transaction(|connection| {
+            diesel::insert_into(runs::table).values(run).returning(runs::id).get_result(connection)
+        })
+    }
+
+    pub fn run(&mut self, id: i64) -> Result<Option<Run>, CatalogError> {
+        Ok(runs::table.find(id).select(Run::as_select()).first(&mut self.connection).optional()?)
+    }
+
+    /// Unfinished runs over the same roots and store, newest first: candidates to resume.
+    pub fn resumable_runs(&mut self, roots_key: &str, store: &str) -> Result<Vec<Run>, CatalogError> {
+        Ok(runs::table
+            .filter(runs::roots_key.eq(roots_key))
+            .filter(runs::store.eq(store))
+            .filter(runs::state.ne(RUN_COMPLETE))
+            .order(runs::id.desc())
+            .select(Run::as_select())
+            .load(&mut self.connection)?)
+    }
+
+    pub fn finish_run(&mut self, id: i64, state: &str, finished_at: i64) -> Result<(), CatalogError> {
+        self.transaction(|connection| {
+            diesel::update(runs::table.find(id))
+                .set((runs::state.eq(state), runs::finished_at.eq(finished_at)))
+                .execute(connection)
+                .map(drop)
+        })
+    }
+
+    pub fn list_runs(&mut self) -> Result<Vec<Run>, CatalogError> {
+        Ok(runs::table.order(runs::id.asc()).select(Run::as_select()).load(&mut self.connection)?)
+    }
+}

@@ -1,0 +1,83 @@
+//! diesel table definitions, matching `migrations/`.
+
+diesel::table! {
+    runs (id) {
+        id -> BigInt,
+        started_at -> BigInt,
+        finished_at -> Nullable<BigInt>,
+        state -> Text,
+        host -> Text,
+        roots -> Text,
+        roots_key -> Text,
+        store -> Text,
+        description -> Text,
+        tags -> Text,
+        options -> Text,
+        files_archived -> BigInt,
+        bytes_archived -> BigInt,
+        files_skipped -> BigInt,
+        bundles -> BigInt,
+    }
+}
+
+diesel::table! {
+    bundles (id) {
+        id -> BigInt,
+        uuid -> Text,
+        run_id -> BigInt,
+        store -> Text,
+        object_key -> Text,
+        manifest_key -> Nullable<Text>,
+        storage_class -> Nullable<Text>,
+        state -> Text,
+        file_count -> BigInt,
+        data_bytes -> BigInt,
+        bytes -> Nullable<BigInt>,
+        sha256 -> Nullable<Text>,
+        upload_id -> Nullable<Text>,
+        error -> Nullable<Text>,
+        created_at -> BigInt,
+        stored_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    dirs (id) {
+        id -> BigInt,
+        path -> Binary,
+        path_text -> Text,
+    }
+}
+
+diesel::table! {
+    files (id) {
+        id -> BigInt,
+        run_id -> BigInt,
+        dir_id -> BigInt,
+        name -> Binary,
+        name_text -> Text,
+        kind -> Text,
+        size -> BigInt,
+        mode -> Integer,
+        uid -> BigInt,
+        gid -> BigInt,
+        mtime_ns -> BigInt,
+        atime_ns -> BigInt,
+        ctime_ns -> BigInt,
+        inode -> BigInt,
+        device -> BigInt,
+        link_target -> Nullable<Binary>,
+        blake3 -> Nullable<Text>,
+        bundle_id -> Nullable<BigInt>,
+        header_offset -> Nullable<BigInt>,
+        data_offset -> Nullable<BigInt>,
+        state -> Text,
+        reason -> Nullable<Text>,
+    }
+}
+
+diesel::joinable!(files -> dirs (dir_id));
+diesel::joinable!(files -> runs (run_id));
+diesel::joinable!(files -> bundles (bundle_id));
+diesel::joinable!(bundles -> runs (run_id));
+diesel::allow_tables_to_appear_in_same_query!(runs, bundles, dirs, files);

@@ -1,0 +1,165 @@
+//! Command-line arguments (clap). Parsing only; the commands live beside this module.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// esker: make cold archives searchable.
+///
+/// Packs file trees into tar bundles in cold storage, catalogs every file, and finds any
+/// file again. State lives in a home directory (--home, ESKER_HOME, or ~/.local/share/esker).
+#[derive(Debug, Parser)]
+#[command(name = "esker", version, propagate_version = true, max_term_width = 100)]
+pub struct Cli {
+    /// Home directory: config.toml, catalog.db, index/ and the default store live there.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub home: Option<PathBuf>,
+
+    /// Hide progress bars and warnings.
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+
+    /// More log output (repeat for more).
+    #[arg(long, short, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Archive files and folders into bundles in a store, and catalog them.
+    Archive(ArchiveArgs),
+    /// Search the catalog (words, "phrases", -exclusions, tag: ext: in: size: modified: …).
+    Find(FindArgs),
+    /// List bundles.
+    Bundles(ListArgs),
+    /// List archive runs.
+    Runs(ListArgs),
+    /// Rebuild the full-text index from the catalog.
+    Reindex,
+    /// Show or inspect the configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct ArchiveArgs {
+    /// Files or folders to archive.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+
+    /// Tag the run's files (repeat, or separate with commas).
+    #[arg(long = "tag", short = 't', value_name = "TAG")]
+    pub tags: Vec<String>,
+
+    /// Free text describing the run; searchable.
+    #[arg(long, short = 'd', value_name = "TEXT")]
+    pub description: Option<String>,
+
+    /// Most files per bundle [default: 1000].
+    #[arg(long, value_name = "N")]
+    pub max_files: Option<String>,
+
+    /// Most bytes of file data per bundle, e.g. 500MiB, 1GB [default: 500MiB].
+    #[arg(long, value_name = "SIZE")]
+    pub max_size: Option<String>,
+
+    /// Leave out names or paths matching this glob (repeatable), e.g. '*.tmp', '/share/scratch/**'.
+    #[arg(long, value_name = "GLOB")]
+    pub exclude: Vec<String>,
+
+    /// Only files last accessed more than DAYS days ago.
+    #[arg(long, value_name = "DAYS")]
+    pub atime_older: Option<u64>,
+
+    /// Only files accessed within the last DAYS days.
+    #[arg(long, value_name = "DAYS")]
+    pub atime_newer: Option<u64>,
+
+    /// Keep each folder at this depth below a root (with its subfolders) in bundles of its own.
+    #[arg(long, value_name = "N")]
+    pub group_depth: Option<usize>,
+
+    /// Store to write to [default: the config's `store`, else `local`].
+    #[arg(long, value_name = "NAME")]
+    pub store: Option<String>,
+
+    /// Bundles packed in parallel [default: number of CPUs].
+    #[arg(long, short = 'j', value_name = "N")]
+    pub jobs: Option<String>,
+
+    /// Crawl and plan only: print what would be archived, write nothing.
+    #[arg(long, short = 'n')]
+    pub dry_run: bool,
+
+    /// Print the summary as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct FindArgs {
+    /// The query; several words are joined with spaces. Quote phrases inside single quotes:
+    /// esker find '"annual report" ext:pdf'.
+    #[arg(required = true, value_name = "QUERY", allow_hyphen_values = true)]
+    pub query: Vec<String>,
+
+    /// Most matches to show; 0 = all.
+    #[arg(long, short = 'l', default_value_t = 100, value_name = "N")]
+    pub limit: usize,
+
+    /// One JSON object per line.
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl FindArgs {
+    /// Query words may start with `-` (exclusions), so clap hands flags written after the
+    /// query (`esker find budget --json`) over as words; take them back here.
+    pub fn with_trailing_flags(mut self) -> Result<FindArgs, crate::Error> {
+        let mut words = Vec::with_capacity(self.query.len());
+        let mut iter = std::mem::take(&mut self.query).into_iter();
+        while let Some(word) = iter.next() {
+            match word.as_str() {
+                "--json" => self.json = true,
+                "--limit" | "-l" => {
+                    let value = iter.next().unwrap_or_default();
+                    self.limit = parse_limit(&value)?;
+                }
+                _ => match word.strip_prefix("--limit=") {
+                    Some(value) => self.limit = parse_limit(value)?,
+                    None => words.push(word),
+                },
+            }
+        }
+        if words.is_empty() {
+            return Err(crate::Error::Input("missing query: esker find QUERY".into()));
+        }
+        self.query = words;
+        Ok(self)
+    }
+}
+
+fn parse_limit(text: &str) -> Result<usize, crate::Error> {
+    text.parse()
+        .map_err(|_| crate::Error::Input(format!("invalid value `{text}` for --limit: expected a whole number")))
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// One JSON object per line.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print the resolved settings (secrets masked).
+    Show {
+        /// As JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}

@@ -1,0 +1,338 @@
+//! The commands: turn parsed arguments into library calls and print the results.
+
+use std::process::ExitCode;
+
+use super::args::{ArchiveArgs, ConfigCommand, FindArgs, ListArgs};
+use super::output::{Output, printable, spinner, table, thousands};
+use crate::archive::{self, ArchiveRequest, Summary};
+use crate::catalog::Catalog;
+use crate::config::{Settings, parse_count, parse_size_value};
+use crate::error::{Error, Result};
+use esker_index::format_size;
+
+pub fn archive(settings: &Settings, args: ArchiveArgs, quiet: bool) -> Result<ExitCode> {
+    // Validate everything before anything is written.
+    let (roots, mut warnings) = archive::resolve_roots(&args.paths)?;
+    let max_files = match &args.max_files {
+        Some(text) => parse_count("--max-files", text)?,
+        None => settings.archive.max_files,
+    };
+    let max_size = match &args.max_size {
+        Some(text) => parse_size_value("--max-size", text)?,
+        None => settings.archive.max_size,
+    };
+    let jobs = match &args.jobs {
+        Some(text) => parse_count("--jobs", text)? as usize,
+        None => settings.archive.jobs,
+    };
+    let store = args.store.clone().unwrap_or_else(|| settings.default_store.clone());
+    settings.store(&store)?;
+    let mut exclude = settings.archive.exclude.clone();
+    exclude.extend(args.exclude.iter().cloned());
+    let request = ArchiveRequest {
+        roots,
+        tags: archive::normalize_tags(&args.tags),
+        description: args.description.clone().unwrap_or_default(),
+        max_files,
+        max_size,
+        exclude,
+        atime_older_days: args.atime_older,
+        atime_newer_days: args.atime_newer,
+        group_depth: args.group_depth.or(settings.archive.group_depth),
+        store,
+        jobs,
+        dry_run: args.dry_run,
+    };
+    if !quiet {
+        for warning in &warnings {
+            eprintln!("warning: {warning}");
+        }
+    }
+    let progress = spinner(quiet);
+    let result = archive::archive(settings, &request, &progress);
+    progress.finish_and_clear();
+    let mut summary = match result {
+        Ok(summary) => summary,
+        Err(error) => return Err(error),
+    };
+    summary.warnings.append(&mut warnings);
+    let mut out = Output::new();
+    if args.json {
+        out.json(&summary)?;
+    } else {
+        print_summary(&mut out, &summary)?;
+    }
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_summary(out: &mut Output, summary: &Summary) -> Result<()> {
+    if summary.dry_run {
+        out.line(format!(
+            "dry run: would archive {} files ({}) in {} bundles to store `{}`",
+            thousands(summary.files_planned),
+            format_size(summary.bytes_planned),
+            thousands(summary.bundles),
+            summary.store
+        ))?;
+    } else {
+        let run = summary.run.map(|run| format!(" (run {run}{})", if summary.resumed { ", resumed" } else { "" }));
+        out.line(format!(
+            "archived {} files ({}) in {} bundles to store `{}`{}",
+            thousands(summary.files_archived),
+            format_size(summary.bytes_archived),
+            thousands(summary.bundles),
+            summary.store,
+            run.unwrap_or_default()
+        ))?;
+        if summary.already_recorded > 0 {
+            out.line(format!(
+                "{} entries were already recorded by the interrupted run",
+                thousands(summary.already_recorded)
+            ))?;
+        }
+    }
+    let skipped = summary.skipped_total();
+    if skipped > 0 {
+        let parts: Vec<String> =
+            summary.skipped.iter().map(|(why, count)| format!("{} {why}", thousands(*count))).collect();
+        let verb = if summary.dry_run { "would skip" } else { "skipped" };
+        out.line(format!("{verb} {}: {}", thousands(skipped), parts.join(", ")))?;
+        for example in &summary.skipped_examples {
+            out.line(format!("  {}: {}", printable(&example.path), example.reason))?;
+        }
+        if skipped > summary.skipped_examples.len() as u64 {
+            out.line(format!(
+                "  … and {} more (esker find 'state:skipped')",
+                thousands(skipped - summary.skipped_examples.len() as u64)
+            ))?;
+        }
+    }
+    if summary.excluded > 0 || summary.filtered_by_atime > 0 {
+        out.line(format!(
+            "left out: {} excluded by pattern, {} by access time",
+            thousands(summary.excluded),
+            thousands(summary.filtered_by_atime)
+        ))?;
+    }
+    out.line(format!(
+        "elapsed {:.1} s, {} files/s, {}/s",
+        summary.elapsed_seconds,
+        thousands(summary.files_per_second as u64),
+        format_size(summary.bytes_per_second as u64)
+    ))?;
+    if summary.dry_run {
+        out.line("nothing was written")?;
+    }
+    for warning in &summary.warnings {
+        eprintln!("warning: {warning}");
+    }
+    Ok(())
+}
+
+pub fn find(settings: &Settings, args: FindArgs) -> Result<ExitCode> {
+    let args = args.with_trailing_flags()?;
+    let query = args.query.join(" ");
+    let limit = (args.limit > 0).then_some(args.limit);
+    let result = crate::search::find(settings, &query, limit)?;
+    let mut out = Output::new();
+    if args.json {
+        for found in &result.matches {
+            out.json(found)?;
+        }
+    } else if !result.matches.is_empty() {
+        let mut rows = vec![vec!["SIZE".to_string(), "MODIFIED".into(), "BUNDLE".into(), "PATH".into()]];
+        for found in &result.matches {
+            let bundle = match (&found.bundle, found.state.as_str()) {
+                (Some(bundle), "archived") => bundle.clone(),
+                (_, state) => format!("({state})"),
+            };
+            let path = if found.kind == "dir" { format!("{}/", found.path) } else { found.path.clone() };
+            rows.push(vec![
+                format_size(found.size.max(0) as u64),
+                crate::time::format_minutes(found.mtime_ns.div_euclid(1_000_000_000)),
+                bundle,
+                printable(&path),
+            ]);
+        }
+        for line in table(&rows) {
+            out.line(line)?;
+        }
+    }
+    out.flush()?;
+    if result.total > result.matches.len() {
+        eprintln!("showing {} of {} matches (use --limit N, or --limit 0 for all)", result.matches.len(), result.total);
+    }
+    Ok(if result.matches.is_empty() { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+pub fn bundles(settings: &Settings, args: ListArgs) -> Result<ExitCode> {
+    let bundles = match Catalog::open_existing(&settings.home.catalog)? {
+        Some(mut catalog) => catalog.list_bundles(None)?,
+        None => Vec::new(),
+    };
+    let mut out = Output::new();
+    if args.json {
+        for bundle in &bundles {
+            out.json(&serde_json::json!({
+                "id": bundle.uuid,
+                "run": bundle.run_id,
+                "store": bundle.store,
+                "key": bundle.object_key,
+                "manifest_key": bundle.manifest_key,
+                "storage_class": bundle.storage_class,
+                "files": bundle.file_count,
+                "data_bytes": bundle.data_bytes,
+                "bytes": bundle.bytes,
+                "state": bundle.state,
+                "sha256": bundle.sha256,
+                "error": bundle.error,
+                "created_at": crate::time::format_rfc3339(bundle.created_at),
+                "stored_at": bundle.stored_at.map(crate::time::format_rfc3339),
+            }))?;
+        }
+    } else {
+        let mut rows = vec![vec![
+            "ID".to_string(),
+            "RUN".into(),
+            "STATE".into(),
+            "FILES".into(),
+            "BYTES".into(),
+            "STORE".into(),
+            "KEY".into(),
+        ]];
+        for bundle in &bundles {
+            rows.push(vec![
+                bundle.uuid.clone(),
+                bundle.run_id.to_string(),
+                bundle.state.clone(),
+                thousands(bundle.file_count.max(0) as u64),
+                format_size(bundle.bytes.unwrap_or(bundle.data_bytes).max(0) as u64),
+                bundle.store.clone(),
+                bundle.object_key.clone(),
+            ]);
+        }
+        if bundles.is_empty() {
+            eprintln!("no bundles yet");
+        } else {
+            for line in table(&rows) {
+                out.line(line)?;
+            }
+        }
+    }
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn runs(settings: &Settings, args: ListArgs) -> Result<ExitCode> {
+    let runs = match Catalog::open_existing(&settings.home.catalog)? {
+        Some(mut catalog) => catalog.list_runs()?,
+        None => Vec::new(),
+    };
+    let mut out = Output::new();
+    if args.json {
+        for run in &runs {
+            out.json(&serde_json::json!({
+                "id": run.id,
+                "state": run.state,
+                "host": run.host,
+                "roots": run.root_list(),
+                "store": run.store,
+                "tags": run.tag_list(),
+                "description": run.description,
+                "started_at": crate::time::format_rfc3339(run.started_at),
+                "finished_at": run.finished_at.map(crate::time::format_rfc3339),
+                "files_archived": run.files_archived,
+                "bytes_archived": run.bytes_archived,
+                "files_skipped": run.files_skipped,
+                "bundles": run.bundles,
+            }))?;
+        }
+    } else if runs.is_empty() {
+        eprintln!("no runs yet");
+    } else {
+        let mut rows = vec![vec![
+            "ID".to_string(),
+            "STATE".into(),
+            "STARTED".into(),
+            "FILES".into(),
+            "BYTES".into(),
+            "BUNDLES".into(),
+            "SKIPPED".into(),
+            "TAGS".into(),
+            "ROOTS".into(),
+        ]];
+        for run in &runs {
+            rows.push(vec![
+                run.id.to_string(),
+                run.state.clone(),
+                crate::time::format_minutes(run.started_at),
+                thousands(run.files_archived.max(0) as u64),
+                format_size(run.bytes_archived.max(0) as u64),
+                thousands(run.bundles.max(0) as u64),
+                thousands(run.files_skipped.max(0) as u64),
+                run.tag_list().join(","),
+                run.root_list().join(" "),
+            ]);
+        }
+        for line in table(&rows) {
+            out.line(line)?;
+        }
+    }
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn reindex(settings: &Settings, quiet: bool) -> Result<ExitCode> {
+    let Some(mut catalog) = Catalog::open_existing(&settings.home.catalog)? else {
+        return Err(Error::Input(format!(
+            "no catalog at {} yet: archive something first",
+            settings.home.catalog.display()
+        )));
+    };
+    let progress = spinner(quiet);
+    let report = crate::search::rebuild(&mut catalog, &settings.home.index, |count| {
+        progress.set_message(format!("indexed {count} files"));
+    });
+    progress.finish_and_clear();
+    let report = report?;
+    let mut out = Output::new();
+    out.line(format!("indexed {} files (up to file id {})", thousands(report.indexed), report.last_file_id))?;
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn config(settings: &Settings, command: ConfigCommand) -> Result<ExitCode> {
+    let ConfigCommand::Show { json } = command;
+    let mut value = serde_json::to_value(settings).map_err(|error| Error::Input(error.to_string()))?;
+    mask_secrets(&mut value);
+    let mut out = Output::new();
+    if json {
+        out.json(&value)?;
+    } else {
+        let text = toml::to_string_pretty(&value).map_err(|error| Error::Input(error.to_string()))?;
+        out.line(text.trim_end())?;
+    }
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Replaces the values of secret-looking keys with `********`.
+fn mask_secrets(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (key, inner) in map.iter_mut() {
+                let lower = key.to_ascii_lowercase();
+                if ["password", "secret", "token", "credential"].iter().any(|word| lower.contains(word))
+                    && !inner.is_null()
+                {
+                    *inner = serde_json::Value::String("********".into());
+                } else {
+                    mask_secrets(inner);
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(mask_secrets),
+        _ => {}
+    }
+}

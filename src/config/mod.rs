@@ -1,0 +1,16 @@
+//! Configuration: home directory, config files, environment, resolved settings.
+
+mod env;
+mod error;
+mod home;
+mod options;
+mod settings;
+
+pub use env::{FAILPOINT, LOG, NO_COLOR, var};
+pub use error::ConfigError;
+pub use home::{HomePaths, absolute};
+pub use options::{ArchiveOptions, Options, SizeValue, StoreOptions};
+pub use settings::{
+    ArchiveSettings, DEFAULT_MAX_FILES, DEFAULT_MAX_SIZE, DEFAULT_STORE, Settings, StoreSettings, default_jobs,
+    parse_count, parse_size_value,
+};

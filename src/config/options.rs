@@ -1,0 +1,93 @@
+//! What config files may say: every field optional, unknown keys reported as warnings.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::error::ConfigError;
+
+/// The contents of one config file (`config.toml`).
+#[derive(Debug, Default, Clone, Deserialize, Serialize)]
+pub struct Options {
+    /// Name of the default store.
+    pub store: Option<String>,
+    #[serde(default)]
+    pub archive: ArchiveOptions,
+    #[serde(default)]
+    pub stores: BTreeMap<String, StoreOptions>,
+}
+
+/// `[archive]`: defaults for `esker archive`.
+#[derive(Debug, Default, Clone, Deserialize, Serialize)]
+pub struct ArchiveOptions {
+    pub max_files: Option<u64>,
+    pub max_size: Option<SizeValue>,
+    pub jobs: Option<usize>,
+    pub exclude: Option<Vec<String>>,
+    pub group_depth: Option<usize>,
+}
+
+/// A size written as bytes (`1048576`) or with a unit (`"500MiB"`).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(untagged)]
+pub enum SizeValue {
+    Bytes(u64),
+    Text(String),
+}
+
+/// `[stores.NAME]`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct StoreOptions {
+    pub kind: String,
+    pub path: Option<PathBuf>,
+}
+
+impl Options {
+    /// Reads a config file; `Ok(None)` when it does not exist. Unknown keys become warnings.
+    pub fn read(path: &Path, warnings: &mut Vec<String>) -> Result<Option<Options>, ConfigError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(error) => {
+                return Err(ConfigError::Read {
+                    path: path.display().to_string(),
+                    message: crate::error::io_message(&error),
+                });
+            }
+        };
+        let deserializer = toml::Deserializer::parse(&text)
+            .map_err(|error| ConfigError::Parse { path: path.display().to_string(), message: error.to_string() })?;
+        let mut options: Options = serde_ignored::deserialize(deserializer, |key| {
+            warnings.push(format!("{}: unknown config key `{key}` ignored", path.display()));
+        })
+        .map_err(|error| ConfigError::Parse { path: path.display().to_string(), message: error.to_string() })?;
+        // Relative store paths are relative to the file that names them.
+        let base = path.parent().unwrap_or(Path::new("."));
+        for store in options.stores.values_mut() {
+            if let Some(store_path) = &store.path
+                && store_path.is_relative()
+            {
+                store.path = Some(base.join(store_path));
+            }
+        }
+        Ok(Some(options))
+    }
+
+    /// Field by field, `self` wins over `lower`.
+    pub fn over(self, lower: Options) -> Options {
+        let mut stores = lower.stores;
+        stores.extend(self.stores);
+        Options {
+            store: self.store.or(lower.store),
+            archive: ArchiveOptions {
+                max_files: self.archive.max_files.or(lower.archive.max_files),
+                max_size: self.archive.max_size.or(lower.archive.max_size),
+                jobs: self.archive.jobs.or(lower.archive.jobs),
+                exclude: self.archive.exclude.or(lower.archive.exclude),
+                group_depth: self.archive.group_depth.or(lower.archive.group_depth),
+            },
+            stores,
+        }
+    }
+}

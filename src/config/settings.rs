@@ -1,0 +1,166 @@
+//! Resolved settings: flags > `ESKER_*` env > user file > system file > built-in defaults.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use super::env;
+use super::error::ConfigError;
+use super::home::HomePaths;
+use super::options::{Options, SizeValue};
+
+pub const DEFAULT_STORE: &str = "local";
+pub const DEFAULT_MAX_FILES: u64 = 1000;
+pub const DEFAULT_MAX_SIZE: u64 = 500 * 1024 * 1024;
+const SYSTEM_CONFIG_FILE: &str = "/etc/esker/config.toml";
+
+/// A store, resolved.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum StoreSettings {
+    Local { path: PathBuf },
+}
+
+/// Defaults for `esker archive` (flags override them per run).
+#[derive(Debug, Clone, Serialize)]
+pub struct ArchiveSettings {
+    pub max_files: u64,
+    pub max_size: u64,
+    pub jobs: usize,
+    pub exclude: Vec<String>,
+    pub group_depth: Option<usize>,
+}
+
+/// Everything a command needs to know about where things are and how to behave.
+#[derive(Debug, Clone, Serialize)]
+pub struct Settings {
+    pub home: HomePaths,
+    /// Config files that were read, lowest precedence first.
+    pub config_files: Vec<PathBuf>,
+    pub default_store: String,
+    pub stores: BTreeMap<String, StoreSettings>,
+    pub archive: ArchiveSettings,
+    #[serde(skip)]
+    pub warnings: Vec<String>,
+}
+
+impl Settings {
+    /// Loads the system and user config files and the environment. Reads only.
+    pub fn load(home_flag: Option<&Path>) -> Result<Settings, ConfigError> {
+        let home = HomePaths::resolve(home_flag)?;
+        let mut warnings = Vec::new();
+        let mut config_files = Vec::new();
+        let system_path = env::var(env::SYSTEM_CONFIG).map(PathBuf::from).unwrap_or(PathBuf::from(SYSTEM_CONFIG_FILE));
+        let mut options = Options::default();
+        for path in [system_path, home.config_file.clone()] {
+            if let Some(file) = Options::read(&path, &mut warnings)? {
+                options = file.over(options);
+                config_files.push(path);
+            }
+        }
+        Self::resolve(home, options, config_files, warnings)
+    }
+
+    fn resolve(
+        home: HomePaths,
+        options: Options,
+        config_files: Vec<PathBuf>,
+        warnings: Vec<String>,
+    ) -> Result<Settings, ConfigError> {
+        let mut stores = BTreeMap::new();
+        stores.insert(DEFAULT_STORE.to_string(), StoreSettings::Local { path: home.local_store.clone() });
+        for (name, store) in options.stores {
+            let settings = match store.kind.as_str() {
+                "local" => StoreSettings::Local {
+                    path: store.path.ok_or_else(|| ConfigError::Value {
+                        what: format!("stores.{name}.path"),
+                        value: String::new(),
+                        message: "a local store needs a path".into(),
+                    })?,
+                },
+                other => {
+                    return Err(ConfigError::Value {
+                        what: format!("stores.{name}.kind"),
+                        value: other.to_string(),
+                        message: "supported store kinds: local".into(),
+                    });
+                }
+            };
+            stores.insert(name, settings);
+        }
+
+        let default_store = env::var(env::STORE).or(options.store).unwrap_or_else(|| DEFAULT_STORE.to_string());
+        let max_files = match env::var(env::MAX_FILES) {
+            Some(text) => parse_count(env::MAX_FILES, &text)?,
+            None => options.archive.max_files.unwrap_or(DEFAULT_MAX_FILES),
+        };
+        let max_size = match env::var(env::MAX_SIZE) {
+            Some(text) => parse_size_value(env::MAX_SIZE, &text)?,
+            None => match options.archive.max_size {
+                Some(SizeValue::Bytes(bytes)) => bytes,
+                Some(SizeValue::Text(text)) => parse_size_value("archive.max_size", &text)?,
+                None => DEFAULT_MAX_SIZE,
+            },
+        };
+        let jobs = match env::var(env::JOBS) {
+            Some(text) => parse_count(env::JOBS, &text)? as usize,
+            None => options.archive.jobs.unwrap_or_else(default_jobs),
+        };
+        let settings = Settings {
+            home,
+            config_files,
+            default_store,
+            stores,
+            archive: ArchiveSettings {
+                max_files,
+                max_size,
+                jobs,
+                exclude: options.archive.exclude.unwrap_or_default(),
+                group_depth: options.archive.group_depth,
+            },
+            warnings,
+        };
+        settings.store(&settings.default_store)?;
+        Ok(settings)
+    }
+
+    /// The named store's settings, or an error listing the known ones.
+    pub fn store(&self, name: &str) -> Result<&StoreSettings, ConfigError> {
+        self.stores.get(name).ok_or_else(|| ConfigError::UnknownStore {
+            name: name.to_string(),
+            known: self.stores.keys().cloned().collect::<Vec<_>>().join(", "),
+        })
+    }
+}
+
+pub fn default_jobs() -> usize {
+    std::thread::available_parallelism().map(usize::from).unwrap_or(2)
+}
+
+/// A positive whole number (caps, job counts).
+pub fn parse_count(what: &str, text: &str) -> Result<u64, ConfigError> {
+    match text.trim().parse::<u64>() {
+        Ok(value) if value > 0 => Ok(value),
+        _ => Err(ConfigError::Value {
+            what: what.to_string(),
+            value: text.to_string(),
+            message: "expected a whole number greater than 0".into(),
+        }),
+    }
+}
+
+/// A positive size with optional unit (`500MiB`, `1GB`, `4096`).
+pub fn parse_size_value(what: &str, text: &str) -> Result<u64, ConfigError> {
+    match esker_index::parse_size(text) {
+        Ok(0) => Err(ConfigError::Value {
+            what: what.to_string(),
+            value: text.to_string(),
+            message: "must be greater than 0".into(),
+        }),
+        Ok(bytes) => Ok(bytes),
+        Err(error) => {
+            Err(ConfigError::Value { what: what.to_string(), value: text.to_string(), message: error.to_string() })
+        }
+    }
+}

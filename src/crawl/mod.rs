@@ -1,0 +1,7 @@
+//! Crawling: a parallel, ordered walk of the roots and what it learns about each entry.
+
+mod entry;
+mod walk;
+
+pub use entry::{Entry, FileKind, Problem, SkipReason, Stat};
+pub use walk::{Folder, Walk, WalkOptions};

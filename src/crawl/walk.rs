@@ -1,0 +1,367 @@
+//! Parallel recursive walk that yields folders in depth-first, name-sorted order.
+//!
+//! Worker threads read directories (`readdir` + `fstatat`) ahead of the consumer, but at
+//! most `prefetch` listings are in flight or waiting, so memory stays flat whatever the
+//! size of the tree. The deterministic order keeps the files of a folder, and folders of
+//! one subtree, next to each other in bundles.
+
+use std::ffi::OsStr;
+use std::fs;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::thread::JoinHandle;
+
+use crossbeam_channel::{Receiver, Sender, bounded};
+use globset::GlobSet;
+
+use super::entry::{Entry, FileKind, Problem, SkipReason, Stat};
+
+/// One folder's direct contents, minus subfolders (which follow as their own folders).
+#[derive(Debug)]
+pub struct Folder {
+    /// Index of the root this folder was reached from.
+    pub root: usize,
+    /// Absolute path of the folder, raw bytes.
+    pub path: PathBuf,
+    /// Depth below the root (the root folder is 0).
+    pub depth: usize,
+    /// The folder's own `lstat`.
+    pub stat: Option<Stat>,
+    /// Files and symlinks, sorted by name.
+    pub entries: Vec<Entry>,
+    /// Entries that cannot be archived, with the reason.
+    pub problems: Vec<Problem>,
+    /// Number of subfolders that will be walked.
+    pub subfolders: usize,
+    /// Entries left out by `--exclude`.
+    pub excluded: u64,
+    /// Set when the folder itself could not be listed.
+    pub error: Option<SkipReason>,
+    /// True for the synthetic folder holding a root that is a file.
+    pub file_root: bool,
+}
+
+impl Folder {
+    /// A folder with nothing in it at all: kept as an empty directory member.
+    pub fn is_empty_dir(&self) -> bool {
+        !self.file_root
+            && self.error.is_none()
+            && self.entries.is_empty()
+            && self.problems.is_empty()
+            && self.subfolders == 0
+            && self.excluded == 0
+    }
+}
+
+/// Settings of a walk.
+#[derive(Clone)]
+pub struct WalkOptions {
+    pub threads: usize,
+    pub prefetch: usize,
+    pub excludes: Option<GlobSet>,
+}
+
+struct Listing {
+    entries: Vec<Entry>,
+    problems: Vec<Problem>,
+    subfolders: Vec<(Vec<u8>, Stat)>,
+    excluded: u64,
+    error: Option<SkipReason>,
+}
+
+struct Job {
+    path: PathBuf,
+    reply: Sender<Listing>,
+}
+
+enum Slot {
+    Waiting,
+    Submitted(Receiver<Listing>),
+}
+
+struct Pending {
+    root: usize,
+    path: PathBuf,
+    depth: usize,
+    stat: Option<Stat>,
+    slot: Slot,
+    file_root: Option<Entry>,
+}
+
+/// Iterator over the folders of one or more roots.
+pub struct Walk {
+    stack: Vec<Pending>,
+    jobs: Option<Sender<Job>>,
+    workers: Vec<JoinHandle<()>>,
+    in_flight: usize,
+    options: WalkOptions,
+}
+
+impl Walk {
+    /// Starts walking `roots` (absolute paths, already validated to exist).
+    pub fn new(roots: &[PathBuf], options: WalkOptions) -> Walk {
+        let threads = options.threads.max(1);
+        let (jobs, job_receiver) = bounded::<Job>(options.prefetch.max(1));
+        let workers = (0..threads)
+            .map(|_| {
+                let job_receiver = job_receiver.clone();
+                let excludes = options.excludes.clone();
+                std::thread::spawn(move || {
+                    for job in job_receiver {
+                        let listing = read_folder(&job.path, excludes.as_ref());
+                        let _ = job.reply.send(listing);
+                    }
+                })
+            })
+            .collect();
+        let mut stack = Vec::new();
+        for (index, root) in roots.iter().enumerate().rev() {
+            let pending = match fs::metadata(root) {
+                Ok(metadata) if metadata.is_dir() => Pending {
+                    root: index,
+                    path: root.clone(),
+                    depth: 0,
+                    stat: Some(Stat::from_metadata(&metadata)),
+                    slot: Slot::Waiting,
+                    file_root: None,
+                },
+                Ok(_) | Err(_) => {
+                    let parent = root.parent().unwrap_or(Path::new("/")).to_path_buf();
+                    let name = root.file_name().unwrap_or(OsStr::new("")).as_bytes().to_vec();
+                    let entry = fs::symlink_metadata(root).ok().map(|metadata| Entry {
+                        link_target: read_link_target(root, &metadata),
+                        stat: Stat::from_metadata(&metadata),
+                        name,
+                    });
+                    Pending { root: index, path: parent, depth: 0, stat: None, slot: Slot::Waiting, file_root: entry }
+                }
+            };
+            stack.push(pending);
+        }
+        Walk { stack, jobs: Some(jobs), workers, in_flight: 0, options }
+    }
+
+    fn top_up(&mut self) {
+        let limit = self.options.prefetch.max(1);
+        let Some(jobs) = &self.jobs else { return };
+        let scan = self.stack.len().min(limit * 4);
+        let start = self.stack.len() - scan;
+        for pending in self.stack[start..].iter_mut().rev() {
+            if self.in_flight >= limit {
+                break;
+            }
+            if matches!(pending.slot, Slot::Waiting) && pending.file_root.is_none() {
+                let (reply, receiver) = bounded(1);
+                if jobs.send(Job { path: pending.path.clone(), reply }).is_err() {
+                    return;
+                }
+                pending.slot = Slot::Submitted(receiver);
+                self.in_flight += 1;
+            }
+        }
+    }
+}
+
+impl Iterator for Walk {
+    type Item = Folder;
+
+    fn next(&mut self) -> Option<Folder> {
+        let pending = self.stack.pop()?;
+        if let Some(entry) = pending.file_root {
+            let (entries, problems) = classify_root_file(entry);
+            return Some(Folder {
+                root: pending.root,
+                path: pending.path,
+                depth: 0,
+                stat: None,
+                entries,
+                problems,
+                subfolders: 0,
+                excluded: 0,
+                error: None,
+                file_root: true,
+            });
+        }
+        let listing = match pending.slot {
+            Slot::Waiting => read_folder(&pending.path, self.options.excludes.as_ref()),
+            Slot::Submitted(receiver) => {
+                self.in_flight -= 1;
+                receiver.recv().unwrap_or_else(|_| Listing::failed(SkipReason::Unreadable("walker stopped".into())))
+            }
+        };
+        let subfolders = listing.subfolders.len();
+        for (name, stat) in listing.subfolders.into_iter().rev() {
+            self.stack.push(Pending {
+                root: pending.root,
+                path: pending.path.join(OsStr::from_bytes(&name)),
+                depth: pending.depth + 1,
+                stat: Some(stat),
+                slot: Slot::Waiting,
+                file_root: None,
+            });
+        }
+        self.top_up();
+        Some(Folder {
+            root: pending.root,
+            path: pending.path,
+            depth: pending.depth,
+            stat: pending.stat,
+            entries: listing.entries,
+            problems: listing.problems,
+            subfolders,
+            excluded: listing.excluded,
+            error: listing.error,
+            file_root: false,
+        })
+    }
+}
+
+impl Drop for Walk {
+    fn drop(&mut self) {
+        self.stack.clear();
+        self.jobs = None;
+        for worker in self.workers.drain(..) {
+            let _ = worker.join();
+        }
+    }
+}
+
+impl Listing {
+    fn failed(reason: SkipReason) -> Listing {
+        Listing { entries: Vec::new(), problems: Vec::new(), subfolders: Vec::new(), excluded: 0, error: Some(reason) }
+    }
+}
+
+fn classify_root_file(entry: Entry) -> (Vec<Entry>, Vec<Problem>) {
+    if entry.stat.kind.is_archivable() {
+        (vec![entry], Vec::new())
+    } else {
+        let reason = SkipReason::Special(entry.stat.kind);
+        (Vec::new(), vec![Problem { name: entry.name, stat: Some(entry.stat), reason }])
+    }
+}
+
+fn read_link_target(path: &Path, metadata: &fs::Metadata) -> Option<Vec<u8>> {
+    if metadata.file_type().is_symlink() {
+        fs::read_link(path).ok().map(|target| target.into_os_string().as_bytes().to_vec())
+    } else {
+        None
+    }
+}
+
+fn is_excluded(excludes: Option<&GlobSet>, folder: &Path, name: &OsStr) -> bool {
+    match excludes {
+        None => false,
+        Some(set) => set.is_match(Path::new(name)) || set.is_match(folder.join(name)),
+    }
+}
+
+fn read_folder(path: &Path, excludes: Option<&GlobSet>) -> Listing {
+    let reader = match fs::read_dir(path) {
+        Ok(reader) => reader,
+        Err(error) => return Listing::failed(SkipReason::from_io(&error)),
+    };
+    let mut listing =
+        Listing { entries: Vec::new(), problems: Vec::new(), subfolders: Vec::new(), excluded: 0, error: None };
+    for item in reader {
+        let item = match item {
+            Ok(item) => item,
+            Err(error) => {
+                listing.error = Some(SkipReason::ReadError(crate::error::io_message(&error)));
+                break;
+            }
+        };
+        let name = item.file_name();
+        if is_excluded(excludes, path, &name) {
+            listing.excluded += 1;
+            continue;
+        }
+        let name_bytes = name.as_bytes().to_vec();
+        let metadata = match item.metadata() {
+            Ok(metadata) => metadata,
+            Err(error) => {
+                listing.problems.push(Problem { name: name_bytes, stat: None, reason: SkipReason::from_io(&error) });
+                continue;
+            }
+        };
+        let stat = Stat::from_metadata(&metadata);
+        match stat.kind {
+            FileKind::Dir => listing.subfolders.push((name_bytes, stat)),
+            FileKind::File => listing.entries.push(Entry { name: name_bytes, stat, link_target: None }),
+            FileKind::Symlink => match fs::read_link(item.path()) {
+                Ok(target) => listing.entries.push(Entry {
+                    name: name_bytes,
+                    stat,
+                    link_target: Some(target.into_os_string().as_bytes().to_vec()),
+                }),
+                Err(error) => listing.problems.push(Problem {
+                    name: name_bytes,
+                    stat: Some(stat),
+                    reason: SkipReason::from_io(&error),
+                }),
+            },
+            special => listing.problems.push(Problem {
+                name: name_bytes,
+                stat: Some(stat),
+                reason: SkipReason::Special(special),
+            }),
+        }
+    }
+    listing.entries.sort_unstable_by(|a, b| a.name.cmp(&b.name));
+    listing.subfolders.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    listing.problems.sort_unstable_by(|a, b| a.name.cmp(&b.name));
+    listing
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn walk_paths(root: &Path, threads: usize, prefetch: usize) -> Vec<String> {
+        let options = WalkOptions { threads, prefetch, excludes: None };
+        let mut seen = Vec::new();
+        for folder in Walk::new(&[root.to_path_buf()], options) {
+            seen.push(format!("{}/", folder.path.display()));
+            for entry in &folder.entries {
+                seen.push(format!("{}/{}", folder.path.display(), String::from_utf8_lossy(&entry.name)));
+            }
+        }
+        seen
+    }
+
+    #[test]
+    fn order_is_depth_first_sorted_and_independent_of_threads() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for (index, folder) in ["b", "a/z", "a/y/x", "c"].iter().enumerate() {
+            let path = dir.path().join(folder);
+            fs::create_dir_all(&path).expect("mkdir");
+            for file in 0..3 {
+                fs::write(path.join(format!("f{file}-{index}")), b"x").expect("write");
+            }
+        }
+        let serial = walk_paths(dir.path(), 1, 1);
+        let parallel = walk_paths(dir.path(), 4, 2);
+        assert_eq!(serial, parallel);
+        let root = dir.path().display().to_string();
+        let folders: Vec<_> = serial
+            .iter()
+            .filter(|line| line.ends_with('/'))
+            .map(|line| line.trim_start_matches(&root).to_string())
+            .collect();
+        assert_eq!(folders, ["/", "/a/", "/a/y/", "/a/y/x/", "/a/z/", "/b/", "/c/"]);
+    }
+
+    #[test]
+    fn special_files_become_problems_and_empty_dirs_are_flagged() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        fs::create_dir(dir.path().join("empty")).expect("mkdir");
+        std::os::unix::net::UnixListener::bind(dir.path().join("sock")).expect("socket");
+        let options = WalkOptions { threads: 2, prefetch: 4, excludes: None };
+        let folders: Vec<_> = Walk::new(&[dir.path().to_path_buf()], options).collect();
+        assert_eq!(folders.len(), 2);
+        assert_eq!(folders[0].problems.len(), 1);
+        assert_eq!(folders[0].problems[0].reason, SkipReason::Special(FileKind::Socket));
+        assert!(folders[1].is_empty_dir());
+        assert!(!folders[0].is_empty_dir());
+    }
+}

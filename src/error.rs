@@ -1,0 +1,79 @@
+//! `esker::Error`: every module's error in one enum, with hints and exit codes.
+
+use crate::archive::ArchiveError;
+use crate::bundle::PackError;
+use crate::catalog::CatalogError;
+use crate::config::ConfigError;
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Pack(#[from] PackError),
+    #[error(transparent)]
+    Archive(#[from] ArchiveError),
+    #[error(transparent)]
+    Index(#[from] esker_index::IndexError),
+    #[error("invalid query: {0}")]
+    Query(#[from] esker_index::QueryError),
+    #[error("{0}")]
+    Input(String),
+    #[error("{what}: {message}")]
+    Io { what: String, message: String },
+    #[error("broken pipe")]
+    BrokenPipe,
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// A line of advice shown under the error, when there is one.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            Error::Config(ConfigError::UnknownStore { .. }) => {
+                Some("define it as [stores.NAME] in config.toml (see `esker config show`)".into())
+            }
+            Error::Config(ConfigError::Home { .. }) => Some("choose another home with --home DIR or ESKER_HOME".into()),
+            Error::Query(_) => Some(
+                "words are ANDed; use \"quotes\" for phrases, -word to exclude, filters like tag:, ext:, in:, size:>10MB, modified:<2020-01-01"
+                    .into(),
+            ),
+            Error::Index(esker_index::IndexError::Locked { .. }) => {
+                Some("another esker process is writing the index; try again when it is done".into())
+            }
+            Error::Index(esker_index::IndexError::SchemaMismatch { .. }) => {
+                Some("the index is derived data: run `esker reindex` to rebuild it from the catalog".into())
+            }
+            _ => None,
+        }
+    }
+
+    /// Every error exits 2 (1 is reserved for "find matched nothing").
+    pub fn exit_code(&self) -> u8 {
+        2
+    }
+
+    pub fn io(what: impl std::fmt::Display, error: &std::io::Error) -> Error {
+        Error::Io { what: what.to_string(), message: io_message(error) }
+    }
+}
+
+/// An I/O error as a lowercase fragment without the "(os error N)" suffix.
+pub fn io_message(error: &std::io::Error) -> String {
+    let text = error.to_string();
+    let text = match text.find(" (os error") {
+        Some(cut) => text[..cut].to_string(),
+        None => text,
+    };
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => text,
+    }
+}

@@ -1,0 +1,38 @@
+//! esker: a searchable catalog for cold archives.
+//!
+//! # Architecture
+//!
+//! ```text
+//! crawl (parallel, ordered) -> archive::planner -> bundle::Planner (caps, folders together)
+//!     -> catalog thread (bundle row `uploading`) -> packers: bundle::pack_bundle (pax tar +
+//!        BLAKE3 per file + SHA-256 per bundle, offsets) streaming into a store::Store
+//!     -> catalog thread (files + bundle `stored`, one transaction) -> search::catch_up (tantivy)
+//! find QUERY -> esker_index (parse, search) -> catalog rows -> output
+//! ```
+//!
+//! - [`crawl`]: parallel directory walk in depth-first name order with bounded read-ahead.
+//! - [`bundle`]: bundle planning under caps, the pax tar writer, packing and manifests.
+//! - [`store`]: the store trait and its backends (local directory).
+//! - [`catalog`]: the SQL catalog (diesel, SQLite), migrations in `migrations/`.
+//! - [`search`]: keeping the index in step with the catalog, running queries.
+//! - [`archive`]: the `archive` command's pipeline, resume after a crash, summaries.
+//! - [`config`]: home directory, config files, environment, resolved settings.
+//! - [`cli`]: argument parsing and output; `main.rs` only calls [`cli::main`].
+//!
+//! Promises kept here: a file counts as archived only once its bundle is confirmed by the
+//! store; a killed run is resumed by running the same command again, without losing or
+//! duplicating files; bad input fails before anything is written.
+
+pub mod archive;
+pub mod bundle;
+pub mod catalog;
+pub mod cli;
+pub mod config;
+pub mod crawl;
+pub mod error;
+pub mod failpoint;
+pub mod search;
+pub mod store;
+pub mod time;
+
+pub use error::{Error, Result};

@@ -1,0 +1,5 @@
+//! The `esker` binary: all logic lives in the library.
+
+fn main() -> std::process::ExitCode {
+    esker::cli::main()
+}

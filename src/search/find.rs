@@ -1,0 +1,94 @@
+//! Running a query: parse, bring the index up to date, search, read the rows from the catalog.
+
+use esker_index::FileIndex;
+use serde::Serialize;
+
+use crate::catalog::{Catalog, FileRecord};
+use crate::config::Settings;
+use crate::error::Result;
+
+/// One match, as `find --json` prints it.
+#[derive(Debug, Serialize)]
+pub struct Match {
+    pub file_id: i64,
+    pub path: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path_hex: Option<String>,
+    pub kind: String,
+    pub size: i64,
+    pub mtime: String,
+    pub mtime_ns: i64,
+    pub mode: String,
+    pub uid: i64,
+    pub gid: i64,
+    pub tags: Vec<String>,
+    pub description: String,
+    pub bundle: Option<String>,
+    pub store: String,
+    pub state: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub run: i64,
+    pub host: String,
+    pub blake3: Option<String>,
+    pub header_offset: Option<i64>,
+    pub data_offset: Option<i64>,
+}
+
+impl Match {
+    pub fn from_record(record: FileRecord) -> Match {
+        let (_, path_hex) = crate::bundle::text_and_hex(&record.path());
+        Match {
+            file_id: record.file.id,
+            path: record.path_text(),
+            path_hex,
+            kind: record.file.kind.clone(),
+            size: record.file.size,
+            mtime: crate::time::format_rfc3339(record.file.mtime_ns.div_euclid(1_000_000_000)),
+            mtime_ns: record.file.mtime_ns,
+            mode: format!("{:04o}", record.file.mode & 0o7777),
+            uid: record.file.uid,
+            gid: record.file.gid,
+            tags: record.run.tag_list(),
+            description: record.run.description.clone(),
+            store: record.bundle_store.clone().unwrap_or_else(|| record.run.store.clone()),
+            bundle: record.bundle_uuid,
+            state: record.file.state,
+            reason: record.file.reason,
+            run: record.run.id,
+            host: record.run.host,
+            blake3: record.file.blake3,
+            header_offset: record.file.header_offset,
+            data_offset: record.file.data_offset,
+        }
+    }
+}
+
+/// Matches of a query, best first, and how many there are in all.
+pub struct FindResult {
+    pub matches: Vec<Match>,
+    pub total: usize,
+}
+
+/// Parses and runs `query_text`. `limit` None = every match.
+pub fn find(settings: &Settings, query_text: &str, limit: Option<usize>) -> Result<FindResult> {
+    let query = esker_index::parse_query(query_text)?;
+    let Some(mut catalog) = Catalog::open_existing(&settings.home.catalog)? else {
+        return Ok(FindResult { matches: Vec::new(), total: 0 });
+    };
+    match super::sync::catch_up(&mut catalog, &settings.home.index, |_| {}) {
+        Ok(_) => {}
+        Err(crate::Error::Index(esker_index::IndexError::Locked { .. })) => {
+            tracing::warn!("the index is being written by another process; results may miss the newest files");
+        }
+        Err(error) => return Err(error),
+    }
+    let Some(index) = FileIndex::open(&settings.home.index)? else {
+        return Ok(FindResult { matches: Vec::new(), total: 0 });
+    };
+    let hits = index.search(&query, limit)?;
+    let total = if limit.is_some_and(|limit| hits.len() >= limit) { index.count(&query)? } else { hits.len() };
+    let ids: Vec<i64> = hits.iter().map(|hit| hit.file_id as i64).collect();
+    let matches = catalog.records_by_ids(&ids)?.into_iter().map(Match::from_record).collect();
+    Ok(FindResult { matches, total })
+}

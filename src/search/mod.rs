@@ -1,0 +1,7 @@
+//! Search: keeping the tantivy index in step with the catalog, and answering queries.
+
+mod find;
+mod sync;
+
+pub use find::{FindResult, Match, find};
+pub use sync::{SyncReport, catch_up, rebuild};

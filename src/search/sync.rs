@@ -1,0 +1,91 @@
+//! Keeps the full-text index in step with the catalog. The index is derived data: it holds
+//! every file row up to the id recorded in its last commit, and can be rebuilt at any time.
+
+use std::path::Path;
+
+use esker_index::{FileDoc, FileIndex, IndexWriter};
+
+use crate::catalog::{Catalog, FileRecord};
+use crate::error::Result;
+
+const PAGE: i64 = 20_000;
+const WRITER_MEMORY: usize = 128 * 1024 * 1024;
+
+/// What a sync did.
+#[derive(Debug, Default, Clone, Copy, serde::Serialize)]
+pub struct SyncReport {
+    pub indexed: u64,
+    pub last_file_id: u64,
+}
+
+fn add_record(writer: &mut IndexWriter, record: &FileRecord, tags: &[String]) -> Result<()> {
+    let path = record.path_text();
+    writer.add(&FileDoc {
+        file_id: record.file.id as u64,
+        path: &path,
+        kind: &record.file.kind,
+        size: record.file.size.max(0) as u64,
+        mtime: record.file.mtime_ns.div_euclid(1_000_000_000),
+        tags,
+        description: &record.run.description,
+        state: &record.file.state,
+        run_id: record.run.id as u64,
+        bundle: record.bundle_uuid.as_deref().unwrap_or(""),
+        store: record.bundle_store.as_deref().unwrap_or(&record.run.store),
+        host: &record.run.host,
+    })?;
+    Ok(())
+}
+
+fn feed(
+    catalog: &mut Catalog,
+    writer: &mut IndexWriter,
+    mut after: i64,
+    mut progress: impl FnMut(u64),
+) -> Result<SyncReport> {
+    let mut report = SyncReport { indexed: 0, last_file_id: after as u64 };
+    let mut tag_cache: Option<(i64, Vec<String>)> = None;
+    loop {
+        let records = catalog.records_after(after, PAGE)?;
+        let Some(last) = records.last() else { break };
+        after = last.file.id;
+        for record in &records {
+            if tag_cache.as_ref().map(|(run, _)| *run) != Some(record.run.id) {
+                tag_cache = Some((record.run.id, record.run.tag_list()));
+            }
+            let tags = tag_cache.as_ref().map(|(_, tags)| tags.as_slice()).unwrap_or_default();
+            add_record(writer, record, tags)?;
+        }
+        report.indexed += records.len() as u64;
+        progress(report.indexed);
+    }
+    report.last_file_id = after as u64;
+    writer.commit(report.last_file_id)?;
+    Ok(report)
+}
+
+/// Indexes the catalog rows the index does not hold yet.
+pub fn catch_up(catalog: &mut Catalog, index_dir: &Path, progress: impl FnMut(u64)) -> Result<SyncReport> {
+    let index = FileIndex::open_or_create(index_dir)?;
+    let last = index.last_file_id()?;
+    if catalog.max_file_id()? <= last as i64 {
+        return Ok(SyncReport { indexed: 0, last_file_id: last });
+    }
+    let mut writer = index.writer(WRITER_MEMORY)?;
+    feed(catalog, &mut writer, last as i64, progress)
+}
+
+/// Drops the index contents and rebuilds them from the catalog.
+pub fn rebuild(catalog: &mut Catalog, index_dir: &Path, progress: impl FnMut(u64)) -> Result<SyncReport> {
+    let index = match FileIndex::open_or_create(index_dir) {
+        Err(esker_index::IndexError::SchemaMismatch { .. }) => {
+            // Derived data from another version: start over.
+            std::fs::remove_dir_all(index_dir).map_err(|error| crate::Error::io(index_dir.display(), &error))?;
+            FileIndex::open_or_create(index_dir)?
+        }
+        other => other?,
+    };
+    let mut writer = index.writer(WRITER_MEMORY)?;
+    writer.delete_all()?;
+    feed(catalog, &mut writer, 0, progress)
+}

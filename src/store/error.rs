@@ -1,0 +1,49 @@
+//! Store errors, classified by kind so callers know what to retry.
+
+/// What went wrong, in terms every backend can map onto.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreErrorKind {
+    NotFound,
+    Unauthorized,
+    Throttled,
+    Timeout,
+    NotRestored,
+    Io,
+    Other,
+}
+
+/// An error from a store, with the key or location it concerns in the message.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct StoreError {
+    pub kind: StoreErrorKind,
+    pub message: String,
+    #[source]
+    pub source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl StoreError {
+    pub fn new(kind: StoreErrorKind, message: impl Into<String>) -> StoreError {
+        StoreError { kind, message: message.into(), source: None }
+    }
+
+    /// An I/O error on `what` (a path or key), classified by its `ErrorKind`.
+    pub fn io(what: &str, error: std::io::Error) -> StoreError {
+        let kind = match error.kind() {
+            std::io::ErrorKind::NotFound => StoreErrorKind::NotFound,
+            std::io::ErrorKind::PermissionDenied => StoreErrorKind::Unauthorized,
+            std::io::ErrorKind::TimedOut => StoreErrorKind::Timeout,
+            _ => StoreErrorKind::Io,
+        };
+        StoreError {
+            kind,
+            message: format!("{what}: {}", crate::error::io_message(&error)),
+            source: Some(Box::new(error)),
+        }
+    }
+
+    /// Whether trying the same request again may succeed.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self.kind, StoreErrorKind::Throttled | StoreErrorKind::Timeout)
+    }
+}

@@ -1,0 +1,212 @@
+//! Local-directory store: every object is a file, written atomically (temp, fsync, rename).
+
+use std::fs::{self, File};
+use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use super::api::{ObjectInfo, ObjectWriter, Store, StoredObject};
+use super::error::{StoreError, StoreErrorKind};
+
+const WRITE_BUFFER: usize = 1 << 20;
+
+/// A store in a directory: `bundles/`, `manifests/`, and `tmp/` for unfinished writes.
+pub struct LocalStore {
+    name: String,
+    root: PathBuf,
+}
+
+impl LocalStore {
+    pub fn new(name: &str, root: &Path) -> LocalStore {
+        LocalStore { name: name.to_string(), root: root.to_path_buf() }
+    }
+
+    fn path_of(&self, key: &str) -> Result<PathBuf, StoreError> {
+        if key.is_empty() || key.starts_with('/') || key.split('/').any(|part| part == ".." || part == ".") {
+            return Err(StoreError::new(StoreErrorKind::Other, format!("invalid object key `{key}`")));
+        }
+        Ok(self.root.join(key))
+    }
+
+    fn temp_path_of(&self, key: &str) -> PathBuf {
+        self.root.join("tmp").join(format!("{}.part", key.replace('/', "_")))
+    }
+}
+
+fn sync_dir(path: &Path) -> Result<(), StoreError> {
+    File::open(path).and_then(|dir| dir.sync_all()).map_err(|error| StoreError::io(&path.display().to_string(), error))
+}
+
+struct LocalWriter {
+    file: Option<BufWriter<File>>,
+    temp: PathBuf,
+    target: PathBuf,
+    key: String,
+}
+
+impl Write for LocalWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match &mut self.file {
+            Some(file) => file.write(buf),
+            None => Err(std::io::Error::other("object writer already closed")),
+        }
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        match &mut self.file {
+            Some(file) => file.write_all(buf),
+            None => Err(std::io::Error::other("object writer already closed")),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match &mut self.file {
+            Some(file) => file.flush(),
+            None => Ok(()),
+        }
+    }
+}
+
+impl ObjectWriter for LocalWriter {
+    fn finish(mut self: Box<Self>, expected_size: u64) -> Result<StoredObject, StoreError> {
+        let temp_name = self.temp.display().to_string();
+        let Some(writer) = self.file.take() else {
+            return Err(StoreError::new(StoreErrorKind::Other, format!("{temp_name}: already finished")));
+        };
+        let file = writer.into_inner().map_err(|error| StoreError::io(&temp_name, error.into_error()))?;
+        file.sync_all().map_err(|error| StoreError::io(&temp_name, error))?;
+        let size = file.metadata().map_err(|error| StoreError::io(&temp_name, error))?.len();
+        drop(file);
+        if size != expected_size {
+            let _ = fs::remove_file(&self.temp);
+            return Err(StoreError::new(
+                StoreErrorKind::Io,
+                format!("{temp_name}: wrote {size} bytes, expected {expected_size}"),
+            ));
+        }
+        fs::rename(&self.temp, &self.target)
+            .map_err(|error| StoreError::io(&self.target.display().to_string(), error))?;
+        if let Some(parent) = self.target.parent() {
+            sync_dir(parent)?;
+        }
+        Ok(StoredObject { key: self.key.clone(), size })
+    }
+
+    fn abort(mut self: Box<Self>) {
+        self.file = None;
+        let _ = fs::remove_file(&self.temp);
+    }
+}
+
+impl Drop for LocalWriter {
+    fn drop(&mut self) {
+        if self.file.take().is_some() {
+            let _ = fs::remove_file(&self.temp);
+        }
+    }
+}
+
+impl Store for LocalStore {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn kind(&self) -> &'static str {
+        "local"
+    }
+
+    fn location(&self) -> String {
+        self.root.display().to_string()
+    }
+
+    fn storage_class(&self) -> Option<String> {
+        None
+    }
+
+    fn prepare(&self) -> Result<(), StoreError> {
+        for folder in ["bundles", "manifests", "tmp"] {
+            let path = self.root.join(folder);
+            fs::create_dir_all(&path).map_err(|error| StoreError::io(&path.display().to_string(), error))?;
+        }
+        Ok(())
+    }
+
+    fn create(&self, key: &str) -> Result<Box<dyn ObjectWriter>, StoreError> {
+        let target = self.path_of(key)?;
+        let temp = self.temp_path_of(key);
+        let file = File::create(&temp).map_err(|error| StoreError::io(&temp.display().to_string(), error))?;
+        Ok(Box::new(LocalWriter {
+            file: Some(BufWriter::with_capacity(WRITE_BUFFER, file)),
+            temp,
+            target,
+            key: key.to_string(),
+        }))
+    }
+
+    fn put_small(&self, key: &str, bytes: &[u8]) -> Result<StoredObject, StoreError> {
+        let mut writer = self.create(key)?;
+        writer.write_all(bytes).map_err(|error| StoreError::io(key, error))?;
+        writer.finish(bytes.len() as u64)
+    }
+
+    fn head(&self, key: &str) -> Result<Option<ObjectInfo>, StoreError> {
+        let path = self.path_of(key)?;
+        match fs::metadata(&path) {
+            Ok(metadata) => Ok(Some(ObjectInfo { key: key.to_string(), size: metadata.len(), storage_class: None })),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(error) => Err(StoreError::io(&path.display().to_string(), error)),
+        }
+    }
+
+    fn get_range(&self, key: &str, range: Range<u64>) -> Result<Vec<u8>, StoreError> {
+        let path = self.path_of(key)?;
+        let name = path.display().to_string();
+        let mut file = File::open(&path).map_err(|error| StoreError::io(&name, error))?;
+        file.seek(SeekFrom::Start(range.start)).map_err(|error| StoreError::io(&name, error))?;
+        let mut buffer = Vec::with_capacity(range.end.saturating_sub(range.start) as usize);
+        file.take(range.end.saturating_sub(range.start))
+            .read_to_end(&mut buffer)
+            .map_err(|error| StoreError::io(&name, error))?;
+        Ok(buffer)
+    }
+
+    fn delete(&self, key: &str) -> Result<(), StoreError> {
+        let path = self.path_of(key)?;
+        match fs::remove_file(&path) {
+            Ok(()) => Ok(()),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(error) => Err(StoreError::io(&path.display().to_string(), error)),
+        }
+    }
+
+    fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>, StoreError> {
+        let mut found = Vec::new();
+        for folder in ["bundles", "manifests"] {
+            let path = self.root.join(folder);
+            let reader = match fs::read_dir(&path) {
+                Ok(reader) => reader,
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(error) => return Err(StoreError::io(&path.display().to_string(), error)),
+            };
+            for item in reader {
+                let item = item.map_err(|error| StoreError::io(&path.display().to_string(), error))?;
+                let key = format!("{folder}/{}", item.file_name().to_string_lossy());
+                if key.starts_with(prefix) {
+                    let size = item.metadata().map(|metadata| metadata.len()).unwrap_or(0);
+                    found.push(ObjectInfo { key, size, storage_class: None });
+                }
+            }
+        }
+        found.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(found)
+    }
+
+    fn discard_unfinished(&self, key: &str) -> Result<(), StoreError> {
+        let temp = self.temp_path_of(key);
+        match fs::remove_file(&temp) {
+            Ok(()) => Ok(()),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(error) => Err(StoreError::io(&temp.display().to_string(), error)),
+        }
+    }
+}
