@@ -134,6 +134,7 @@ fn resume(
                 store.delete(&bundle.object_key)?;
                 if let Ok(id) = uuid::Uuid::parse_str(&bundle.uuid) {
                     debug_assert_eq!(bundle_key(&id), bundle.object_key);
+                    store.discard_unfinished(&manifest_key(&id))?;
                     store.delete(&manifest_key(&id))?;
                 }
                 catalog.delete_bundle(bundle.id)?;

@@ -148,6 +148,7 @@ pub fn pack_bundle(
             manifest.push(b'\n');
         }
         entries.push(PackedEntry { item, offsets: packed.0, stat: packed.1, blake3: packed.2, state: packed.3 });
+        crate::failpoint::hit("member_written");
     }
 
     let stored = entries.iter().filter(|entry| !matches!(entry.state, PackState::Failed(_))).count();

@@ -310,11 +310,24 @@ pub fn config(settings: &Settings, command: ConfigCommand) -> Result<ExitCode> {
     if json {
         out.json(&value)?;
     } else {
+        drop_nulls(&mut value);
         let text = toml::to_string_pretty(&value).map_err(|error| Error::Input(error.to_string()))?;
         out.line(text.trim_end())?;
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// TOML has no null: leave unset values out.
+fn drop_nulls(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Object(map) => {
+            map.retain(|_, inner| !inner.is_null());
+            map.values_mut().for_each(drop_nulls);
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(drop_nulls),
+        _ => {}
+    }
 }
 
 /// Replaces the values of secret-looking keys with `********`.

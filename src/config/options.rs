@@ -48,7 +48,9 @@ impl Options {
     pub fn read(path: &Path, warnings: &mut Vec<String>) -> Result<Option<Options>, ConfigError> {
         let text = match std::fs::read_to_string(path) {
             Ok(text) => text,
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(error) if matches!(error.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory) => {
+                return Ok(None);
+            }
             Err(error) => {
                 return Err(ConfigError::Read {
                     path: path.display().to_string(),

@@ -1,0 +1,71 @@
+//! Bad input: a clear error, exit 2, the value named, and nothing written.
+
+use std::fs;
+
+use crate::common::*;
+
+fn assert_rejected(env: &Env, args: &[&str], needle: &str) {
+    let before = listing(env.dir.path());
+    let output = env.esker().args(args).output().expect("run");
+    assert_eq!(output.status.code(), Some(2), "{args:?}: {}", stderr(&output));
+    let message = stderr(&output);
+    assert!(message.starts_with("error: "), "{message}");
+    assert!(message.contains(needle), "{args:?}: expected `{needle}` in {message}");
+    assert!(output.stdout.is_empty());
+    assert_eq!(listing(env.dir.path()), before, "{args:?} wrote something");
+}
+
+#[test]
+fn bad_arguments_change_nothing() {
+    let env = Env::new();
+    write(&env.src.join("f.txt"), b"x");
+    let src = env.src.to_str().expect("utf8").to_string();
+    let missing = format!("{src}/does-not-exist");
+    assert_rejected(&env, &["archive", &missing], "does-not-exist");
+    assert_rejected(&env, &["archive", &src, "--max-size", "12XB"], "12XB");
+    assert_rejected(&env, &["archive", &src, "--max-size", "0"], "--max-size");
+    assert_rejected(&env, &["archive", &src, "--max-files", "0"], "--max-files");
+    assert_rejected(&env, &["archive", &src, "--max-files", "many"], "many");
+    assert_rejected(&env, &["archive", &src, "--store", "tape"], "unknown store `tape`");
+    assert_rejected(&env, &["archive", &src, "--exclude", "[oops"], "[oops");
+    assert_rejected(&env, &["archive", &src, "--jobs", "0"], "--jobs");
+    assert_rejected(&env, &["find", "size:>>"], "size");
+    assert!(!env.home.exists());
+
+    // And once the home exists, a bad request still leaves it untouched.
+    env.archive(&[]);
+    assert_rejected(&env, &["archive", &missing], "does-not-exist");
+    assert_rejected(&env, &["archive", &src, "--store", "tape"], "tape");
+}
+
+#[test]
+fn unusable_home_and_bad_config_are_clear_errors() {
+    let env = Env::new();
+    write(&env.src.join("f.txt"), b"x");
+    let blocker = env.dir.path().join("blocker");
+    fs::write(&blocker, b"a file, not a folder").expect("write");
+    let output = assert_cmd::Command::cargo_bin("esker")
+        .expect("binary")
+        .env("ESKER_SYSTEM_CONFIG", "/nonexistent")
+        .arg("--home")
+        .arg(blocker.join("home"))
+        .arg("archive")
+        .arg(&env.src)
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("cannot use home directory"), "{}", stderr(&output));
+    assert!(stderr(&output).contains("blocker/home"));
+
+    fs::create_dir_all(&env.home).expect("mkdir");
+    write(&env.home.join("config.toml"), b"store = [not toml");
+    let output = env.run(&["archive", env.src.to_str().expect("utf8")]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("config.toml"), "{}", stderr(&output));
+    assert!(!env.home.join("catalog.db").exists());
+
+    write(&env.home.join("config.toml"), b"[stores.x]\nkind = \"floppy\"\n");
+    let output = env.run(&["config", "show"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("floppy"));
+}

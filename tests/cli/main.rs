@@ -1,0 +1,9 @@
+//! Integration tests: the real `esker` binary against a temp home and real trees on disk.
+
+mod common;
+
+mod archive;
+mod awkward;
+mod crash;
+mod errors;
+mod query;
