@@ -18,14 +18,10 @@ pub enum IndexError {
         source: std::io::Error,
     },
     /// Another writer (in this or another process) holds the index lock.
-    #[error(
-        "index at {path} is locked by another writer"
-    )]
+    #[error("index at {path} is locked by another writer")]
     Locked { path: PathBuf },
     /// The index on disk was built with a different schema.
-    #[error(
-        "index at {path} has an unexpected schema (built by another esker version?)"
-    )]
+    #[error("index at {path} has an unexpected schema (built by another esker version?)")]
     SchemaMismatch { path: PathBuf },
     /// The commit payload does not hold a file id.
     #[error("index at {path} has an unreadable commit payload `{payload}`")]

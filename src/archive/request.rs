@@ -38,7 +38,13 @@ impl ArchiveRequest {
         }
         let mut builder = GlobSetBuilder::new();
         for pattern in &self.exclude {
-            let glob = Glob::new(pattern).map_err(|error| ArchiveError::BadExclude {
+            // `scratch/*` (a relative pattern with a slash) matches below any folder.
+            let anchored = if pattern.contains('/') && !pattern.starts_with('/') && !pattern.starts_with("**") {
+                format!("**/{pattern}")
+            } else {
+                pattern.clone()
+            };
+            let glob = Glob::new(&anchored).map_err(|error| ArchiveError::BadExclude {
                 pattern: pattern.clone(),
                 message: error.kind().to_string(),
             })?;

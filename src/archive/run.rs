@@ -44,6 +44,12 @@ pub fn archive(settings: &Settings, request: &ArchiveRequest, progress: &Progres
             (run, lock, done)
         }
         None => {
+            if let Some(previous) = catalog.last_complete_run(&request.roots_key(), &request.store)? {
+                summary.warnings.push(format!(
+                    "run {previous} already archived these roots completely; this run stores every file again \
+                     as a new version (incremental runs are not supported yet)"
+                ));
+            }
             let tags = serde_json::to_string(&request.tags).unwrap_or_else(|_| "[]".into());
             let options = serde_json::to_string(request).unwrap_or_else(|_| "{}".into());
             let run_id = catalog.create_run(&NewRun {

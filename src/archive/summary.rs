@@ -31,6 +31,8 @@ pub struct Summary {
     pub bundles_failed: u64,
     /// Bytes written to the store (tar overhead included).
     pub bundle_bytes: u64,
+    /// A few of the files that changed while read.
+    pub changed_examples: Vec<String>,
     pub skipped: BTreeMap<String, u64>,
     pub skipped_examples: Vec<SkippedExample>,
     pub excluded: u64,
@@ -50,6 +52,13 @@ impl Summary {
         *self.skipped.entry(category.to_string()).or_default() += 1;
         if self.skipped_examples.len() < EXAMPLES {
             self.skipped_examples.push(SkippedExample { path, reason });
+        }
+    }
+
+    pub fn changed(&mut self, path: String) {
+        self.files_changed += 1;
+        if self.changed_examples.len() < EXAMPLES {
+            self.changed_examples.push(path);
         }
     }
 

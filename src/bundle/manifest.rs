@@ -31,7 +31,8 @@ pub struct ManifestLine {
     pub member: String,
     pub kind: &'static str,
     pub size: u64,
-    pub mode: u32,
+    /// Permission bits in octal, as `find --json` shows them ("0644").
+    pub mode: String,
     pub uid: u32,
     pub gid: u32,
     pub mtime_ns: i64,
@@ -52,4 +53,9 @@ pub fn text_and_hex(bytes: &[u8]) -> (String, Option<String>) {
         Ok(text) => (text.to_string(), None),
         Err(_) => (String::from_utf8_lossy(bytes).into_owned(), Some(hex::encode(bytes))),
     }
+}
+
+/// Permission bits (with setuid/setgid/sticky) as four octal digits.
+pub fn mode_text(mode: u32) -> String {
+    format!("{:04o}", mode & 0o7777)
 }

@@ -127,7 +127,7 @@ pub fn pack_bundle(
                 member: String::from_utf8_lossy(member_name(&path)).into_owned(),
                 kind: item.entry.stat.kind.as_str(),
                 size: packed.1.size,
-                mode: packed.1.mode,
+                mode: super::manifest::mode_text(packed.1.mode),
                 uid: packed.1.uid,
                 gid: packed.1.gid,
                 mtime_ns: packed.1.mtime_ns,
@@ -301,4 +301,90 @@ fn pack_file<'a>(
         _ => Some(*hasher.finalize().as_bytes()),
     };
     Ok((Some(offsets), before, digest, state))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::path::Path;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use super::*;
+    use crate::crawl::Entry;
+    use crate::store::LocalStore;
+
+    fn item(path: &Path) -> PlanItem {
+        let metadata = std::fs::symlink_metadata(path).expect("lstat");
+        PlanItem {
+            folder: Arc::new(path.parent().expect("parent").to_path_buf()),
+            entry: Entry {
+                name: path.file_name().expect("name").as_bytes().to_vec(),
+                stat: Stat::from_metadata(&metadata),
+                link_target: None,
+            },
+        }
+    }
+
+    fn pack(store: &LocalStore, items: Vec<PlanItem>) -> PackedBundle {
+        let data_bytes = items.iter().map(|item| item.entry.stat.size).sum();
+        let context = BundleContext { run_id: 1, host: "test", tags: &[], description: "" };
+        pack_bundle(store, Uuid::now_v7(), PlannedBundle { items, data_bytes }, &context, &mut Vec::new())
+            .expect("pack")
+    }
+
+    #[test]
+    fn a_file_that_vanished_after_the_crawl_is_recorded_not_stored() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = LocalStore::new("local", &dir.path().join("store"));
+        store.prepare().expect("prepare");
+        let kept = dir.path().join("kept.txt");
+        let gone = dir.path().join("gone.txt");
+        std::fs::write(&kept, b"kept").expect("write");
+        std::fs::write(&gone, b"gone").expect("write");
+        let items = vec![item(&gone), item(&kept)];
+        std::fs::remove_file(&gone).expect("remove");
+        let packed = pack(&store, items);
+        assert_eq!(packed.entries[0].state, PackState::Failed(SkipReason::Vanished));
+        assert!(packed.entries[0].offsets.is_none());
+        assert_eq!(packed.entries[1].state, PackState::Stored);
+        let manifest = zstd::decode_all(
+            std::fs::read(dir.path().join("store").join(&packed.manifest_key)).expect("manifest").as_slice(),
+        )
+        .expect("zstd");
+        let text = String::from_utf8(manifest).expect("utf8");
+        assert_eq!(text.lines().count(), 2, "header + the stored file only: {text}");
+    }
+
+    #[test]
+    fn a_file_written_while_read_is_stored_but_flagged_changed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = LocalStore::new("local", &dir.path().join("store"));
+        store.prepare().expect("prepare");
+        let path = dir.path().join("growing.log");
+        std::fs::write(&path, vec![b'a'; 4 << 20]).expect("write");
+        let planned = item(&path);
+        let stop = Arc::new(AtomicBool::new(false));
+        let writer = {
+            let stop = stop.clone();
+            let path = path.clone();
+            std::thread::spawn(move || {
+                let mut file = std::fs::OpenOptions::new().append(true).open(&path).expect("open");
+                let mut appended = 0u64;
+                while !stop.load(Ordering::SeqCst) || appended == 0 {
+                    file.write_all(b"more\n").expect("append");
+                    appended += 1;
+                }
+            })
+        };
+        // Make sure the writer is running before packing starts.
+        while std::fs::metadata(&path).expect("stat").len() == 4 << 20 {
+            std::thread::yield_now();
+        }
+        let packed = pack(&store, vec![planned]);
+        stop.store(true, Ordering::SeqCst);
+        writer.join().expect("writer");
+        assert_eq!(packed.entries[0].state, PackState::Changed);
+        assert!(packed.entries[0].blake3.is_some(), "the stored bytes are still hashed");
+    }
 }

@@ -30,7 +30,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Archive files and folders into bundles in a store, and catalog them.
-    Archive(ArchiveArgs),
+    Archive(Box<ArchiveArgs>),
     /// Search the catalog (words, "phrases", -exclusions, tag: ext: in: size: modified: …).
     Find(FindArgs),
     /// List bundles.
@@ -101,9 +101,10 @@ pub struct ArchiveArgs {
 
 #[derive(Debug, Args)]
 pub struct FindArgs {
-    /// The query; several words are joined with spaces. Quote phrases inside single quotes:
-    /// esker find '"annual report" ext:pdf'.
-    #[arg(required = true, value_name = "QUERY", allow_hyphen_values = true)]
+    /// The query; several words are joined with spaces. Quote phrases inside single quotes
+    /// (esker find '"annual report" ext:pdf'); put `--` before a word starting with `-`
+    /// (esker find -- report -draft), or quote the whole query (esker find 'report -draft').
+    #[arg(required = true, value_name = "QUERY")]
     pub query: Vec<String>,
 
     /// Most matches to show; 0 = all.
@@ -113,38 +114,6 @@ pub struct FindArgs {
     /// One JSON object per line.
     #[arg(long)]
     pub json: bool,
-}
-
-impl FindArgs {
-    /// Query words may start with `-` (exclusions), so clap hands flags written after the
-    /// query (`esker find budget --json`) over as words; take them back here.
-    pub fn with_trailing_flags(mut self) -> Result<FindArgs, crate::Error> {
-        let mut words = Vec::with_capacity(self.query.len());
-        let mut iter = std::mem::take(&mut self.query).into_iter();
-        while let Some(word) = iter.next() {
-            match word.as_str() {
-                "--json" => self.json = true,
-                "--limit" | "-l" => {
-                    let value = iter.next().unwrap_or_default();
-                    self.limit = parse_limit(&value)?;
-                }
-                _ => match word.strip_prefix("--limit=") {
-                    Some(value) => self.limit = parse_limit(value)?,
-                    None => words.push(word),
-                },
-            }
-        }
-        if words.is_empty() {
-            return Err(crate::Error::Input("missing query: esker find QUERY".into()));
-        }
-        self.query = words;
-        Ok(self)
-    }
-}
-
-fn parse_limit(text: &str) -> Result<usize, crate::Error> {
-    text.parse()
-        .map_err(|_| crate::Error::Input(format!("invalid value `{text}` for --limit: expected a whole number")))
 }
 
 #[derive(Debug, Args)]

@@ -51,10 +51,7 @@ pub fn archive(settings: &Settings, args: ArchiveArgs, quiet: bool) -> Result<Ex
     let progress = spinner(quiet);
     let result = archive::archive(settings, &request, &progress);
     progress.finish_and_clear();
-    let mut summary = match result {
-        Ok(summary) => summary,
-        Err(error) => return Err(error),
-    };
+    let mut summary = result?;
     summary.warnings.append(&mut warnings);
     let mut out = Output::new();
     if args.json {
@@ -66,22 +63,27 @@ pub fn archive(settings: &Settings, args: ArchiveArgs, quiet: bool) -> Result<Ex
     Ok(ExitCode::SUCCESS)
 }
 
+/// "1 file", "2 files", "1,000 bundles".
+fn plural(count: u64, noun: &str) -> String {
+    if count == 1 { format!("1 {noun}") } else { format!("{} {noun}s", thousands(count)) }
+}
+
 fn print_summary(out: &mut Output, summary: &Summary) -> Result<()> {
     if summary.dry_run {
         out.line(format!(
-            "dry run: would archive {} files ({}) in {} bundles to store `{}`",
-            thousands(summary.files_planned),
+            "dry run: would archive {} ({}) in {} to store `{}`",
+            plural(summary.files_planned, "file"),
             format_size(summary.bytes_planned),
-            thousands(summary.bundles),
+            plural(summary.bundles, "bundle"),
             summary.store
         ))?;
     } else {
         let run = summary.run.map(|run| format!(" (run {run}{})", if summary.resumed { ", resumed" } else { "" }));
         out.line(format!(
-            "archived {} files ({}) in {} bundles to store `{}`{}",
-            thousands(summary.files_archived),
+            "archived {} ({}) in {} to store `{}`{}",
+            plural(summary.files_archived, "file"),
             format_size(summary.bytes_archived),
-            thousands(summary.bundles),
+            plural(summary.bundles, "bundle"),
             summary.store,
             run.unwrap_or_default()
         ))?;
@@ -108,6 +110,15 @@ fn print_summary(out: &mut Output, summary: &Summary) -> Result<()> {
             ))?;
         }
     }
+    if summary.files_changed > 0 {
+        out.line(format!(
+            "{} changed while being read: stored as first seen but not counted as archived (archive again to capture them)",
+            plural(summary.files_changed, "file")
+        ))?;
+        for path in &summary.changed_examples {
+            out.line(format!("  {}", printable(path)))?;
+        }
+    }
     if summary.excluded > 0 || summary.filtered_by_atime > 0 {
         out.line(format!(
             "left out: {} excluded by pattern, {} by access time",
@@ -131,7 +142,6 @@ fn print_summary(out: &mut Output, summary: &Summary) -> Result<()> {
 }
 
 pub fn find(settings: &Settings, args: FindArgs) -> Result<ExitCode> {
-    let args = args.with_trailing_flags()?;
     let query = args.query.join(" ");
     let limit = (args.limit > 0).then_some(args.limit);
     let result = crate::search::find(settings, &query, limit)?;
@@ -160,6 +170,9 @@ pub fn find(settings: &Settings, args: FindArgs) -> Result<ExitCode> {
         }
     }
     out.flush()?;
+    if result.empty_catalog {
+        eprintln!("nothing archived yet in {}", settings.home.data.display());
+    }
     if result.total > result.matches.len() {
         eprintln!("showing {} of {} matches (use --limit N, or --limit 0 for all)", result.matches.len(), result.total);
     }

@@ -38,7 +38,7 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
         }
     }
     match cli.command {
-        Command::Archive(args) => commands::archive(&settings, args, cli.quiet),
+        Command::Archive(args) => commands::archive(&settings, *args, cli.quiet),
         Command::Find(args) => commands::find(&settings, args),
         Command::Bundles(args) => commands::bundles(&settings, args),
         Command::Runs(args) => commands::runs(&settings, args),

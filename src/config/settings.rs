@@ -93,19 +93,21 @@ impl Settings {
         let default_store = env::var(env::STORE).or(options.store).unwrap_or_else(|| DEFAULT_STORE.to_string());
         let max_files = match env::var(env::MAX_FILES) {
             Some(text) => parse_count(env::MAX_FILES, &text)?,
-            None => options.archive.max_files.unwrap_or(DEFAULT_MAX_FILES),
+            None => positive("archive.max_files", options.archive.max_files)?.unwrap_or(DEFAULT_MAX_FILES),
         };
         let max_size = match env::var(env::MAX_SIZE) {
             Some(text) => parse_size_value(env::MAX_SIZE, &text)?,
             None => match options.archive.max_size {
-                Some(SizeValue::Bytes(bytes)) => bytes,
+                Some(SizeValue::Bytes(bytes)) => positive("archive.max_size", Some(bytes))?.unwrap_or(DEFAULT_MAX_SIZE),
                 Some(SizeValue::Text(text)) => parse_size_value("archive.max_size", &text)?,
                 None => DEFAULT_MAX_SIZE,
             },
         };
         let jobs = match env::var(env::JOBS) {
             Some(text) => parse_count(env::JOBS, &text)? as usize,
-            None => options.archive.jobs.unwrap_or_else(default_jobs),
+            None => positive("archive.jobs", options.archive.jobs.map(|jobs| jobs as u64))?
+                .map(|jobs| jobs as usize)
+                .unwrap_or_else(default_jobs),
         };
         let settings = Settings {
             home,
@@ -121,7 +123,6 @@ impl Settings {
             },
             warnings,
         };
-        settings.store(&settings.default_store)?;
         Ok(settings)
     }
 
@@ -131,6 +132,18 @@ impl Settings {
             name: name.to_string(),
             known: self.stores.keys().cloned().collect::<Vec<_>>().join(", "),
         })
+    }
+}
+
+/// A config-file number that must be at least 1.
+fn positive(what: &str, value: Option<u64>) -> Result<Option<u64>, ConfigError> {
+    match value {
+        Some(0) => Err(ConfigError::Value {
+            what: what.to_string(),
+            value: "0".into(),
+            message: "expected a whole number greater than 0".into(),
+        }),
+        other => Ok(other),
     }
 }
 

@@ -46,7 +46,7 @@ impl Match {
             size: record.file.size,
             mtime: crate::time::format_rfc3339(record.file.mtime_ns.div_euclid(1_000_000_000)),
             mtime_ns: record.file.mtime_ns,
-            mode: format!("{:04o}", record.file.mode & 0o7777),
+            mode: crate::bundle::mode_text(record.file.mode as u32),
             uid: record.file.uid,
             gid: record.file.gid,
             tags: record.run.tag_list(),
@@ -68,13 +68,15 @@ impl Match {
 pub struct FindResult {
     pub matches: Vec<Match>,
     pub total: usize,
+    /// True when the home has no catalog yet.
+    pub empty_catalog: bool,
 }
 
 /// Parses and runs `query_text`. `limit` None = every match.
 pub fn find(settings: &Settings, query_text: &str, limit: Option<usize>) -> Result<FindResult> {
     let query = esker_index::parse_query(query_text)?;
     let Some(mut catalog) = Catalog::open_existing(&settings.home.catalog)? else {
-        return Ok(FindResult { matches: Vec::new(), total: 0 });
+        return Ok(FindResult { matches: Vec::new(), total: 0, empty_catalog: true });
     };
     match super::sync::catch_up(&mut catalog, &settings.home.index, |_| {}) {
         Ok(_) => {}
@@ -84,11 +86,11 @@ pub fn find(settings: &Settings, query_text: &str, limit: Option<usize>) -> Resu
         Err(error) => return Err(error),
     }
     let Some(index) = FileIndex::open(&settings.home.index)? else {
-        return Ok(FindResult { matches: Vec::new(), total: 0 });
+        return Ok(FindResult { matches: Vec::new(), total: 0, empty_catalog: false });
     };
     let hits = index.search(&query, limit)?;
     let total = if limit.is_some_and(|limit| hits.len() >= limit) { index.count(&query)? } else { hits.len() };
     let ids: Vec<i64> = hits.iter().map(|hit| hit.file_id as i64).collect();
     let matches = catalog.records_by_ids(&ids)?.into_iter().map(Match::from_record).collect();
-    Ok(FindResult { matches, total })
+    Ok(FindResult { matches, total, empty_catalog: false })
 }

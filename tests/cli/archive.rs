@@ -167,6 +167,7 @@ fn exclude_and_atime_filters_leave_files_out() {
     write(&env.src.join("keep.txt"), b"k");
     write(&env.src.join("scratch.tmp"), b"t");
     write(&env.src.join("cache/blob"), b"c");
+    write(&env.src.join("build/out/obj.o"), b"o");
     let old = env.src.join("old.txt");
     write(&old, b"o");
     let long_ago = SystemTime::now() - Duration::from_secs(400 * 86_400);
@@ -177,9 +178,10 @@ fn exclude_and_atime_filters_leave_files_out() {
         .set_times(fs::FileTimes::new().set_accessed(long_ago))
         .expect("set atime");
     let cache = format!("{}/cache", env.src.display());
-    let summary = env.archive_json(&["--exclude", "*.tmp", "--exclude", &cache, "--atime-older", "365"]);
+    let summary =
+        env.archive_json(&["--exclude", "*.tmp", "--exclude", &cache, "--exclude", "out/*.o", "--atime-older", "365"]);
     assert_eq!(summary["files_archived"], 1);
-    assert_eq!(summary["excluded"], 2);
+    assert_eq!(summary["excluded"], 3, "{summary}");
     assert_eq!(summary["filtered_by_atime"], 1);
     assert_eq!(env.find_paths("kind:file"), vec![old.display().to_string()]);
 
@@ -266,12 +268,23 @@ fn configured_stores_are_used_and_shown() {
     assert_success(&output);
     assert_eq!(fs::read_dir(env.home.join("store/bundles")).expect("local bundles").count(), 1);
 
+    // Archiving the same roots again says that it stores a second copy.
+    let output = env.archive(&[]);
+    assert!(stderr(&output).contains("already archived these roots completely"), "{}", stderr(&output));
+
     let output = env.run(&["config", "show", "--json"]);
     assert_success(&output);
     let settings: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
     assert_eq!(settings["default_store"], "nas");
     assert_eq!(settings["stores"]["nas"]["kind"], "local");
     assert_eq!(settings["archive"]["max_files"], 2);
+    // A bad default store only matters to commands that write.
+    let output = env.esker().env("ESKER_STORE", "nowhere").args(["runs"]).output().expect("run");
+    assert_success(&output);
+    let output = env.esker().env("ESKER_STORE", "nowhere").arg("archive").arg(&env.src).output().expect("run");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("unknown store `nowhere`"));
+
     let output = env.esker().env("ESKER_MAX_FILES", "7").args(["config", "show"]).output().expect("run");
     assert_success(&output);
     let text = String::from_utf8_lossy(&output.stdout);

@@ -64,6 +64,11 @@ fn unusable_home_and_bad_config_are_clear_errors() {
     assert!(stderr(&output).contains("config.toml"), "{}", stderr(&output));
     assert!(!env.home.join("catalog.db").exists());
 
+    write(&env.home.join("config.toml"), b"[archive]\nmax_files = 0\n");
+    let output = env.run(&["archive", env.src.to_str().expect("utf8")]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("archive.max_files"), "{}", stderr(&output));
+
     write(&env.home.join("config.toml"), b"[stores.x]\nkind = \"floppy\"\n");
     let output = env.run(&["config", "show"]);
     assert_eq!(output.status.code(), Some(2));

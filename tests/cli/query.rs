@@ -98,6 +98,11 @@ fn exit_codes_limit_and_table_output() {
     assert_eq!(json_lines(&output.stdout).len(), 1);
     let output = env.run(&["find", "--json", "--", "-photos", "-projects", "-home"]);
     assert_eq!(output.status.code(), Some(1));
+    assert_eq!(json_lines(&env.run(&["find", "--limit", "0", "report -final", "--json"]).stdout).len(), 1);
+    // A bare `-word` is an unknown flag to the argument parser: a clear error, not a silent guess.
+    let output = env.run(&["find", "report", "-final"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("--"), "{}", stderr(&output));
 }
 
 #[test]
@@ -105,5 +110,6 @@ fn find_on_a_fresh_home_matches_nothing() {
     let env = Env::new();
     let output = env.run(&["find", "anything"]);
     assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("nothing archived yet"), "{}", stderr(&output));
     assert!(!env.home.exists());
 }
