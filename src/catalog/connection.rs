@@ -46,7 +46,7 @@ impl Catalog {
                  PRAGMA journal_mode = WAL;
                  PRAGMA synchronous = NORMAL;
                  PRAGMA foreign_keys = ON;
-                 PRAGMA cache_size = -65536;
+                 PRAGMA cache_size = -16384;
                  PRAGMA temp_store = MEMORY;",
             )
             .map_err(|error| open_error(error.to_string()))?;

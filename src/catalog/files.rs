@@ -1,6 +1,7 @@
 //! Files and their folders: recording packed and skipped entries, reading them back.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use diesel::prelude::*;
 use diesel::sqlite::SqliteConnection;
@@ -78,19 +79,14 @@ fn insert_files(
     Ok(())
 }
 
-type RecordRow = (File, Vec<u8>, String, Run, Option<String>, Option<String>);
-
-fn into_record((file, dir_path, dir_text, run, bundle_uuid, bundle_store): RecordRow) -> FileRecord {
-    FileRecord { file, dir_path, dir_text, run, bundle_uuid, bundle_store }
-}
+type RecordRow = (File, Vec<u8>, String, Option<String>, Option<String>);
 
 macro_rules! record_query {
     () => {
-        files::table.inner_join(dirs::table).inner_join(runs::table).left_join(bundles::table).select((
+        files::table.inner_join(dirs::table).left_join(bundles::table).select((
             File::as_select(),
             dirs::path,
             dirs::path_text,
-            Run::as_select(),
             bundles::uuid.nullable(),
             bundles::store.nullable(),
         ))
@@ -98,6 +94,27 @@ macro_rules! record_query {
 }
 
 impl Catalog {
+    /// Attaches each row's run (runs are few: loaded once per call, shared).
+    fn into_records(&mut self, rows: Vec<RecordRow>) -> Result<Vec<FileRecord>, CatalogError> {
+        let mut wanted: Vec<i64> = rows.iter().map(|row| row.0.run_id).collect();
+        wanted.sort_unstable();
+        wanted.dedup();
+        let runs: HashMap<i64, Arc<Run>> = runs::table
+            .filter(runs::id.eq_any(&wanted))
+            .select(Run::as_select())
+            .load(&mut self.connection)?
+            .into_iter()
+            .map(|run| (run.id, Arc::new(run)))
+            .collect();
+        Ok(rows
+            .into_iter()
+            .filter_map(|(file, dir_path, dir_text, bundle_uuid, bundle_store)| {
+                let run = runs.get(&file.run_id)?.clone();
+                Some(FileRecord { file, dir_path, dir_text, run, bundle_uuid, bundle_store })
+            })
+            .collect())
+    }
+
     /// Atomically: the bundle becomes `stored`, its files are cataloged, the run counts them.
     pub fn record_stored_bundle(
         &mut self,
@@ -184,7 +201,7 @@ impl Catalog {
             .order(files::id.asc())
             .limit(limit)
             .load(&mut self.connection)?;
-        Ok(rows.into_iter().map(into_record).collect())
+        self.into_records(rows)
     }
 
     /// The files with these ids, in the order given (missing ids are left out).
@@ -192,7 +209,7 @@ impl Catalog {
         let mut by_id = HashMap::with_capacity(ids.len());
         for chunk in ids.chunks(10_000) {
             let rows: Vec<RecordRow> = record_query!().filter(files::id.eq_any(chunk)).load(&mut self.connection)?;
-            by_id.extend(rows.into_iter().map(|row| (row.0.id, into_record(row))));
+            by_id.extend(self.into_records(rows)?.into_iter().map(|record| (record.file.id, record)));
         }
         Ok(ids.iter().filter_map(|id| by_id.remove(id)).collect())
     }
@@ -203,7 +220,7 @@ impl Catalog {
             .filter(files::bundle_id.eq(bundle_id))
             .order(files::header_offset.asc())
             .load(&mut self.connection)?;
-        Ok(rows.into_iter().map(into_record).collect())
+        self.into_records(rows)
     }
 }
 

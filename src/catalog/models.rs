@@ -150,7 +150,8 @@ pub struct FileRecord {
     pub file: File,
     pub dir_path: Vec<u8>,
     pub dir_text: String,
-    pub run: Run,
+    /// Shared by every record of the run.
+    pub run: std::sync::Arc<Run>,
     pub bundle_uuid: Option<String>,
     pub bundle_store: Option<String>,
 }

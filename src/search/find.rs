@@ -56,7 +56,7 @@ impl Match {
             state: record.file.state,
             reason: record.file.reason,
             run: record.run.id,
-            host: record.run.host,
+            host: record.run.host.clone(),
             blake3: record.file.blake3,
             header_offset: record.file.header_offset,
             data_offset: record.file.data_offset,

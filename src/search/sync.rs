@@ -8,8 +8,9 @@ use esker_index::{FileDoc, FileIndex, IndexWriter};
 use crate::catalog::{Catalog, FileRecord};
 use crate::error::Result;
 
-const PAGE: i64 = 20_000;
-const WRITER_MEMORY: usize = 128 * 1024 * 1024;
+const PAGE: i64 = 5_000;
+/// tantivy's indexing arena: flushed to a segment when full, so memory stays bounded.
+const WRITER_MEMORY: usize = 64 * 1024 * 1024;
 
 /// What a sync did.
 #[derive(Debug, Default, Clone, Copy, serde::Serialize)]
