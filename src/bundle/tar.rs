@@ -453,9 +453,9 @@ mod round_trip {
             let dir = tempfile::tempdir().expect("tempdir");
             let mut writer = TarWriter::new(Vec::new());
             let mut expected = Vec::new();
-            for (index, (path, data)) in names.iter().enumerate() {
+            for (index, (name, data)) in names.iter().enumerate() {
                 let mut path = format!("m{index}/").into_bytes();
-                path.extend_from_slice(&names[index].0);
+                path.extend_from_slice(name);
                 let header = MemberHeader { path: &path, kind: MemberKind::Regular, size: 0, mode: 0o644, uid: 0, gid: 0, mtime: 0 };
                 writer.append(&header, data).expect("append");
                 expected.push((path, data.clone()));

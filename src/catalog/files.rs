@@ -95,7 +95,7 @@ macro_rules! record_query {
 
 impl Catalog {
     /// Attaches each row's run (runs are few: loaded once per call, shared).
-    fn into_records(&mut self, rows: Vec<RecordRow>) -> Result<Vec<FileRecord>, CatalogError> {
+    fn attach_runs(&mut self, rows: Vec<RecordRow>) -> Result<Vec<FileRecord>, CatalogError> {
         let mut wanted: Vec<i64> = rows.iter().map(|row| row.0.run_id).collect();
         wanted.sort_unstable();
         wanted.dedup();
@@ -201,7 +201,7 @@ impl Catalog {
             .order(files::id.asc())
             .limit(limit)
             .load(&mut self.connection)?;
-        self.into_records(rows)
+        self.attach_runs(rows)
     }
 
     /// The files with these ids, in the order given (missing ids are left out).
@@ -209,7 +209,7 @@ impl Catalog {
         let mut by_id = HashMap::with_capacity(ids.len());
         for chunk in ids.chunks(10_000) {
             let rows: Vec<RecordRow> = record_query!().filter(files::id.eq_any(chunk)).load(&mut self.connection)?;
-            by_id.extend(self.into_records(rows)?.into_iter().map(|record| (record.file.id, record)));
+            by_id.extend(self.attach_runs(rows)?.into_iter().map(|record| (record.file.id, record)));
         }
         Ok(ids.iter().filter_map(|id| by_id.remove(id)).collect())
     }
@@ -220,7 +220,7 @@ impl Catalog {
             .filter(files::bundle_id.eq(bundle_id))
             .order(files::header_offset.asc())
             .load(&mut self.connection)?;
-        self.into_records(rows)
+        self.attach_runs(rows)
     }
 }
 
