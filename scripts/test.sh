@@ -12,6 +12,7 @@ command -v tar >/dev/null || missing+=(tar)          # GNU tar extracts bundles 
 command -v setpriv >/dev/null || missing+=(util-linux) # drop root to test unreadable files
 command -v cc >/dev/null || missing+=(gcc)            # bundled SQLite and zstd are C
 command -v pkg-config >/dev/null || missing+=(pkg-config)
+command -v python3 >/dev/null || missing+=(python3 python3-venv) # moto, the S3 test server
 if ((${#missing[@]})); then
   if [ "$(id -u)" -ne 0 ]; then
     log "missing packages: ${missing[*]} (run as root, or install them first)"
@@ -28,6 +29,11 @@ if ! cargo nextest --version >/dev/null 2>&1; then
   log "installing cargo-nextest"
   cargo install --locked cargo-nextest
 fi
+
+# --- fixtures: real servers on 127.0.0.1 -------------------------------------------------------
+log "starting moto (S3) on a loopback port"
+eval "$(scripts/fixtures/moto.sh start)"
+trap 'scripts/fixtures/moto.sh stop' EXIT
 
 # --- build and test -----------------------------------------------------------------------
 log "building"

@@ -93,7 +93,9 @@ fn packer(store: &dyn Store, context: &RunContext, jobs: Receiver<Job>, outcomes
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             pack_bundle(store, id, bundle, &bundle_context, &mut buffer)
         }))
-        .unwrap_or_else(|_| Err(PackError::Write { key: bundle_key(&id), message: "packer panicked".into() }));
+        .unwrap_or_else(|_| {
+            Err(PackError::Write { key: store.key(&bundle_key(&id)), message: "packer panicked".into() })
+        });
         if outcomes.send(Outcome { row_id, id, result }).is_err() {
             return;
         }
@@ -125,7 +127,7 @@ fn drive(
                     summary.files_planned += bundle.items.len() as u64;
                     summary.bytes_planned += bundle.data_bytes;
                     let id = Uuid::now_v7();
-                    let key = bundle_key(&id);
+                    let key = store.key(&bundle_key(&id));
                     let uuid = id.to_string();
                     let row_id = catalog.insert_bundle(&NewBundle {
                         uuid: &uuid,
@@ -197,9 +199,11 @@ fn record_outcome(
             tracing::error!("bundle {id}: {error}");
             summary.bundles_failed += 1;
             summary.warnings.push(format!("bundle {id} failed: {error}"));
-            let _ = store.discard_unfinished(&bundle_key(&id));
-            let _ = store.delete(&bundle_key(&id));
-            let _ = store.delete(&manifest_key(&id));
+            let (key, manifest) = (store.key(&bundle_key(&id)), store.key(&manifest_key(&id)));
+            let _ = store.discard_unfinished(&key);
+            let _ = store.delete(&key);
+            let _ = store.discard_unfinished(&manifest);
+            let _ = store.delete(&manifest);
             catalog.mark_bundle_failed(row_id, &error.to_string())?;
             return Ok(());
         }

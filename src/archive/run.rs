@@ -16,7 +16,7 @@ use super::summary::Summary;
 use crate::catalog::{Catalog, NewRun, RUN_COMPLETE, RUN_INCOMPLETE, RUN_RUNNING, Run};
 use crate::config::Settings;
 use crate::error::{Error, Result};
-use crate::store::{self, Store, bundle_key, manifest_key};
+use crate::store::{self, Store, manifest_key};
 
 /// Archives `request.roots` (or, with `dry_run`, plans only and writes nothing).
 pub fn archive(settings: &Settings, request: &ArchiveRequest, progress: &ProgressBar) -> Result<Summary> {
@@ -31,12 +31,13 @@ pub fn archive(settings: &Settings, request: &ArchiveRequest, progress: &Progres
     }
 
     settings.home.ensure()?;
-    let store = store::open(&request.store, store_settings);
+    let store = store::open(&request.store, store_settings)?;
     store.prepare()?;
     let mut catalog = Catalog::open(&settings.home.catalog)?;
     let locks = settings.home.data.join("locks");
     std::fs::create_dir_all(&locks).map_err(|error| Error::io(locks.display(), &error))?;
 
+    sweep_unfinished(&mut catalog, store.as_ref(), &locks, &mut summary)?;
     let host = hostname();
     let (run, _lock, done) = match resume(&mut catalog, store.as_ref(), request, &locks)? {
         Some((run, lock, done)) => {
@@ -139,9 +140,9 @@ fn resume(
                 store.discard_unfinished(&bundle.object_key)?;
                 store.delete(&bundle.object_key)?;
                 if let Ok(id) = uuid::Uuid::parse_str(&bundle.uuid) {
-                    debug_assert_eq!(bundle_key(&id), bundle.object_key);
-                    store.discard_unfinished(&manifest_key(&id))?;
-                    store.delete(&manifest_key(&id))?;
+                    let manifest = store.key(&manifest_key(&id));
+                    store.discard_unfinished(&manifest)?;
+                    store.delete(&manifest)?;
                 }
                 catalog.delete_bundle(bundle.id)?;
             }
@@ -151,6 +152,28 @@ fn resume(
         }
     }
     Ok(None)
+}
+
+/// Aborts unfinished uploads left behind by runs that no live process holds (their bundles
+/// are redone when the run is resumed). Uploads this catalog never started are left alone.
+fn sweep_unfinished(catalog: &mut Catalog, store: &dyn Store, locks: &Path, summary: &mut Summary) -> Result<()> {
+    for upload in store.unfinished_uploads(&store.key("bundles/"))? {
+        let uuid = upload.key.rsplit('/').next().and_then(|name| name.strip_suffix(".tar")).unwrap_or_default();
+        let Some(bundle) = catalog.bundle_by_uuid(uuid)? else {
+            summary
+                .warnings
+                .push(format!("unfinished upload of {} was not started by this catalog; left alone", upload.key));
+            continue;
+        };
+        if bundle.state == crate::catalog::BUNDLE_STORED {
+            continue;
+        }
+        if lock_run(locks, bundle.run_id)?.is_some() {
+            tracing::info!("aborting unfinished upload of {} (run {} was interrupted)", upload.key, bundle.run_id);
+            store.discard_unfinished(&upload.key)?;
+        }
+    }
+    Ok(())
 }
 
 /// Takes the lock of a run; `None` when another live process holds it.

@@ -101,7 +101,7 @@ pub fn pack_bundle(
     context: &BundleContext<'_>,
     buffer: &mut Vec<u8>,
 ) -> Result<PackedBundle, PackError> {
-    let key = bundle_key(&id);
+    let key = store.key(&bundle_key(&id));
     let writer = store.create(&key)?;
     let mut tar = TarWriter::new(writer);
     let write_error =
@@ -184,7 +184,7 @@ pub fn pack_bundle(
     let object = finished.inner.finish(finished.length)?;
 
     let compressed = zstd::encode_all(document.as_slice(), 3).map_err(write_error)?;
-    let manifest_key = manifest_key(&id);
+    let manifest_key = store.key(&manifest_key(&id));
     store.put_small(&manifest_key, &compressed)?;
     Ok(PackedBundle { id, key, manifest_key, entries, object, sha256: finished.sha256 })
 }

@@ -43,6 +43,14 @@ impl Catalog {
         self.transaction(|connection| diesel::delete(bundles::table.find(id)).execute(connection).map(drop))
     }
 
+    pub fn bundle_by_uuid(&mut self, uuid: &str) -> Result<Option<Bundle>, CatalogError> {
+        Ok(bundles::table
+            .filter(bundles::uuid.eq(uuid))
+            .select(Bundle::as_select())
+            .first(&mut self.connection)
+            .optional()?)
+    }
+
     pub fn list_bundles(&mut self, run: Option<i64>) -> Result<Vec<Bundle>, CatalogError> {
         let mut query = bundles::table.order(bundles::id.asc()).select(Bundle::as_select()).into_boxed();
         if let Some(run) = run {

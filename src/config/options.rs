@@ -36,11 +36,27 @@ pub enum SizeValue {
     Text(String),
 }
 
-/// `[stores.NAME]`.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+/// `[stores.NAME]`: `kind` says which of the other keys apply.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 pub struct StoreOptions {
     pub kind: String,
+    /// local: the directory.
     pub path: Option<PathBuf>,
+    /// s3: bucket, key prefix and storage classes.
+    pub bucket: Option<String>,
+    pub prefix: Option<String>,
+    pub storage_class: Option<String>,
+    pub manifest_storage_class: Option<String>,
+    /// s3: where and as whom (credentials come from the AWS chain, never from here).
+    pub region: Option<String>,
+    pub profile: Option<String>,
+    pub endpoint_url: Option<String>,
+    pub force_path_style: Option<bool>,
+    /// s3: multipart part size (5 MiB to 5 GiB) and parts in flight per bundle.
+    pub part_size: Option<SizeValue>,
+    pub upload_concurrency: Option<usize>,
+    /// s3: attempts per request before a bundle fails (throttling, 5xx, timeouts).
+    pub max_attempts: Option<u32>,
 }
 
 impl Options {

@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::env;
 use super::error::ConfigError;
 use super::home::HomePaths;
-use super::options::{Options, SizeValue};
+use super::options::{Options, SizeValue, StoreOptions};
 
 pub const DEFAULT_STORE: &str = "local";
 pub const DEFAULT_MAX_FILES: u64 = 1000;
@@ -20,6 +20,101 @@ const SYSTEM_CONFIG_FILE: &str = "/etc/esker/config.toml";
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum StoreSettings {
     Local { path: PathBuf },
+    S3(S3Settings),
+}
+
+/// An S3 (or S3-compatible) bucket.
+#[derive(Debug, Clone, Serialize)]
+pub struct S3Settings {
+    pub bucket: String,
+    /// Prepended to every key; empty or ending with `/`.
+    pub prefix: String,
+    pub storage_class: String,
+    pub manifest_storage_class: String,
+    pub region: Option<String>,
+    pub profile: Option<String>,
+    pub endpoint_url: Option<String>,
+    pub force_path_style: bool,
+    pub part_size: u64,
+    pub upload_concurrency: usize,
+    pub max_attempts: u32,
+}
+
+pub const S3_STORAGE_CLASSES: &[&str] = &[
+    "STANDARD",
+    "STANDARD_IA",
+    "ONEZONE_IA",
+    "INTELLIGENT_TIERING",
+    "GLACIER_IR",
+    "GLACIER",
+    "DEEP_ARCHIVE",
+    "REDUCED_REDUNDANCY",
+];
+const MIN_PART: u64 = 5 * 1024 * 1024;
+const MAX_PART: u64 = 5 * 1024 * 1024 * 1024;
+
+fn s3_settings(name: &str, store: StoreOptions) -> Result<S3Settings, ConfigError> {
+    let what = |key: &str| format!("stores.{name}.{key}");
+    let bucket = store.bucket.filter(|bucket| !bucket.is_empty()).ok_or_else(|| ConfigError::Value {
+        what: what("bucket"),
+        value: String::new(),
+        message: "an s3 store needs a bucket".into(),
+    })?;
+    let mut prefix = store.prefix.unwrap_or_default().trim_start_matches('/').to_string();
+    if !prefix.is_empty() && !prefix.ends_with('/') {
+        prefix.push('/');
+    }
+    let class = |key: &str, value: Option<String>, default: &str| -> Result<String, ConfigError> {
+        let value = value.unwrap_or_else(|| default.to_string()).to_ascii_uppercase();
+        if S3_STORAGE_CLASSES.contains(&value.as_str()) {
+            Ok(value)
+        } else {
+            Err(ConfigError::Value {
+                what: what(key),
+                value,
+                message: format!("known storage classes: {}", S3_STORAGE_CLASSES.join(", ")),
+            })
+        }
+    };
+    let part_size = match store.part_size {
+        None => 16 * 1024 * 1024,
+        Some(SizeValue::Bytes(bytes)) => bytes,
+        Some(SizeValue::Text(text)) => parse_size_value(&what("part_size"), &text)?,
+    };
+    if !(MIN_PART..=MAX_PART).contains(&part_size) {
+        return Err(ConfigError::Value {
+            what: what("part_size"),
+            value: part_size.to_string(),
+            message: "S3 parts must be between 5 MiB and 5 GiB".into(),
+        });
+    }
+    let upload_concurrency = positive(&what("upload_concurrency"), store.upload_concurrency.map(|n| n as u64))?
+        .map(|n| n as usize)
+        .unwrap_or(4);
+    let max_attempts =
+        positive(&what("max_attempts"), store.max_attempts.map(u64::from))?.map(|n| n as u32).unwrap_or(8);
+    if let Some(endpoint) = &store.endpoint_url
+        && !(endpoint.starts_with("http://") || endpoint.starts_with("https://"))
+    {
+        return Err(ConfigError::Value {
+            what: what("endpoint_url"),
+            value: endpoint.clone(),
+            message: "expected an http:// or https:// URL".into(),
+        });
+    }
+    Ok(S3Settings {
+        bucket,
+        prefix,
+        storage_class: class("storage_class", store.storage_class, "DEEP_ARCHIVE")?,
+        manifest_storage_class: class("manifest_storage_class", store.manifest_storage_class, "STANDARD")?,
+        region: store.region,
+        profile: store.profile,
+        endpoint_url: store.endpoint_url,
+        force_path_style: store.force_path_style.unwrap_or(false),
+        part_size,
+        upload_concurrency,
+        max_attempts,
+    })
 }
 
 /// Defaults for `esker archive` (flags override them per run).
@@ -79,11 +174,12 @@ impl Settings {
                         message: "a local store needs a path".into(),
                     })?,
                 },
+                "s3" => StoreSettings::S3(s3_settings(&name, store)?),
                 other => {
                     return Err(ConfigError::Value {
                         what: format!("stores.{name}.kind"),
                         value: other.to_string(),
-                        message: "supported store kinds: local".into(),
+                        message: "supported store kinds: local, s3".into(),
                     });
                 }
             };

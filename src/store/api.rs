@@ -10,6 +10,21 @@ use super::error::StoreError;
 pub struct StoredObject {
     pub key: String,
     pub size: u64,
+    /// The checksum the store reported and esker verified (e.g. S3's SHA-256), if any.
+    pub checksum: Option<String>,
+}
+
+/// Whether an object can be read now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RestoreState {
+    /// Readable without a restore (hot class, local store).
+    Online,
+    /// In a cold class, not restored: a read fails until a restore completes.
+    Archived,
+    /// A restore was requested and is running.
+    Restoring,
+    /// A restored copy is readable until the given time (RFC 1123 text as the store says it).
+    Restored { expires: Option<String> },
 }
 
 /// What a store knows about an object.
@@ -18,6 +33,22 @@ pub struct ObjectInfo {
     pub key: String,
     pub size: u64,
     pub storage_class: Option<String>,
+    pub restore: RestoreState,
+}
+
+/// An upload that was started and neither completed nor aborted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnfinishedUpload {
+    pub key: String,
+    pub upload_id: String,
+}
+
+/// Retrieval speed of a restore, cheapest last.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RestoreTier {
+    Expedited,
+    Standard,
+    Bulk,
 }
 
 /// Streams one object into the store. Nothing is visible under the key until
@@ -36,6 +67,11 @@ pub trait ObjectWriter: Write + Send {
 pub trait Store: Send + Sync {
     /// The name the user gave the store in the config.
     fn name(&self) -> &str;
+    /// The full key of a relative key (`bundles/x.tar` → `{prefix}bundles/x.tar`). Every
+    /// other method takes full keys; the catalog records full keys.
+    fn key(&self, relative: &str) -> String {
+        relative.to_string()
+    }
     /// `local`, `s3`, `glacier`.
     fn kind(&self) -> &'static str;
     /// Where it is, for people (a path, a bucket URL).
@@ -58,6 +94,11 @@ pub trait Store: Send + Sync {
     fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>, StoreError>;
     /// Removes any unfinished upload of `key` left by a crashed run.
     fn discard_unfinished(&self, key: &str) -> Result<(), StoreError>;
+    /// Unfinished uploads whose key starts with `prefix` (full key).
+    fn unfinished_uploads(&self, prefix: &str) -> Result<Vec<UnfinishedUpload>, StoreError>;
+    /// Asks for a readable copy of an archived object for `days` days. Returns the state
+    /// after the request (`Online` when the store needs no restore).
+    fn request_restore(&self, key: &str, days: u32, tier: RestoreTier) -> Result<RestoreState, StoreError>;
 }
 
 /// Object key of a bundle.

@@ -5,7 +5,7 @@ use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-use super::api::{ObjectInfo, ObjectWriter, Store, StoredObject};
+use super::api::{ObjectInfo, ObjectWriter, RestoreState, RestoreTier, Store, StoredObject, UnfinishedUpload};
 use super::error::{StoreError, StoreErrorKind};
 
 const WRITE_BUFFER: usize = 1 << 20;
@@ -89,7 +89,7 @@ impl ObjectWriter for LocalWriter {
         if let Some(parent) = self.target.parent() {
             sync_dir(parent)?;
         }
-        Ok(StoredObject { key: self.key.clone(), size })
+        Ok(StoredObject { key: self.key.clone(), size, checksum: None })
     }
 
     fn abort(mut self: Box<Self>) {
@@ -152,7 +152,12 @@ impl Store for LocalStore {
     fn head(&self, key: &str) -> Result<Option<ObjectInfo>, StoreError> {
         let path = self.path_of(key)?;
         match fs::metadata(&path) {
-            Ok(metadata) => Ok(Some(ObjectInfo { key: key.to_string(), size: metadata.len(), storage_class: None })),
+            Ok(metadata) => Ok(Some(ObjectInfo {
+                key: key.to_string(),
+                size: metadata.len(),
+                storage_class: None,
+                restore: RestoreState::Online,
+            })),
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(error) => Err(StoreError::io(&path.display().to_string(), error)),
         }
@@ -193,7 +198,7 @@ impl Store for LocalStore {
                 let key = format!("{folder}/{}", item.file_name().to_string_lossy());
                 if key.starts_with(prefix) {
                     let size = item.metadata().map(|metadata| metadata.len()).unwrap_or(0);
-                    found.push(ObjectInfo { key, size, storage_class: None });
+                    found.push(ObjectInfo { key, size, storage_class: None, restore: RestoreState::Online });
                 }
             }
         }
@@ -207,6 +212,34 @@ impl Store for LocalStore {
             Ok(()) => Ok(()),
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
             Err(error) => Err(StoreError::io(&temp.display().to_string(), error)),
+        }
+    }
+
+    fn unfinished_uploads(&self, prefix: &str) -> Result<Vec<UnfinishedUpload>, StoreError> {
+        let folder = self.root.join("tmp");
+        let reader = match fs::read_dir(&folder) {
+            Ok(reader) => reader,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(error) => return Err(StoreError::io(&folder.display().to_string(), error)),
+        };
+        let mut found = Vec::new();
+        for item in reader {
+            let item = item.map_err(|error| StoreError::io(&folder.display().to_string(), error))?;
+            let name = item.file_name().to_string_lossy().into_owned();
+            // Temp names are the key with '/' turned into '_' (see temp_path_of).
+            let Some(flat) = name.strip_suffix(".part") else { continue };
+            let key = flat.replacen('_', "/", 1);
+            if key.starts_with(prefix) {
+                found.push(UnfinishedUpload { key, upload_id: name });
+            }
+        }
+        Ok(found)
+    }
+
+    fn request_restore(&self, key: &str, _days: u32, _tier: RestoreTier) -> Result<RestoreState, StoreError> {
+        match self.head(key)? {
+            Some(_) => Ok(RestoreState::Online),
+            None => Err(StoreError::new(super::StoreErrorKind::NotFound, format!("{key}: no such object"))),
         }
     }
 }

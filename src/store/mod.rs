@@ -3,18 +3,24 @@
 mod api;
 mod error;
 mod local;
+mod s3;
 
 use std::sync::Arc;
 
-pub use api::{ObjectInfo, ObjectWriter, Store, StoredObject, bundle_key, manifest_key};
+pub use api::{
+    ObjectInfo, ObjectWriter, RestoreState, RestoreTier, Store, StoredObject, UnfinishedUpload, bundle_key,
+    manifest_key,
+};
 pub use error::{StoreError, StoreErrorKind};
 pub use local::LocalStore;
+pub use s3::{S3Store, composite_sha256};
 
 use crate::config::StoreSettings;
 
-/// Builds the store named `name` from its settings (touches nothing until used).
-pub fn open(name: &str, settings: &StoreSettings) -> Arc<dyn Store> {
-    match settings {
+/// Builds the store named `name` from its settings (no request is sent until it is used).
+pub fn open(name: &str, settings: &StoreSettings) -> Result<Arc<dyn Store>, StoreError> {
+    Ok(match settings {
         StoreSettings::Local { path } => Arc::new(LocalStore::new(name, path)),
-    }
+        StoreSettings::S3(s3) => Arc::new(S3Store::new(name, s3)?),
+    })
 }

@@ -248,3 +248,116 @@ pub fn is_root() -> bool {
         })
         .is_some_and(|uid| uid == "0")
 }
+
+/// The moto endpoint `scripts/test.sh` starts. S3 tests fail loudly without it.
+pub fn s3_endpoint() -> String {
+    std::env::var("ESKER_TEST_S3_ENDPOINT").unwrap_or_else(|_| {
+        panic!("S3 tests need moto: run scripts/test.sh, or eval \"$(scripts/fixtures/moto.sh start)\" first")
+    })
+}
+
+/// A client for checking what esker wrote, straight from the server.
+pub struct S3Check {
+    pub runtime: tokio::runtime::Runtime,
+    pub client: aws_sdk_s3::Client,
+    pub bucket: String,
+}
+
+impl S3Check {
+    /// Creates a fresh bucket on moto.
+    pub fn new() -> S3Check {
+        let endpoint = s3_endpoint();
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        let config = aws_sdk_s3::config::Builder::new()
+            .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+            .region(aws_sdk_s3::config::Region::new("us-east-1"))
+            .endpoint_url(&endpoint)
+            .force_path_style(true)
+            .credentials_provider(aws_sdk_s3::config::Credentials::new("testing", "testing", None, None, "test"))
+            .http_client(
+                aws_smithy_http_client::Builder::new()
+                    .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
+                        aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
+                    ))
+                    .build_https(),
+            )
+            .build();
+        let client = aws_sdk_s3::Client::from_conf(config);
+        let bucket = format!("esker-{}", uuid::Uuid::now_v7());
+        runtime.block_on(client.create_bucket().bucket(&bucket).send()).expect("create bucket");
+        S3Check { runtime, client, bucket }
+    }
+
+    /// `(key, size, storage class)` of every object under `prefix`.
+    pub fn objects(&self, prefix: &str) -> Vec<(String, i64, String)> {
+        let output = self
+            .runtime
+            .block_on(self.client.list_objects_v2().bucket(&self.bucket).prefix(prefix).send())
+            .expect("list");
+        output
+            .contents()
+            .iter()
+            .map(|object| {
+                (
+                    object.key().unwrap_or_default().to_string(),
+                    object.size().unwrap_or_default(),
+                    object.storage_class().map(|class| class.as_str().to_string()).unwrap_or_default(),
+                )
+            })
+            .collect()
+    }
+
+    pub fn unfinished_uploads(&self) -> usize {
+        let output =
+            self.runtime.block_on(self.client.list_multipart_uploads().bucket(&self.bucket).send()).expect("list");
+        output.uploads().len()
+    }
+
+    /// Restores (moto completes at once) and downloads an object.
+    pub fn restore_and_get(&self, key: &str) -> Vec<u8> {
+        use aws_sdk_s3::types::{GlacierJobParameters, RestoreRequest, Tier};
+        let request = RestoreRequest::builder()
+            .days(1)
+            .glacier_job_parameters(GlacierJobParameters::builder().tier(Tier::Bulk).build().expect("params"))
+            .build();
+        self.runtime
+            .block_on(self.client.restore_object().bucket(&self.bucket).key(key).restore_request(request).send())
+            .expect("restore");
+        self.get(key).expect("get after restore")
+    }
+
+    pub fn get(&self, key: &str) -> Result<Vec<u8>, String> {
+        self.runtime.block_on(async {
+            let output = self.client.get_object().bucket(&self.bucket).key(key).send().await.map_err(|error| {
+                use aws_sdk_s3::error::ProvideErrorMetadata;
+                error.code().unwrap_or("unknown").to_string()
+            })?;
+            Ok(output.body.collect().await.expect("body").into_bytes().to_vec())
+        })
+    }
+
+    /// Config for an esker store named `cold` in this bucket.
+    pub fn store_config(&self, endpoint: &str, extra: &str) -> String {
+        format!(
+            "[stores.cold]\nkind = \"s3\"\nbucket = \"{}\"\nprefix = \"archive/\"\nregion = \"us-east-1\"\n\
+             endpoint_url = \"{endpoint}\"\nforce_path_style = true\npart_size = \"5MiB\"\n{extra}\n",
+            self.bucket
+        )
+    }
+
+    pub fn settings(&self, storage_class: &str) -> esker::config::S3Settings {
+        esker::config::S3Settings {
+            bucket: self.bucket.clone(),
+            prefix: "conformance/".into(),
+            storage_class: storage_class.into(),
+            manifest_storage_class: "STANDARD".into(),
+            region: Some("us-east-1".into()),
+            profile: None,
+            endpoint_url: Some(s3_endpoint()),
+            force_path_style: true,
+            part_size: 5 * 1024 * 1024,
+            upload_concurrency: 3,
+            max_attempts: 4,
+        }
+    }
+}

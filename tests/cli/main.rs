@@ -4,6 +4,7 @@ mod common;
 
 mod archive;
 mod awkward;
+mod conformance;
 mod crash;
 mod errors;
 mod query;
