@@ -8,3 +8,4 @@ mod conformance;
 mod crash;
 mod errors;
 mod query;
+mod s3;

@@ -1,0 +1,159 @@
+//! Archiving into S3 (moto): keys, sizes, classes, checksums, manifests, cold reads refused,
+//! a run killed mid-upload leaving no orphans, and transient failures retried.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+use sha2::Digest;
+
+use crate::common::*;
+
+fn s3_env(check: &S3Check, endpoint: &str, extra: &str) -> Env {
+    let env = Env::new();
+    fs::create_dir_all(&env.home).expect("mkdir home");
+    write(&env.home.join("config.toml"), check.store_config(endpoint, extra).as_bytes());
+    env
+}
+
+/// Every file of the source is cataloged exactly once, archived, in the S3 store.
+fn assert_all_archived_once(env: &Env) {
+    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    for found in env.find(&format!("in:{}", env.src.display())) {
+        assert_eq!(found["state"], "archived", "{found}");
+        assert_eq!(found["store"], "cold");
+        *counts.entry(found["path"].as_str().expect("path").to_string()).or_default() += 1;
+    }
+    let expected: BTreeMap<String, usize> = snapshot(&env.src)
+        .keys()
+        .map(|relative| (format!("{}/{}", env.src.display(), String::from_utf8_lossy(relative)), 1))
+        .collect();
+    assert_eq!(counts, expected);
+}
+
+#[test]
+fn archive_into_deep_archive_stores_verified_bundles_and_hot_manifests() {
+    let check = S3Check::new();
+    let env = s3_env(&check, &s3_endpoint(), "");
+    make_tree(&env.src, 10, 200, 300);
+    write(&env.src.join("video/raw.bin"), &content(77, 12 * 1024 * 1024));
+    let summary = env.archive_json(&["--store", "cold", "--max-files", "250"]);
+    assert_eq!(summary["files_archived"], 2001);
+
+    let bundles = env.bundles();
+    let objects: BTreeMap<String, (i64, String)> =
+        check.objects("archive/bundles/").into_iter().map(|(key, size, class)| (key, (size, class))).collect();
+    assert_eq!(objects.len(), bundles.len());
+    for bundle in &bundles {
+        let key = bundle["key"].as_str().expect("key");
+        assert!(key.starts_with("archive/bundles/") && key.ends_with(".tar"), "{key}");
+        assert_eq!(bundle["state"], "stored");
+        assert_eq!(bundle["storage_class"], "DEEP_ARCHIVE");
+        let (size, class) = &objects[key];
+        assert_eq!(Some(*size as u64), bundle["bytes"].as_u64());
+        assert_eq!(class, "DEEP_ARCHIVE");
+    }
+    let manifests = check.objects("archive/manifests/");
+    assert_eq!(manifests.len(), bundles.len());
+    assert!(manifests.iter().all(|(key, _, class)| class == "STANDARD" && key.ends_with(".jsonl.zst")));
+
+    // A cold bundle cannot be read before a restore.
+    let first = bundles[0]["key"].as_str().expect("key");
+    assert_eq!(check.get(first).expect_err("cold read"), "InvalidObjectState");
+
+    // After a restore, every bundle's bytes match the recorded SHA-256 and GNU tar
+    // rebuilds the tree.
+    let out = tempfile::tempdir().expect("tempdir");
+    for bundle in &bundles {
+        let bytes = check.restore_and_get(bundle["key"].as_str().expect("key"));
+        assert_eq!(Some(hex::encode(sha2::Sha256::digest(&bytes)).as_str()), bundle["sha256"].as_str());
+        let path = out.path().join("bundle.tar");
+        fs::write(&path, &bytes).expect("write");
+        gnu_tar(&["-xf", path.to_str().expect("utf8"), "-C", out.path().to_str().expect("utf8")]);
+    }
+    fs::remove_file(out.path().join("bundle.tar")).expect("remove");
+    let copy = out.path().join(env.src.strip_prefix("/").expect("absolute"));
+    assert_eq!(snapshot(&copy), snapshot(&env.src));
+    assert_all_archived_once(&env);
+    assert_eq!(check.unfinished_uploads(), 0);
+}
+
+#[test]
+fn a_run_killed_mid_upload_leaves_no_orphan_uploads_after_the_rerun() {
+    let check = S3Check::new();
+    let env = s3_env(&check, &s3_endpoint(), "upload_concurrency = 2");
+    for index in 0..3 {
+        write(&env.src.join(format!("big{index}.bin")), &content(index, 11 * 1024 * 1024));
+    }
+    make_tree(&env.src, 2, 20, 100);
+    let output = env
+        .esker()
+        .env("ESKER_FAILPOINT", "part_uploaded:2")
+        .args(["archive", "--store", "cold", "--max-size", "10MiB"])
+        .arg(&env.src)
+        .output()
+        .expect("run");
+    assert!(!output.status.success());
+    assert!(stderr(&output).contains("failpoint part_uploaded"), "{}", stderr(&output));
+    assert!(check.unfinished_uploads() >= 1, "the kill left an upload behind");
+
+    let output =
+        env.esker().args(["archive", "--store", "cold", "--max-size", "10MiB"]).arg(&env.src).output().expect("run");
+    assert_success(&output);
+    assert!(String::from_utf8_lossy(&output.stdout).contains("resumed"));
+    assert_eq!(check.unfinished_uploads(), 0, "orphan multipart uploads remain");
+    assert_all_archived_once(&env);
+    let keys: Vec<String> = check.objects("archive/bundles/").into_iter().map(|(key, _, _)| key).collect();
+    let mut cataloged: Vec<String> =
+        env.bundles().iter().map(|bundle| bundle["key"].as_str().expect("key").to_string()).collect();
+    cataloged.sort();
+    assert_eq!(keys, cataloged, "no object outside the catalog");
+}
+
+struct Proxy {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn flaky_proxy(fail_every: u32, status: &std::path::Path) -> Proxy {
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/fixtures/flaky_proxy.py");
+    let mut child = Command::new("python3")
+        .arg(script)
+        .args(["--upstream", &s3_endpoint(), "--listen-port", "0", "--fail-every", &fail_every.to_string()])
+        .arg("--status-file")
+        .arg(status)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start proxy");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("read port");
+    let port = line.trim().strip_prefix("PORT=").and_then(|port| port.parse().ok()).expect("PORT=n");
+    Proxy { child, port }
+}
+
+#[test]
+fn transient_failures_are_retried_to_a_complete_archive() {
+    let check = S3Check::new();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let status = dir.path().join("failures");
+    let proxy = flaky_proxy(4, &status);
+    let env = s3_env(&check, &format!("http://127.0.0.1:{}", proxy.port), "");
+    make_tree(&env.src, 6, 50, 200);
+    write(&env.src.join("big.bin"), &content(5, 11 * 1024 * 1024));
+    env.archive(&["--store", "cold", "--max-files", "40"]);
+    let injected: u32 = fs::read_to_string(&status).expect("status file").trim().parse().expect("count");
+    assert!(injected >= 3, "the proxy failed only {injected} requests");
+    assert_all_archived_once(&env);
+    assert_eq!(check.unfinished_uploads(), 0);
+    let runs = env.runs();
+    assert_eq!(runs[0]["state"], "complete");
+}
