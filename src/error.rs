@@ -19,6 +19,8 @@ pub enum Error {
     #[error(transparent)]
     Archive(#[from] ArchiveError),
     #[error(transparent)]
+    Pricing(#[from] crate::cost::PricingError),
+    #[error(transparent)]
     Index(#[from] esker_index::IndexError),
     #[error("invalid query: {0}")]
     Query(#[from] esker_index::QueryError),

@@ -12,7 +12,8 @@
 //!
 //! - [`crawl`]: parallel directory walk in depth-first name order with bounded read-ahead.
 //! - [`bundle`]: bundle planning under caps, the pax tar writer, packing and manifests.
-//! - [`store`]: the store trait and its backends (local directory).
+//! - [`store`]: the store trait and its backends (local directory, S3).
+//! - [`cost`]: pricing tables (data files) and upload estimates.
 //! - [`catalog`]: the SQL catalog (diesel, SQLite), migrations in `migrations/`.
 //! - [`search`]: keeping the index in step with the catalog, running queries.
 //! - [`archive`]: the `archive` command's pipeline, resume after a crash, summaries.
@@ -28,6 +29,7 @@ pub mod bundle;
 pub mod catalog;
 pub mod cli;
 pub mod config;
+pub mod cost;
 pub mod crawl;
 pub mod error;
 pub mod failpoint;

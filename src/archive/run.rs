@@ -15,6 +15,7 @@ use super::request::ArchiveRequest;
 use super::summary::Summary;
 use crate::catalog::{Catalog, NewRun, RUN_COMPLETE, RUN_INCOMPLETE, RUN_RUNNING, Run};
 use crate::config::Settings;
+use crate::cost::UploadEstimator;
 use crate::error::{Error, Result};
 use crate::store::{self, Store, manifest_key};
 
@@ -25,7 +26,19 @@ pub fn archive(settings: &Settings, request: &ArchiveRequest, progress: &Progres
     request.exclude_set()?;
     let mut summary = Summary { dry_run: request.dry_run, store: request.store.clone(), ..Summary::default() };
     if request.dry_run {
-        dry_run(request, &mut summary, progress)?;
+        let mut estimator = match store_settings {
+            crate::config::StoreSettings::S3(s3) => {
+                let pricing = crate::cost::Pricing::load(settings.pricing_file.as_deref())?;
+                let minimum = pricing.class(&s3.storage_class)?.min_object_bytes;
+                Some((UploadEstimator::new(s3.part_size, minimum), pricing, s3))
+            }
+            crate::config::StoreSettings::Local { .. } => None,
+        };
+        dry_run(request, &mut summary, progress, estimator.as_mut().map(|(estimator, _, _)| estimator))?;
+        if let Some((estimator, pricing, s3)) = estimator {
+            summary.upload_estimate =
+                Some(estimator.finish(&pricing, &s3.storage_class, &s3.manifest_storage_class)?);
+        }
         summary.finish(started.elapsed());
         return Ok(summary);
     }
@@ -100,10 +113,18 @@ pub fn archive(settings: &Settings, request: &ArchiveRequest, progress: &Progres
     Ok(summary)
 }
 
-fn dry_run(request: &ArchiveRequest, summary: &mut Summary, progress: &ProgressBar) -> Result<()> {
+fn dry_run(
+    request: &ArchiveRequest,
+    summary: &mut Summary,
+    progress: &ProgressBar,
+    mut estimator: Option<&mut UploadEstimator>,
+) -> Result<()> {
     plan(request, &HashSet::new(), |event| {
         match event {
             PlanEvent::Bundle(bundle) => {
+                if let Some(estimator) = estimator.as_deref_mut() {
+                    estimator.add_bundle(bundle.items.iter().map(|item| item.entry.stat.size));
+                }
                 summary.bundles += 1;
                 summary.files_planned += bundle.items.len() as u64;
                 summary.bytes_planned += bundle.data_bytes;

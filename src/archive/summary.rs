@@ -43,6 +43,9 @@ pub struct Summary {
     pub elapsed_seconds: f64,
     pub files_per_second: f64,
     pub bytes_per_second: f64,
+    /// With `--dry-run` against a priced store (S3): what the upload would cost.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upload_estimate: Option<crate::cost::UploadEstimate>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
 }

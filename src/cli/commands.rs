@@ -63,6 +63,35 @@ pub fn archive(settings: &Settings, args: ArchiveArgs, quiet: bool) -> Result<Ex
     Ok(ExitCode::SUCCESS)
 }
 
+fn print_estimate(out: &mut Output, estimate: &crate::cost::UploadEstimate) -> Result<()> {
+    let money = |usd: f64| if usd >= 0.01 || usd == 0.0 { format!("${usd:.2}") } else { format!("${usd:.4}") };
+    let line = |what: &str, cost: &crate::cost::StorageCost, class: &str| {
+        let minimum = if cost.minimum_days > 0 {
+            format!("; billed for at least {} days: {}", cost.minimum_days, money(cost.minimum_storage_cost_usd))
+        } else {
+            String::new()
+        };
+        format!(
+            "  {what}: {} in {class} ({} billed with per-object overhead): {} requests {}, storage {}/month{minimum}",
+            plural(cost.objects, "object"),
+            format_size(cost.billed_bytes),
+            thousands(cost.requests),
+            money(cost.request_cost_usd),
+            money(cost.storage_cost_usd_per_month),
+        )
+    };
+    out.line(format!("upload estimate ({}):", estimate.pricing))?;
+    out.line(line("bundles", &estimate.bundles, &estimate.storage_class))?;
+    out.line(line("manifests", &estimate.manifests, &estimate.manifest_storage_class))?;
+    out.line(format!(
+        "  total: {} in requests, then {}/month",
+        money(estimate.total_request_cost_usd),
+        money(estimate.total_storage_cost_usd_per_month)
+    ))?;
+    out.line(line("one object per file instead", &estimate.one_object_per_file, &estimate.storage_class))?;
+    Ok(())
+}
+
 /// "1 file", "2 files", "1,000 bundles".
 fn plural(count: u64, noun: &str) -> String {
     if count == 1 { format!("1 {noun}") } else { format!("{} {noun}s", thousands(count)) }
@@ -132,6 +161,9 @@ fn print_summary(out: &mut Output, summary: &Summary) -> Result<()> {
         thousands(summary.files_per_second as u64),
         format_size(summary.bytes_per_second as u64)
     ))?;
+    if let Some(estimate) = &summary.upload_estimate {
+        print_estimate(out, estimate)?;
+    }
     if summary.dry_run {
         out.line("nothing was written")?;
     }

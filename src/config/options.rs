@@ -16,6 +16,15 @@ pub struct Options {
     pub archive: ArchiveOptions,
     #[serde(default)]
     pub stores: BTreeMap<String, StoreOptions>,
+    #[serde(default)]
+    pub pricing: PricingOptions,
+}
+
+/// `[pricing]`: the price table used for estimates.
+#[derive(Debug, Default, Clone, Deserialize, Serialize)]
+pub struct PricingOptions {
+    /// A TOML pricing table replacing the built-in one.
+    pub file: Option<PathBuf>,
 }
 
 /// `[archive]`: defaults for `esker archive`.
@@ -82,6 +91,11 @@ impl Options {
         .map_err(|error| ConfigError::Parse { path: path.display().to_string(), message: error.to_string() })?;
         // Relative store paths are relative to the file that names them.
         let base = path.parent().unwrap_or(Path::new("."));
+        if let Some(file) = &options.pricing.file
+            && file.is_relative()
+        {
+            options.pricing.file = Some(base.join(file));
+        }
         for store in options.stores.values_mut() {
             if let Some(store_path) = &store.path
                 && store_path.is_relative()
@@ -106,6 +120,7 @@ impl Options {
                 group_depth: self.archive.group_depth.or(lower.archive.group_depth),
             },
             stores,
+            pricing: PricingOptions { file: self.pricing.file.or(lower.pricing.file) },
         }
     }
 }

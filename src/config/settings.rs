@@ -136,6 +136,8 @@ pub struct Settings {
     pub default_store: String,
     pub stores: BTreeMap<String, StoreSettings>,
     pub archive: ArchiveSettings,
+    /// Pricing table for estimates; None = the built-in table.
+    pub pricing_file: Option<PathBuf>,
     #[serde(skip)]
     pub warnings: Vec<String>,
 }
@@ -217,6 +219,7 @@ impl Settings {
                 exclude: options.archive.exclude.unwrap_or_default(),
                 group_depth: options.archive.group_depth,
             },
+            pricing_file: options.pricing.file,
             warnings,
         };
         Ok(settings)

@@ -157,3 +157,41 @@ fn transient_failures_are_retried_to_a_complete_archive() {
     let runs = env.runs();
     assert_eq!(runs[0]["state"], "complete");
 }
+
+#[test]
+fn dry_run_against_s3_estimates_the_upload_without_touching_the_network() {
+    let env = Env::new();
+    fs::create_dir_all(&env.home).expect("mkdir");
+    // An endpoint nobody listens on: a dry run must not need it.
+    let config = "[stores.cold]\nkind = \"s3\"\nbucket = \"never-contacted\"\nendpoint_url = \"http://127.0.0.1:9\"\n";
+    write(&env.home.join("config.toml"), config.as_bytes());
+    make_tree(&env.src, 5, 100, 1000);
+    let before = listing(&env.home);
+    let summary = env.archive_json(&["--store", "cold", "--dry-run", "--max-files", "100"]);
+    assert_eq!(listing(&env.home), before);
+    let estimate = &summary["upload_estimate"];
+    assert_eq!(estimate["storage_class"], "DEEP_ARCHIVE");
+    assert_eq!(estimate["bundles"]["objects"], 5);
+    assert_eq!(estimate["bundles"]["requests"], 5);
+    assert_eq!(estimate["bundles"]["minimum_days"], 180);
+    assert_eq!(estimate["manifests"]["objects"], 5);
+    assert_eq!(estimate["one_object_per_file"]["objects"], 500);
+    assert_eq!(estimate["one_object_per_file"]["requests"], 500);
+    // 500 PUTs at $0.05 per 1,000.
+    assert!((estimate["one_object_per_file"]["request_cost_usd"].as_f64().expect("cost") - 0.025).abs() < 1e-9);
+    assert!(estimate["pricing"].as_str().expect("pricing").contains("us-east-1"));
+
+    // A pricing file of one's own replaces the built-in table.
+    let mut table: toml::Table = toml::from_str(esker::cost::BUILT_IN).expect("table");
+    table.insert("region".into(), "eu-test-1".into());
+    table["classes"]["DEEP_ARCHIVE"].as_table_mut().expect("class").insert("put_per_1000".into(), 1.0.into());
+    write(&env.home.join("prices.toml"), toml::to_string(&table).expect("toml").as_bytes());
+    write(&env.home.join("config.toml"), format!("{config}[pricing]\nfile = \"prices.toml\"\n").as_bytes());
+    let summary = env.archive_json(&["--store", "cold", "--dry-run", "--max-files", "100"]);
+    let estimate = &summary["upload_estimate"];
+    assert!(estimate["pricing"].as_str().expect("pricing").contains("eu-test-1"));
+    assert!((estimate["one_object_per_file"]["request_cost_usd"].as_f64().expect("cost") - 0.5).abs() < 1e-9);
+    let output = env.esker().args(["archive", "--store", "cold", "--dry-run"]).arg(&env.src).output().expect("run");
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(text.contains("upload estimate") && text.contains("one object per file instead"), "{text}");
+}
