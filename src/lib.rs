@@ -17,6 +17,8 @@
 //! - [`catalog`]: the SQL catalog (diesel, SQLite), migrations in `migrations/`.
 //! - [`search`]: keeping the index in step with the catalog, running queries.
 //! - [`archive`]: the `archive` command's pipeline, resume after a crash, summaries.
+//! - [`retrieve`]: selecting files to get back, estimates per tier, restore jobs, safe extraction.
+//! - [`poll`]: the poller that finishes restore jobs (claims, downloads, verification).
 //! - [`config`]: home directory, config files, environment, resolved settings.
 //! - [`cli`]: argument parsing and output; `main.rs` only calls [`cli::main`].
 //!
@@ -33,6 +35,8 @@ pub mod cost;
 pub mod crawl;
 pub mod error;
 pub mod failpoint;
+pub mod poll;
+pub mod retrieve;
 pub mod search;
 pub mod store;
 pub mod time;

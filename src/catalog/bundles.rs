@@ -43,6 +43,10 @@ impl Catalog {
         self.transaction(|connection| diesel::delete(bundles::table.find(id)).execute(connection).map(drop))
     }
 
+    pub fn bundle(&mut self, id: i64) -> Result<Option<Bundle>, CatalogError> {
+        Ok(bundles::table.find(id).select(Bundle::as_select()).first(&mut self.connection).optional()?)
+    }
+
     pub fn bundle_by_uuid(&mut self, uuid: &str) -> Result<Option<Bundle>, CatalogError> {
         Ok(bundles::table
             .filter(bundles::uuid.eq(uuid))

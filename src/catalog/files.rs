@@ -190,6 +190,15 @@ impl Catalog {
         Ok(seen)
     }
 
+    /// Ids of every file stored in a bundle.
+    pub fn stored_file_ids(&mut self) -> Result<Vec<i64>, CatalogError> {
+        Ok(files::table
+            .filter(files::bundle_id.is_not_null())
+            .filter(files::state.eq_any(["archived", "changed"]))
+            .select(files::id)
+            .load(&mut self.connection)?)
+    }
+
     pub fn max_file_id(&mut self) -> Result<i64, CatalogError> {
         Ok(files::table.select(diesel::dsl::max(files::id)).first::<Option<i64>>(&mut self.connection)?.unwrap_or(0))
     }

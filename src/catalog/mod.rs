@@ -5,6 +5,7 @@ mod connection;
 mod error;
 mod files;
 mod models;
+mod retrievals;
 mod runs;
 mod schema;
 
@@ -13,4 +14,8 @@ pub use connection::Catalog;
 pub use error::CatalogError;
 pub use files::{PendingFile, StoredBundle, path_hash};
 pub use models::{Bundle, File, FileRecord, NewBundle, NewFile, NewRun, Run, join_path};
+pub use retrievals::{
+    FILE_DONE, FILE_FAILED, FILE_PENDING, JOB_DONE, JOB_DOWNLOADING, JOB_EXPIRED, JOB_FAILED, JOB_OPEN_STATES,
+    JOB_READY, JOB_REQUESTED, JOB_RESTORING, Job, JobUpdate, JobView, NewJob, NewRetrieval, Retrieval,
+};
 pub use runs::{RUN_COMPLETE, RUN_INCOMPLETE, RUN_RUNNING};

@@ -80,4 +80,61 @@ diesel::joinable!(files -> dirs (dir_id));
 diesel::joinable!(files -> runs (run_id));
 diesel::joinable!(files -> bundles (bundle_id));
 diesel::joinable!(bundles -> runs (run_id));
-diesel::allow_tables_to_appear_in_same_query!(runs, bundles, dirs, files);
+
+diesel::table! {
+    retrievals (id) {
+        id -> BigInt,
+        created_at -> BigInt,
+        selection -> Text,
+        destination -> Binary,
+        destination_text -> Text,
+        tier -> Text,
+        days -> Integer,
+        overwrite -> Bool,
+        state -> Text,
+        files -> BigInt,
+        bytes -> BigInt,
+        estimate -> Text,
+        finished_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    jobs (id) {
+        id -> BigInt,
+        retrieval_id -> BigInt,
+        bundle_id -> BigInt,
+        store -> Text,
+        object_key -> Text,
+        tier -> Text,
+        range_start -> Nullable<BigInt>,
+        range_end -> Nullable<BigInt>,
+        backend_job_id -> Nullable<Text>,
+        state -> Text,
+        error -> Nullable<Text>,
+        requested_at -> BigInt,
+        ready_at -> Nullable<BigInt>,
+        done_at -> Nullable<BigInt>,
+        expires -> Nullable<Text>,
+        updated_at -> BigInt,
+        claimed_by -> Nullable<Text>,
+        claimed_until -> Nullable<BigInt>,
+        attempts -> Integer,
+    }
+}
+
+diesel::table! {
+    retrieval_files (retrieval_id, file_id) {
+        retrieval_id -> BigInt,
+        file_id -> BigInt,
+        job_id -> BigInt,
+        state -> Text,
+        error -> Nullable<Text>,
+    }
+}
+
+diesel::joinable!(jobs -> retrievals (retrieval_id));
+diesel::joinable!(jobs -> bundles (bundle_id));
+diesel::joinable!(retrieval_files -> jobs (job_id));
+diesel::joinable!(retrieval_files -> files (file_id));
+diesel::allow_tables_to_appear_in_same_query!(retrievals, jobs, retrieval_files, runs, bundles, dirs, files);

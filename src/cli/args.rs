@@ -37,6 +37,12 @@ pub enum Command {
     Bundles(ListArgs),
     /// List archive runs.
     Runs(ListArgs),
+    /// Get files back: estimate, request restores, download and verify what is ready.
+    Retrieve(Box<RetrieveArgs>),
+    /// List retrieval jobs and their state.
+    Jobs(ListArgs),
+    /// Finish retrieval jobs: check restores, download, verify, extract.
+    Poll(PollArgs),
     /// Rebuild the full-text index from the catalog.
     Reindex,
     /// Show or inspect the configuration.
@@ -112,6 +118,64 @@ pub struct FindArgs {
     pub limit: usize,
 
     /// One JSON object per line.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RetrieveArgs {
+    /// Files to get back, in the `find` query language (quote it).
+    #[arg(value_name = "QUERY")]
+    pub query: Vec<String>,
+
+    /// Every file of this bundle (repeatable).
+    #[arg(long = "bundle", value_name = "ID")]
+    pub bundles: Vec<String>,
+
+    /// The file with this catalog id, as `find --json` shows it (repeatable).
+    #[arg(long = "file", value_name = "ID")]
+    pub files: Vec<i64>,
+
+    /// Folder to restore into; files keep their original paths below it.
+    #[arg(long, value_name = "DIR")]
+    pub to: Option<PathBuf>,
+
+    /// Restore speed for cold classes: bulk (cheapest), standard, expedited.
+    #[arg(long, default_value = "bulk", value_parser = ["bulk", "standard", "expedited"])]
+    pub tier: String,
+
+    /// Days restored copies stay readable.
+    #[arg(long, default_value_t = 7, value_name = "N")]
+    pub days: u32,
+
+    /// Print the estimate and do nothing else.
+    #[arg(long, short = 'n')]
+    pub dry_run: bool,
+
+    /// Go ahead even when a guard (everything selected, cost or size above the limits) stops.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+
+    /// Replace files that already exist in the destination.
+    #[arg(long)]
+    pub overwrite: bool,
+
+    /// Print the estimate or outcome as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PollArgs {
+    /// One pass, then exit (for cron or a systemd timer).
+    #[arg(long)]
+    pub once: bool,
+
+    /// Seconds between passes when looping.
+    #[arg(long, default_value_t = 600, value_name = "SECS")]
+    pub interval: u64,
+
+    /// Print each pass's report as JSON.
     #[arg(long)]
     pub json: bool,
 }

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use super::args::{ArchiveArgs, ConfigCommand, FindArgs, ListArgs};
-use super::output::{Output, printable, spinner, table, thousands};
+use super::output::{Output, money, plural, printable, spinner, table, thousands};
 use crate::archive::{self, ArchiveRequest, Summary};
 use crate::catalog::Catalog;
 use crate::config::{Settings, parse_count, parse_size_value};
@@ -64,7 +64,6 @@ pub fn archive(settings: &Settings, args: ArchiveArgs, quiet: bool) -> Result<Ex
 }
 
 fn print_estimate(out: &mut Output, estimate: &crate::cost::UploadEstimate) -> Result<()> {
-    let money = |usd: f64| if usd >= 0.01 || usd == 0.0 { format!("${usd:.2}") } else { format!("${usd:.4}") };
     let line = |what: &str, cost: &crate::cost::StorageCost, class: &str| {
         let minimum = if cost.minimum_days > 0 {
             format!("; billed for at least {} days: {}", cost.minimum_days, money(cost.minimum_storage_cost_usd))
@@ -90,11 +89,6 @@ fn print_estimate(out: &mut Output, estimate: &crate::cost::UploadEstimate) -> R
     ))?;
     out.line(line("one object per file instead", &estimate.one_object_per_file, &estimate.storage_class))?;
     Ok(())
-}
-
-/// "1 file", "2 files", "1,000 bundles".
-fn plural(count: u64, noun: &str) -> String {
-    if count == 1 { format!("1 {noun}") } else { format!("{} {noun}s", thousands(count)) }
 }
 
 fn print_summary(out: &mut Output, summary: &Summary) -> Result<()> {

@@ -3,6 +3,7 @@
 mod args;
 mod commands;
 mod output;
+mod retrieval;
 
 use std::process::ExitCode;
 
@@ -42,6 +43,9 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
         Command::Find(args) => commands::find(&settings, args),
         Command::Bundles(args) => commands::bundles(&settings, args),
         Command::Runs(args) => commands::runs(&settings, args),
+        Command::Retrieve(args) => retrieval::retrieve(&settings, *args),
+        Command::Jobs(args) => retrieval::jobs(&settings, args),
+        Command::Poll(args) => retrieval::poll(&settings, args),
         Command::Reindex => commands::reindex(&settings, cli.quiet),
         Command::Config(command) => commands::config(&settings, command),
     }

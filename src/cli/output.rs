@@ -77,6 +77,16 @@ pub fn table(rows: &[Vec<String>]) -> Vec<String> {
         .collect()
 }
 
+/// "1 file", "2 files", "1,000 bundles".
+pub fn plural(count: u64, noun: &str) -> String {
+    if count == 1 { format!("1 {noun}") } else { format!("{} {noun}s", thousands(count)) }
+}
+
+/// Dollars, with more digits for small amounts.
+pub fn money(usd: f64) -> String {
+    if usd >= 0.01 || usd == 0.0 { format!("${usd:.2}") } else { format!("${usd:.4}") }
+}
+
 /// 1234567 → "1,234,567".
 pub fn thousands(value: u64) -> String {
     let digits = value.to_string();

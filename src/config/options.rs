@@ -18,6 +18,17 @@ pub struct Options {
     pub stores: BTreeMap<String, StoreOptions>,
     #[serde(default)]
     pub pricing: PricingOptions,
+    #[serde(default)]
+    pub retrieve: RetrieveOptions,
+}
+
+/// `[retrieve]`: guards against surprise bills.
+#[derive(Debug, Default, Clone, Deserialize, Serialize)]
+pub struct RetrieveOptions {
+    /// Retrievals estimated above this many dollars need `--yes`.
+    pub max_cost_usd: Option<f64>,
+    /// Retrievals restoring more than this many bytes need `--yes`.
+    pub max_bytes: Option<SizeValue>,
 }
 
 /// `[pricing]`: the price table used for estimates.
@@ -51,6 +62,10 @@ pub struct StoreOptions {
     pub kind: String,
     /// local: the directory.
     pub path: Option<PathBuf>,
+    /// local: simulate cold storage; reads need a restore that completes after this delay
+    /// (`30s`, `5m`, `12h`), and restored copies last `cold_lifetime` (default: the days asked).
+    pub cold_delay: Option<String>,
+    pub cold_lifetime: Option<String>,
     /// s3: bucket, key prefix and storage classes.
     pub bucket: Option<String>,
     pub prefix: Option<String>,
@@ -121,6 +136,10 @@ impl Options {
             },
             stores,
             pricing: PricingOptions { file: self.pricing.file.or(lower.pricing.file) },
+            retrieve: RetrieveOptions {
+                max_cost_usd: self.retrieve.max_cost_usd.or(lower.retrieve.max_cost_usd),
+                max_bytes: self.retrieve.max_bytes.or(lower.retrieve.max_bytes),
+            },
         }
     }
 }

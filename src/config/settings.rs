@@ -13,14 +13,31 @@ use super::options::{Options, SizeValue, StoreOptions};
 pub const DEFAULT_STORE: &str = "local";
 pub const DEFAULT_MAX_FILES: u64 = 1000;
 pub const DEFAULT_MAX_SIZE: u64 = 500 * 1024 * 1024;
+pub const DEFAULT_MAX_COST_USD: f64 = 10.0;
+pub const DEFAULT_MAX_RETRIEVE_BYTES: u64 = 100 * 1024 * 1024 * 1024;
 const SYSTEM_CONFIG_FILE: &str = "/etc/esker/config.toml";
 
 /// A store, resolved.
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum StoreSettings {
-    Local { path: PathBuf },
+    Local {
+        path: PathBuf,
+        /// Simulated cold storage: seconds until a restore completes.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        cold_delay: Option<u64>,
+        /// Simulated cold storage: seconds a restored copy lasts (default: the days asked).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        cold_lifetime: Option<u64>,
+    },
     S3(S3Settings),
+}
+
+/// Guards of `esker retrieve`.
+#[derive(Debug, Clone, Serialize)]
+pub struct RetrieveSettings {
+    pub max_cost_usd: f64,
+    pub max_bytes: u64,
 }
 
 /// An S3 (or S3-compatible) bucket.
@@ -138,6 +155,7 @@ pub struct Settings {
     pub archive: ArchiveSettings,
     /// Pricing table for estimates; None = the built-in table.
     pub pricing_file: Option<PathBuf>,
+    pub retrieve: RetrieveSettings,
     #[serde(skip)]
     pub warnings: Vec<String>,
 }
@@ -166,7 +184,10 @@ impl Settings {
         warnings: Vec<String>,
     ) -> Result<Settings, ConfigError> {
         let mut stores = BTreeMap::new();
-        stores.insert(DEFAULT_STORE.to_string(), StoreSettings::Local { path: home.local_store.clone() });
+        stores.insert(
+            DEFAULT_STORE.to_string(),
+            StoreSettings::Local { path: home.local_store.clone(), cold_delay: None, cold_lifetime: None },
+        );
         for (name, store) in options.stores {
             let settings = match store.kind.as_str() {
                 "local" => StoreSettings::Local {
@@ -175,6 +196,14 @@ impl Settings {
                         value: String::new(),
                         message: "a local store needs a path".into(),
                     })?,
+                    cold_delay: store
+                        .cold_delay
+                        .map(|text| parse_duration(&format!("stores.{name}.cold_delay"), &text))
+                        .transpose()?,
+                    cold_lifetime: store
+                        .cold_lifetime
+                        .map(|text| parse_duration(&format!("stores.{name}.cold_lifetime"), &text))
+                        .transpose()?,
                 },
                 "s3" => StoreSettings::S3(s3_settings(&name, store)?),
                 other => {
@@ -220,6 +249,24 @@ impl Settings {
                 group_depth: options.archive.group_depth,
             },
             pricing_file: options.pricing.file,
+            retrieve: RetrieveSettings {
+                max_cost_usd: match options.retrieve.max_cost_usd {
+                    Some(cost) if cost.is_finite() && cost >= 0.0 => cost,
+                    Some(cost) => {
+                        return Err(ConfigError::Value {
+                            what: "retrieve.max_cost_usd".into(),
+                            value: cost.to_string(),
+                            message: "expected a number of dollars, 0 or more".into(),
+                        });
+                    }
+                    None => DEFAULT_MAX_COST_USD,
+                },
+                max_bytes: match options.retrieve.max_bytes {
+                    Some(SizeValue::Bytes(bytes)) => bytes,
+                    Some(SizeValue::Text(text)) => parse_size_value("retrieve.max_bytes", &text)?,
+                    None => DEFAULT_MAX_RETRIEVE_BYTES,
+                },
+            },
             warnings,
         };
         Ok(settings)
@@ -231,6 +278,27 @@ impl Settings {
             name: name.to_string(),
             known: self.stores.keys().cloned().collect::<Vec<_>>().join(", "),
         })
+    }
+}
+
+/// A duration: `90`, `90s`, `5m`, `2h`, `1d` (whole numbers).
+pub fn parse_duration(what: &str, text: &str) -> Result<u64, ConfigError> {
+    let trimmed = text.trim();
+    let (number, unit) = trimmed.split_at(trimmed.find(|c: char| !c.is_ascii_digit()).unwrap_or(trimmed.len()));
+    let scale = match unit.trim() {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => 0,
+    };
+    match number.parse::<u64>() {
+        Ok(value) if scale > 0 => Ok(value.saturating_mul(scale)),
+        _ => Err(ConfigError::Value {
+            what: what.to_string(),
+            value: text.to_string(),
+            message: "expected a duration such as 30s, 5m, 2h or 1d".into(),
+        }),
     }
 }
 

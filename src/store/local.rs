@@ -11,14 +11,53 @@ use super::error::{StoreError, StoreErrorKind};
 const WRITE_BUFFER: usize = 1 << 20;
 
 /// A store in a directory: `bundles/`, `manifests/`, and `tmp/` for unfinished writes.
+///
+/// With a cold delay it behaves like cold storage: bundles must be restored before they
+/// can be read; a restore completes `cold_delay` seconds after it is requested (a marker
+/// under `restores/` records the request) and the copy lasts `cold_lifetime` seconds
+/// (default: the days asked for). Manifests stay readable.
 pub struct LocalStore {
     name: String,
     root: PathBuf,
+    cold_delay: Option<u64>,
+    cold_lifetime: Option<u64>,
 }
 
 impl LocalStore {
     pub fn new(name: &str, root: &Path) -> LocalStore {
-        LocalStore { name: name.to_string(), root: root.to_path_buf() }
+        LocalStore { name: name.to_string(), root: root.to_path_buf(), cold_delay: None, cold_lifetime: None }
+    }
+
+    /// Simulates cold storage (see the type's documentation).
+    pub fn with_cold(mut self, delay: Option<u64>, lifetime: Option<u64>) -> LocalStore {
+        self.cold_delay = delay;
+        self.cold_lifetime = lifetime;
+        self
+    }
+
+    fn marker_of(&self, key: &str) -> PathBuf {
+        self.root.join("restores").join(key.replace('/', "_"))
+    }
+
+    /// Restore state of a bundle under simulated cold storage.
+    fn cold_state(&self, key: &str) -> RestoreState {
+        let Some(delay) = self.cold_delay else { return RestoreState::Online };
+        if !key.starts_with("bundles/") {
+            return RestoreState::Online;
+        }
+        let Ok(text) = fs::read_to_string(self.marker_of(key)) else { return RestoreState::Archived };
+        let mut fields = text.split_whitespace().map(|field| field.parse::<i64>().unwrap_or(0));
+        let (requested, days) = (fields.next().unwrap_or(0), fields.next().unwrap_or(1));
+        let lifetime = self.cold_lifetime.map(|seconds| seconds as i64).unwrap_or(days * 86_400);
+        let now = crate::time::now_seconds();
+        let ready = requested + delay as i64;
+        if now < ready {
+            RestoreState::Restoring
+        } else if now < ready + lifetime {
+            RestoreState::Restored { expires: Some(crate::time::format_rfc3339(ready + lifetime)) }
+        } else {
+            RestoreState::Archived
+        }
     }
 
     fn path_of(&self, key: &str) -> Result<PathBuf, StoreError> {
@@ -156,7 +195,7 @@ impl Store for LocalStore {
                 key: key.to_string(),
                 size: metadata.len(),
                 storage_class: None,
-                restore: RestoreState::Online,
+                restore: self.cold_state(key),
             })),
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(error) => Err(StoreError::io(&path.display().to_string(), error)),
@@ -165,6 +204,12 @@ impl Store for LocalStore {
 
     fn get_range(&self, key: &str, range: Range<u64>) -> Result<Vec<u8>, StoreError> {
         let path = self.path_of(key)?;
+        if matches!(self.cold_state(key), RestoreState::Archived | RestoreState::Restoring) && path.exists() {
+            return Err(StoreError::new(
+                StoreErrorKind::NotRestored,
+                format!("{key}: not restored (simulated cold storage)"),
+            ));
+        }
         let name = path.display().to_string();
         let mut file = File::open(&path).map_err(|error| StoreError::io(&name, error))?;
         file.seek(SeekFrom::Start(range.start)).map_err(|error| StoreError::io(&name, error))?;
@@ -176,6 +221,7 @@ impl Store for LocalStore {
     }
 
     fn delete(&self, key: &str) -> Result<(), StoreError> {
+        let _ = fs::remove_file(self.marker_of(key));
         let path = self.path_of(key)?;
         match fs::remove_file(&path) {
             Ok(()) => Ok(()),
@@ -236,10 +282,18 @@ impl Store for LocalStore {
         Ok(found)
     }
 
-    fn request_restore(&self, key: &str, _days: u32, _tier: RestoreTier) -> Result<RestoreState, StoreError> {
-        match self.head(key)? {
-            Some(_) => Ok(RestoreState::Online),
-            None => Err(StoreError::new(super::StoreErrorKind::NotFound, format!("{key}: no such object"))),
+    fn request_restore(&self, key: &str, days: u32, _tier: RestoreTier) -> Result<RestoreState, StoreError> {
+        let Some(info) = self.head(key)? else {
+            return Err(StoreError::new(StoreErrorKind::NotFound, format!("{key}: no such object")));
+        };
+        if info.restore != RestoreState::Archived {
+            return Ok(info.restore);
         }
+        let marker = self.marker_of(key);
+        let folder = self.root.join("restores");
+        fs::create_dir_all(&folder).map_err(|error| StoreError::io(&folder.display().to_string(), error))?;
+        fs::write(&marker, format!("{} {days}\n", crate::time::now_seconds()))
+            .map_err(|error| StoreError::io(&marker.display().to_string(), error))?;
+        Ok(self.cold_state(key))
     }
 }

@@ -20,7 +20,9 @@ use crate::config::StoreSettings;
 /// Builds the store named `name` from its settings (no request is sent until it is used).
 pub fn open(name: &str, settings: &StoreSettings) -> Result<Arc<dyn Store>, StoreError> {
     Ok(match settings {
-        StoreSettings::Local { path } => Arc::new(LocalStore::new(name, path)),
+        StoreSettings::Local { path, cold_delay, cold_lifetime } => {
+            Arc::new(LocalStore::new(name, path).with_cold(*cold_delay, *cold_lifetime))
+        }
         StoreSettings::S3(s3) => Arc::new(S3Store::new(name, s3)?),
     })
 }

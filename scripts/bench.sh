@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# esker benchmarks: builds the release binary, makes the test data it needs, runs the chosen
+# sections and prints plain-text tables plus a description of the machine.
+#
+#   scripts/bench.sh [SECTION...]     no section = every section
+#
+# Sections (one file each in scripts/bench/, defining `section_NAME`):
+#   s3   upload throughput against a local moto server, esker vs `aws s3 cp --recursive`
+#        of the same bundles, and esker's peak memory for 1 vs 100 bundles and one big one
+#
+# Environment:
+#   CARGO_TARGET_DIR  where cargo builds (default: target/ in the repository)
+#   ESKER_BIN         use this esker binary instead of building one
+#   BENCH_DIR         generated test trees, kept between runs (default /work/.bench-trees)
+#   BENCH_RUNS        runs of each measurement (default 3)
+#   BENCH_JOBS        `esker archive -j N` (default: esker's own, one packer per CPU)
+#   BENCH_KEEP=1      keep the scratch directory (.bench/run-*/: logs of every run)
+#   plus the section's own settings, listed at the top of scripts/bench/SECTION.sh.
+#
+# Each run writes to .bench/run-DATE/: report.txt (what is printed), results.tsv (every
+# measured run) and logs/ (each command's stdout, stderr and /usr/bin/time output).
+# Progress goes to stderr; the tables go to stdout.
+set -euo pipefail
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$REPO"
+# shellcheck source=scripts/bench/lib.sh
+source "$REPO/scripts/bench/lib.sh"
+
+ALL_SECTIONS=(s3)
+
+usage() {
+  sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//' >&2
+  exit 2
+}
+
+SECTIONS=()
+for arg in "$@"; do
+  case "$arg" in
+    -h | --help) usage ;;
+    -*) log "unknown option $arg"; usage ;;
+    *)
+      [ -f "$REPO/scripts/bench/$arg.sh" ] || die "unknown section \`$arg\` (sections: ${ALL_SECTIONS[*]})"
+      SECTIONS+=("$arg")
+      ;;
+  esac
+done
+((${#SECTIONS[@]})) || SECTIONS=("${ALL_SECTIONS[@]}")
+
+BENCH_DIR="${BENCH_DIR:-/work/.bench-trees}"
+RUNS="${BENCH_RUNS:-3}"
+[[ "$RUNS" =~ ^[1-9][0-9]*$ ]] || die "BENCH_RUNS must be a positive number"
+JOB_ARGS=()
+if [ -n "${BENCH_JOBS:-}" ]; then JOB_ARGS=(-j "$BENCH_JOBS"); fi
+TOOL_VERSIONS=()
+LOAD_AT_START=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# --- tools ------------------------------------------------------------------------------
+missing=()
+[ -x /usr/bin/time ] || missing+=(time) # GNU time: wall time and peak RSS
+command -v python3 >/dev/null || missing+=(python3 python3-venv)
+if ((${#missing[@]})); then
+  [ "$(id -u)" -eq 0 ] || die "missing packages: ${missing[*]} (run as root, or install them first)"
+  log "installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# --- the binary -------------------------------------------------------------------------
+if [ -n "${ESKER_BIN:-}" ]; then
+  ESKER="$(realpath "$ESKER_BIN")"
+  [ -x "$ESKER" ] || die "ESKER_BIN=$ESKER_BIN is not an executable"
+  BUILD_NOTE="given by ESKER_BIN, not built by this run"
+else
+  export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$REPO/target}"
+  log "building the release binary (cargo build --release --locked, CARGO_TARGET_DIR=$CARGO_TARGET_DIR)"
+  cargo build --release --locked >&2
+  ESKER="$CARGO_TARGET_DIR/release/esker"
+  BUILD_NOTE="cargo build --release --locked by this run"
+fi
+
+# --- scratch space and a clean environment ------------------------------------------------
+mkdir -p "$REPO/.bench"
+WORK="$(mktemp -d "$REPO/.bench/run-$(date -u +%Y%m%d-%H%M%S)-XXXX")"
+LOGS="$WORK/logs"
+RESULTS="$WORK/results.tsv"
+REPORT="$WORK/report.txt"
+mkdir -p "$LOGS" "$WORK/homes"
+: >"$RESULTS"
+: >"$REPORT"
+if [ "${BENCH_KEEP:-0}" = 1 ]; then
+  on_exit 'log "kept $WORK"'
+else
+  # The homes and uploads are large; the report and the logs are small and stay.
+  on_exit 'rm -rf "$WORK/homes" "$WORK/upload"; log "report and logs in $WORK"'
+fi
+trap run_exit_hooks EXIT
+trap 'exit 130' INT TERM
+
+# esker reads only what each measurement gives it: no system config, no ESKER_* defaults.
+export ESKER_SYSTEM_CONFIG="$WORK/no-system-config.toml"
+unset ESKER_HOME ESKER_STORE ESKER_MAX_FILES ESKER_MAX_SIZE ESKER_JOBS ESKER_LOG ESKER_FAILPOINT
+
+emit "esker benchmarks: ${SECTIONS[*]} ($RUNS runs each)"
+for section in "${SECTIONS[@]}"; do
+  # shellcheck source=/dev/null
+  source "$REPO/scripts/bench/$section.sh"
+  log "--- section $section ---"
+  "section_$section"
+done
+emit ""
+machine_info

@@ -1,0 +1,112 @@
+# Helpers shared by the sections of scripts/bench.sh. Sourced, not run.
+#
+# Variables the main script sets before sourcing a section:
+#   REPO     the repository            ESKER    the release binary
+#   WORK     this run's scratch dir    LOGS     per-measurement stdout/stderr/time files
+#   RESULTS  measurements (TSV)        REPORT   the tables, also printed to stdout
+#   BENCH_DIR generated test trees     RUNS     runs per measurement
+#   JOB_ARGS extra `esker archive` args (-j N when BENCH_JOBS is set)
+
+log() { printf 'bench: %s\n' "$*" >&2; }
+die() { log "$*"; exit 2; }
+
+# Commands to run on exit, last registered first.
+EXIT_HOOKS=()
+on_exit() { EXIT_HOOKS=("$*" "${EXIT_HOOKS[@]}"); }
+run_exit_hooks() {
+  local hook
+  for hook in "${EXIT_HOOKS[@]}"; do eval "$hook" || true; done
+}
+
+# ensure_tree NAME GEN_TREE_ARGS... -> prints the tree's path; generates it with
+# scripts/gen_tree.py (deterministic) unless $BENCH_DIR/NAME exists. Generated into a
+# temporary name first, so an interrupted generation never passes for a tree.
+ensure_tree() {
+  local name=$1
+  shift
+  local dir="$BENCH_DIR/$name"
+  if [ ! -d "$dir" ]; then
+    log "generating test tree $dir (scripts/gen_tree.py $*)"
+    mkdir -p "$BENCH_DIR"
+    rm -rf "$dir.partial"
+    python3 "$REPO/scripts/gen_tree.py" "$@" "$dir.partial" >&2
+    mv "$dir.partial" "$dir"
+  fi
+  printf '%s\n' "$dir"
+}
+
+# tree_bytes DIR -> bytes of regular-file data under DIR (apparent sizes).
+tree_bytes() { find "$1" -type f -printf '%s\n' | awk '{s += $1} END {printf "%d\n", s}'; }
+# tree_files DIR -> number of regular files under DIR.
+tree_files() { find "$1" -type f | wc -l | tr -d ' '; }
+
+# mib BYTES -> "12.3 MiB"
+mib() { awk -v b="$1" 'BEGIN {printf "%.1f MiB", b / 1048576}'; }
+
+# measure NAME RUN PAYLOAD_BYTES CMD... : runs CMD under /usr/bin/time, appends
+# "NAME RUN WALL_S PEAK_RSS_KIB PAYLOAD_BYTES" to $RESULTS and leaves CMD's output in
+# $LOGS/NAME-RUN.{out,err}. PAYLOAD_BYTES may be `-` when only CMD's output knows it: then
+# the caller passes it later with `set_payload`. A failing CMD stops the benchmark.
+# Sets MEASURED_WALL, MEASURED_RSS and MEASURED_OUT.
+measure() {
+  local name=$1 run=$2 payload=$3
+  shift 3
+  local base="$LOGS/$name-$run" start end status=0
+  log "$name #$run: $*"
+  start=$(date +%s%N)
+  /usr/bin/time -f '%e %M' -o "$base.time" "$@" >"$base.out" 2>"$base.err" || status=$?
+  end=$(date +%s%N)
+  if [ "$status" -ne 0 ]; then
+    log "$name #$run failed (exit $status); last lines of $base.err:"
+    tail -n 20 "$base.err" >&2
+    exit 1
+  fi
+  MEASURED_WALL=$(awk -v s="$start" -v e="$end" 'BEGIN {printf "%.3f", (e - s) / 1e9}')
+  MEASURED_RSS=$(tail -n 1 "$base.time" | awk '{print $2}')
+  MEASURED_OUT="$base.out"
+  MEASURED_NAME=$name
+  MEASURED_RUN=$run
+  if [ "$payload" != "-" ]; then
+    set_payload "$payload"
+  fi
+  log "$name #$run: ${MEASURED_WALL} s, peak RSS ${MEASURED_RSS} KiB"
+}
+
+# set_payload BYTES: records the last measurement with this payload.
+set_payload() {
+  printf '%s\t%s\t%s\t%s\t%s\n' "$MEASURED_NAME" "$MEASURED_RUN" "$MEASURED_WALL" "$MEASURED_RSS" "$1" >>"$RESULTS"
+}
+
+# json_field FILE FIELD -> a top-level field of the JSON object in FILE.
+json_field() {
+  python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$2"
+}
+
+# emit TEXT...: a line of the report (stdout and $REPORT).
+emit() { printf '%s\n' "$*" | tee -a "$REPORT"; }
+
+# table ARGS...: renders a table of $RESULTS with scripts/bench/table.py into the report.
+table() { python3 "$REPO/scripts/bench/table.py" "$RESULTS" "$@" | tee -a "$REPORT"; }
+
+machine_info() {
+  local model mem commit dirty moto aws rustc
+  model=$(grep -m1 '^model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
+  mem=$(awk '/^MemTotal:/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)
+  commit=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)
+  dirty=""
+  if [ -n "$(git -C "$REPO" status --porcelain -- src index migrations Cargo.toml Cargo.lock 2>/dev/null)" ]; then
+    dirty=" (working tree has uncommitted changes in src/, index/, migrations/ or Cargo.*)"
+  fi
+  rustc=$(rustc --version 2>/dev/null || echo unknown)
+  emit "Machine"
+  emit "======="
+  emit "date:      $(date -u '+%Y-%m-%d %H:%M UTC')"
+  emit "cpu:       $(nproc) CPUs, ${model:-unknown}"
+  emit "memory:    $mem"
+  emit "kernel:    $(uname -sr)"
+  emit "load avg:  at start $LOAD_AT_START; at end $(cut -d' ' -f1-3 /proc/loadavg)"
+  emit "esker:     commit $commit$dirty"
+  emit "binary:    $ESKER ($BUILD_NOTE)"
+  emit "toolchain: $rustc"
+  for tool in "${TOOL_VERSIONS[@]}"; do emit "$tool"; done
+}

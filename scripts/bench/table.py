@@ -1,0 +1,96 @@
+#!/usr/bin/env python3
+"""Prints one plain-text table from the measurements scripts/bench.sh recorded.
+
+Usage: table.py RESULTS.tsv --title TEXT [--note TEXT]... --row NAME LABEL...
+                [--ratio A B LABEL]... [--diff A B LABEL]...
+
+RESULTS.tsv has one line per measured run: name, run, wall seconds, peak RSS (KiB),
+payload bytes (0 = no throughput). For each --row the table shows the number of runs, the
+median wall time and its min-max, the median throughput (payload bytes / wall time, in
+MiB/s, over the runs) and the median peak RSS with its min-max. --ratio prints the ratio
+of two rows' median wall times; --diff their difference.
+"""
+import argparse
+import statistics
+import sys
+
+
+def load(path):
+    rows = {}
+    with open(path, encoding="utf-8") as handle:
+        for line in handle:
+            if not line.strip():
+                continue
+            name, run, wall, rss, payload = line.rstrip("\n").split("\t")[:5]
+            rows.setdefault(name, []).append((int(run), float(wall), int(rss), int(payload)))
+    return rows
+
+
+def seconds(value):
+    return f"{value:.2f}"
+
+
+def kib(value):
+    return f"{value:,.0f}"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("results")
+    parser.add_argument("--title", required=True)
+    parser.add_argument("--note", action="append", default=[])
+    parser.add_argument("--row", nargs=2, action="append", default=[], metavar=("NAME", "LABEL"))
+    parser.add_argument("--ratio", nargs=3, action="append", default=[], metavar=("A", "B", "LABEL"))
+    parser.add_argument("--diff", nargs=3, action="append", default=[], metavar=("A", "B", "LABEL"))
+    args = parser.parse_args()
+    data = load(args.results)
+
+    header = ["measurement", "runs", "wall median s", "wall min-max s", "MiB/s", "peak RSS KiB", "RSS min-max KiB"]
+    lines = []
+    medians = {}
+    for name, label in args.row:
+        runs = data.get(name, [])
+        if not runs:
+            lines.append([label, "0", "-", "-", "-", "-", "-"])
+            continue
+        walls = [wall for _, wall, _, _ in runs]
+        rss = [peak for _, _, peak, _ in runs]
+        rates = [payload / wall / 2**20 for _, wall, _, payload in runs if payload and wall > 0]
+        medians[name] = statistics.median(walls)
+        lines.append([
+            label,
+            str(len(runs)),
+            seconds(medians[name]),
+            f"{seconds(min(walls))}-{seconds(max(walls))}",
+            f"{statistics.median(rates):.1f}" if rates else "-",
+            kib(statistics.median(rss)),
+            f"{kib(min(rss))}-{kib(max(rss))}",
+        ])
+    widths = [max(len(row[col]) for row in [header] + lines) for col in range(len(header))]
+
+    def render(row):
+        cells = [row[0].ljust(widths[0])] + [cell.rjust(width) for cell, width in zip(row[1:], widths[1:])]
+        return "  ".join(cells).rstrip()
+
+    out = [args.title, "=" * len(args.title)]
+    out += args.note
+    if args.note:
+        out.append("")
+    out.append(render(header))
+    out.append("  ".join("-" * width for width in widths))
+    out += [render(row) for row in lines]
+    extra = []
+    for a, b, label in args.ratio:
+        if a in medians and b in medians and medians[b] > 0:
+            extra.append(f"{label}: {medians[a] / medians[b]:.2f}x (median wall {seconds(medians[a])} s / {seconds(medians[b])} s)")
+    for a, b, label in args.diff:
+        if a in medians and b in medians:
+            extra.append(f"{label}: {medians[a] - medians[b]:+.2f} s (median {seconds(medians[a])} s - {seconds(medians[b])} s)")
+    if extra:
+        out.append("")
+        out += extra
+    sys.stdout.write("\n".join(out) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,240 @@
+//! Working one job: check the restore, request it again if the copy expired, download the
+//! needed ranges and write the files.
+
+use std::os::unix::ffi::OsStrExt;
+use std::path::PathBuf;
+
+use crate::catalog::{
+    Catalog, FILE_DONE, FILE_FAILED, FileRecord, JOB_DONE, JOB_DOWNLOADING, JOB_EXPIRED, JOB_FAILED, JOB_READY,
+    JOB_RESTORING, Job, JobUpdate, Retrieval,
+};
+use crate::error::Result;
+use crate::retrieve::extract::{FileWriter, check_target, write_metadata_only};
+use crate::retrieve::ranges::{MAX_REQUEST, plan_ranges};
+use crate::store::{RestoreState, RestoreTier, Store, StoreErrorKind};
+
+/// What happened to a job in one pass.
+#[derive(Debug, Default, Clone)]
+pub struct JobOutcome {
+    pub state: String,
+    pub files_done: u64,
+    pub files_failed: u64,
+    pub bytes_downloaded: u64,
+    pub errors: Vec<String>,
+}
+
+pub fn tier_of(name: &str) -> RestoreTier {
+    match name {
+        "expedited" => RestoreTier::Expedited,
+        "standard" => RestoreTier::Standard,
+        _ => RestoreTier::Bulk,
+    }
+}
+
+fn set_state(catalog: &mut Catalog, job: &Job, state: &str, error: Option<String>) -> Result<()> {
+    let now = crate::time::now_seconds();
+    let mut update =
+        JobUpdate { state: Some(state.to_string()), updated_at: Some(now), error: Some(error), ..JobUpdate::default() };
+    if state == JOB_READY && job.ready_at.is_none() {
+        update.ready_at = Some(Some(now));
+    }
+    if state == JOB_DONE || state == JOB_FAILED {
+        update.done_at = Some(Some(now));
+    }
+    catalog.update_job(job.id, &update)?;
+    Ok(())
+}
+
+/// Brings a job as far as it can go now.
+pub fn work(catalog: &mut Catalog, store: &dyn Store, job: &Job, retrieval: &Retrieval) -> Result<JobOutcome> {
+    let mut outcome = JobOutcome::default();
+    let info = match store.head(&job.object_key) {
+        Ok(Some(info)) => info,
+        Ok(None) => {
+            let message = format!("bundle object {} is missing from store `{}`", job.object_key, job.store);
+            set_state(catalog, job, JOB_FAILED, Some(message.clone()))?;
+            outcome.state = JOB_FAILED.into();
+            outcome.errors.push(message);
+            return Ok(outcome);
+        }
+        Err(error) => {
+            // Transient: leave the job as it is for the next pass.
+            outcome.state = job.state.clone();
+            outcome.errors.push(format!("job {}: {error}", job.id));
+            return Ok(outcome);
+        }
+    };
+    let restore_again = |catalog: &mut Catalog, note: &str| -> Result<JobOutcome> {
+        tracing::warn!("job {}: {note}; requesting the restore again", job.id);
+        set_state(catalog, job, JOB_EXPIRED, Some(note.to_string()))?;
+        let state = store.request_restore(&job.object_key, retrieval.days.max(1) as u32, tier_of(&job.tier))?;
+        let next =
+            if matches!(state, RestoreState::Restoring | RestoreState::Archived) { JOB_RESTORING } else { JOB_READY };
+        set_state(catalog, job, next, None)?;
+        Ok(JobOutcome { state: next.into(), ..JobOutcome::default() })
+    };
+    match info.restore {
+        RestoreState::Archived => {
+            let note = if job.state == "requested" {
+                "restore not started yet"
+            } else {
+                "the restored copy expired before download"
+            };
+            let outcome = restore_again(catalog, note)?;
+            if outcome.state != JOB_READY {
+                return Ok(outcome);
+            }
+        }
+        RestoreState::Restoring => {
+            if job.state != JOB_RESTORING {
+                set_state(catalog, job, JOB_RESTORING, None)?;
+            }
+            outcome.state = JOB_RESTORING.into();
+            return Ok(outcome);
+        }
+        RestoreState::Restored { expires } => {
+            catalog.update_job(job.id, &JobUpdate { expires: Some(expires), ..JobUpdate::default() })?;
+        }
+        RestoreState::Online => {}
+    }
+    set_state(catalog, job, JOB_READY, None)?;
+    download(catalog, store, job, retrieval, &mut outcome)?;
+    let (pending, _, failed) = catalog.job_file_counts(job.id)?;
+    outcome.state = if pending > 0 {
+        JOB_READY.into()
+    } else if failed > 0 {
+        JOB_FAILED.into()
+    } else {
+        JOB_DONE.into()
+    };
+    let error = (failed > 0).then(|| format!("{failed} files failed (see esker jobs --json and the poller's output)"));
+    if pending == 0 {
+        set_state(catalog, job, &outcome.state, error)?;
+    }
+    Ok(outcome)
+}
+
+fn failed(
+    catalog: &mut Catalog,
+    job: &Job,
+    record: &FileRecord,
+    message: String,
+    outcome: &mut JobOutcome,
+) -> Result<()> {
+    tracing::error!("{message}");
+    outcome.files_failed += 1;
+    outcome.errors.push(message.clone());
+    catalog.mark_retrieval_file(job.id, record.file.id, FILE_FAILED, Some(&message))?;
+    Ok(())
+}
+
+fn restored(catalog: &mut Catalog, job: &Job, record: &FileRecord, outcome: &mut JobOutcome) -> Result<()> {
+    catalog.mark_retrieval_file(job.id, record.file.id, FILE_DONE, None)?;
+    outcome.files_done += 1;
+    crate::failpoint::hit("file_restored");
+    Ok(())
+}
+
+/// A store read that may find the restored copy gone.
+enum Read {
+    Bytes(Vec<u8>),
+    Expired(String),
+}
+
+fn read(store: &dyn Store, job: &Job, range: std::ops::Range<u64>) -> Result<Read> {
+    match store.get_range(&job.object_key, range) {
+        Ok(bytes) => Ok(Read::Bytes(bytes)),
+        Err(error) if error.kind == StoreErrorKind::NotRestored => Ok(Read::Expired(error.to_string())),
+        Err(error) => Err(error.into()),
+    }
+}
+
+fn download(
+    catalog: &mut Catalog,
+    store: &dyn Store,
+    job: &Job,
+    retrieval: &Retrieval,
+    outcome: &mut JobOutcome,
+) -> Result<()> {
+    set_state(catalog, job, JOB_DOWNLOADING, None)?;
+    let destination = PathBuf::from(std::ffi::OsStr::from_bytes(&retrieval.destination));
+    let records = catalog.pending_job_files(job.id)?;
+    // Entries without data first.
+    for record in records.iter().filter(|record| record.file.kind != "file") {
+        match check_target(&destination, record, retrieval.overwrite)
+            .and_then(|target| write_metadata_only(&target, record))
+        {
+            Ok(()) => restored(catalog, job, record, outcome)?,
+            Err(error) => failed(catalog, job, record, error.0, outcome)?,
+        }
+    }
+    for group in plan_ranges(&records) {
+        // Files that may not be written fail before any byte is fetched.
+        let mut writable = Vec::new();
+        for &index in &group.files {
+            match check_target(&destination, &records[index], retrieval.overwrite) {
+                Ok(target) => writable.push((index, target)),
+                Err(error) => failed(catalog, job, &records[index], error.0, outcome)?,
+            }
+        }
+        if writable.is_empty() {
+            continue;
+        }
+        // Small neighbours come in one request; a large file in chunks.
+        let chunked = group.len() > MAX_REQUEST;
+        if !chunked {
+            let bytes = match read(store, job, group.start..group.end)? {
+                Read::Bytes(bytes) => bytes,
+                Read::Expired(why) => return set_state(catalog, job, JOB_EXPIRED, Some(why)),
+            };
+            outcome.bytes_downloaded += bytes.len() as u64;
+            for (index, target) in writable {
+                let record = &records[index];
+                let start = (record.file.data_offset.unwrap_or(0).max(0) as u64 - group.start) as usize;
+                let end = start + record.file.size.max(0) as usize;
+                let result = FileWriter::create(target, record).and_then(|mut writer| {
+                    writer.write(bytes.get(start..end).unwrap_or_default())?;
+                    writer.finish(record)
+                });
+                match result {
+                    Ok(()) => restored(catalog, job, record, outcome)?,
+                    Err(error) => failed(catalog, job, record, error.0, outcome)?,
+                }
+            }
+            continue;
+        }
+        let (index, target) = writable.remove(0);
+        let record = &records[index];
+        let mut writer = match FileWriter::create(target, record) {
+            Ok(writer) => writer,
+            Err(error) => {
+                failed(catalog, job, record, error.0, outcome)?;
+                continue;
+            }
+        };
+        let mut offset = group.start;
+        let mut broken = None;
+        while offset < group.end && broken.is_none() {
+            let end = (offset + MAX_REQUEST).min(group.end);
+            match read(store, job, offset..end)? {
+                Read::Bytes(bytes) => {
+                    outcome.bytes_downloaded += bytes.len() as u64;
+                    if let Err(error) = writer.write(&bytes) {
+                        broken = Some(error.0);
+                    }
+                }
+                Read::Expired(why) => return set_state(catalog, job, JOB_EXPIRED, Some(why)),
+            }
+            offset = end;
+        }
+        let result = match broken {
+            Some(message) => Err(crate::retrieve::extract::ExtractError(message)),
+            None => writer.finish(record),
+        };
+        match result {
+            Ok(()) => restored(catalog, job, record, outcome)?,
+            Err(error) => failed(catalog, job, record, error.0, outcome)?,
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,115 @@
+//! The poller: finishes retrieval jobs. Every pass claims each open job atomically (so two
+//! pollers never work the same job), brings it as far as it can, and releases it. All state
+//! lives in the catalog, so a poller can be stopped and started at any time.
+
+mod job;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde::Serialize;
+
+pub use job::{JobOutcome, tier_of};
+
+use crate::catalog::Catalog;
+use crate::config::Settings;
+use crate::error::Result;
+use crate::store::Store;
+
+/// How long a claim lasts without renewal (a poller that died frees its jobs after this).
+pub const LEASE_SECONDS: i64 = 15 * 60;
+
+/// What one pass did.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct PollReport {
+    pub jobs_checked: u64,
+    pub jobs_done: u64,
+    pub jobs_waiting: u64,
+    pub jobs_failed: u64,
+    /// Jobs another live poller is working on.
+    pub jobs_busy: u64,
+    pub files_done: u64,
+    pub files_failed: u64,
+    pub bytes_downloaded: u64,
+    pub errors: Vec<String>,
+}
+
+/// This process, as it appears in claims.
+pub fn claimer() -> String {
+    format!("{}:{}", crate::archive::hostname(), std::process::id())
+}
+
+/// Claims held by processes of this host that no longer exist.
+fn dead_local_claimers(catalog: &mut Catalog, now: i64) -> Result<Vec<String>> {
+    let host = crate::archive::hostname();
+    Ok(catalog
+        .job_claimers(now)?
+        .into_iter()
+        .filter(|claim| match claim.rsplit_once(':') {
+            Some((claim_host, pid)) => claim_host == host && !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+            None => false,
+        })
+        .collect())
+}
+
+/// One pass over the open jobs (of one retrieval, or all).
+pub fn poll_once(settings: &Settings, catalog: &mut Catalog, retrieval: Option<i64>) -> Result<PollReport> {
+    let me = claimer();
+    let mut report = PollReport::default();
+    let mut stores: HashMap<String, Arc<dyn Store>> = HashMap::new();
+    for job in catalog.open_jobs(retrieval)? {
+        report.jobs_checked += 1;
+        let now = crate::time::now_seconds();
+        let stale = dead_local_claimers(catalog, now)?;
+        if !catalog.claim_job(job.id, &me, now + LEASE_SECONDS, now, &stale)? {
+            report.jobs_busy += 1;
+            continue;
+        }
+        let result = work_claimed(settings, catalog, &mut stores, job.id);
+        catalog.release_job(job.id, &me)?;
+        let outcome = match result {
+            Ok(outcome) => outcome,
+            Err(error) => JobOutcome {
+                state: job.state.clone(),
+                errors: vec![format!("job {}: {error}", job.id)],
+                ..JobOutcome::default()
+            },
+        };
+        match outcome.state.as_str() {
+            crate::catalog::JOB_DONE => report.jobs_done += 1,
+            crate::catalog::JOB_FAILED => report.jobs_failed += 1,
+            _ => report.jobs_waiting += 1,
+        }
+        report.files_done += outcome.files_done;
+        report.files_failed += outcome.files_failed;
+        report.bytes_downloaded += outcome.bytes_downloaded;
+        report.errors.extend(outcome.errors);
+    }
+    catalog.settle_retrievals(crate::time::now_seconds())?;
+    Ok(report)
+}
+
+fn work_claimed(
+    settings: &Settings,
+    catalog: &mut Catalog,
+    stores: &mut HashMap<String, Arc<dyn Store>>,
+    job_id: i64,
+) -> Result<JobOutcome> {
+    // Re-read under the claim: another poller may have finished it meanwhile.
+    let Some(job) = catalog.job(job_id)? else { return Ok(JobOutcome::default()) };
+    if !crate::catalog::JOB_OPEN_STATES.contains(&job.state.as_str()) {
+        return Ok(JobOutcome { state: job.state, ..JobOutcome::default() });
+    }
+    let retrieval = catalog
+        .retrieval(job.retrieval_id)?
+        .ok_or_else(|| crate::Error::Input(format!("job {job_id} has no retrieval")))?;
+    let store = match stores.get(&job.store) {
+        Some(store) => store.clone(),
+        None => {
+            let store = crate::store::open(&job.store, settings.store(&job.store)?)?;
+            stores.insert(job.store.clone(), store.clone());
+            store
+        }
+    };
+    job::work(catalog, store.as_ref(), &job, &retrieval)
+}

@@ -1,0 +1,215 @@
+//! What a retrieval costs and how long it takes, per tier, from the pricing table.
+//!
+//! S3 restores whole bundles (the only option it offers), then esker downloads just the
+//! needed byte ranges. The cost of a tier: restore fee per GB and per request, GET requests,
+//! internet egress for the bytes downloaded, and the restored copies' storage (billed as
+//! STANDARD) for the days asked.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::ranges::{plan_ranges, request_count};
+use super::select::Selection;
+use crate::catalog::{Bundle, Catalog};
+use crate::config::{Settings, StoreSettings};
+use crate::cost::{Pricing, gigabytes};
+use crate::error::{Error, Result};
+
+/// The parts of a tier's cost.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct CostBreakdown {
+    pub retrieval_per_gb_usd: f64,
+    pub requests_usd: f64,
+    pub egress_usd: f64,
+    pub restored_storage_usd: f64,
+}
+
+/// One tier's total.
+#[derive(Debug, Clone, Serialize)]
+pub struct TierEstimate {
+    pub tier: String,
+    pub cost_usd: f64,
+    /// Typical hours until the data is ready (the slowest store in the selection).
+    pub hours: f64,
+    pub breakdown: CostBreakdown,
+}
+
+/// The estimate `retrieve --dry-run` prints.
+#[derive(Debug, Clone, Serialize)]
+pub struct RetrievalEstimate {
+    pub files: u64,
+    /// Bytes of the selected files.
+    pub bytes: u64,
+    pub bundles: u64,
+    /// Bytes made readable by restores (whole bundles on S3).
+    pub bytes_restored: u64,
+    /// Bytes downloaded (the files' ranges, merged where close).
+    pub bytes_downloaded: u64,
+    /// Restore requests plus download requests.
+    pub requests: u64,
+    pub restore_requests: u64,
+    pub download_requests: u64,
+    pub days: u32,
+    /// Files matched but not stored in a bundle (skipped at archive time).
+    pub not_stored: u64,
+    pub tiers: Vec<TierEstimate>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pricing: Option<String>,
+}
+
+impl RetrievalEstimate {
+    pub fn tier(&self, name: &str) -> Option<&TierEstimate> {
+        self.tiers.iter().find(|tier| tier.tier == name)
+    }
+}
+
+/// Per store and class: what the selection needs from it.
+#[derive(Default)]
+struct Group {
+    bundles: u64,
+    bundle_bytes: u64,
+    download_requests: u64,
+    download_bytes: u64,
+}
+
+pub fn estimate(
+    settings: &Settings,
+    catalog: &mut Catalog,
+    selection: &Selection,
+    days: u32,
+) -> Result<RetrievalEstimate> {
+    let mut groups: BTreeMap<(String, Option<String>), Group> = BTreeMap::new();
+    for (bundle_id, records) in &selection.by_bundle {
+        let bundle = bundle_row(catalog, *bundle_id)?;
+        let group = groups.entry((bundle.store.clone(), bundle.storage_class.clone())).or_default();
+        group.bundles += 1;
+        group.bundle_bytes += bundle.bytes.unwrap_or(bundle.data_bytes).max(0) as u64;
+        let (requests, bytes) = request_count(&plan_ranges(records));
+        group.download_requests += requests;
+        group.download_bytes += bytes;
+    }
+
+    let mut pricing: Option<Pricing> = None;
+    let mut tiers: Option<BTreeMap<String, TierEstimate>> = None;
+    let (mut bytes_restored, mut restore_requests, mut download_requests, mut bytes_downloaded) = (0, 0, 0, 0);
+    for ((store, class), group) in &groups {
+        download_requests += group.download_requests;
+        bytes_downloaded += group.download_bytes;
+        let offered: BTreeMap<String, TierEstimate> = match settings.store(store) {
+            Ok(StoreSettings::S3(_)) => {
+                if pricing.is_none() {
+                    pricing = Some(Pricing::load(settings.pricing_file.as_deref())?);
+                }
+                let table = pricing.as_ref().ok_or_else(|| Error::Input("pricing table missing".into()))?;
+                let class_name = class.as_deref().unwrap_or("STANDARD");
+                let price = table.class(class_name)?;
+                let standard = table.class("STANDARD")?;
+                let downloaded_gb = gigabytes(group.download_bytes as f64);
+                let get_usd = group.download_requests as f64 / 1000.0 * price.get_per_1000;
+                let egress_usd = downloaded_gb * table.egress_per_gb;
+                if price.restore.is_empty() {
+                    // Readable at once: pay per GB read, requests, egress.
+                    let breakdown = CostBreakdown {
+                        retrieval_per_gb_usd: downloaded_gb * price.retrieval_per_gb,
+                        requests_usd: get_usd,
+                        egress_usd,
+                        restored_storage_usd: 0.0,
+                    };
+                    ["instant"]
+                        .iter()
+                        .map(|tier| (tier.to_string(), tier_total(tier, breakdown.clone(), 0.0)))
+                        .collect()
+                } else {
+                    bytes_restored += group.bundle_bytes;
+                    restore_requests += group.bundles;
+                    let restored_gb = gigabytes(group.bundle_bytes as f64);
+                    price
+                        .restore
+                        .iter()
+                        .map(|(tier, fee)| {
+                            let breakdown = CostBreakdown {
+                                retrieval_per_gb_usd: restored_gb * fee.per_gb,
+                                requests_usd: group.bundles as f64 / 1000.0 * fee.per_1000 + get_usd,
+                                egress_usd,
+                                restored_storage_usd: restored_gb * standard.storage_per_gb_month * f64::from(days)
+                                    / 30.0,
+                            };
+                            (tier.clone(), tier_total(tier, breakdown, fee.hours))
+                        })
+                        .collect()
+                }
+            }
+            Ok(StoreSettings::Local { cold_delay, .. }) => {
+                let hours = cold_delay.map(|seconds| seconds as f64 / 3600.0).unwrap_or(0.0);
+                ["local"]
+                    .iter()
+                    .map(|tier| (tier.to_string(), tier_total(tier, CostBreakdown::default(), hours)))
+                    .collect()
+            }
+            Err(_) => {
+                return Err(Error::Input(format!(
+                    "bundles of the selection live in store `{store}`, which is not configured any more"
+                )));
+            }
+        };
+        tiers = Some(merge_tiers(tiers, offered));
+    }
+    Ok(RetrievalEstimate {
+        files: selection.files() as u64,
+        bytes: selection.bytes(),
+        bundles: selection.by_bundle.len() as u64,
+        bytes_restored,
+        bytes_downloaded,
+        requests: restore_requests + download_requests,
+        restore_requests,
+        download_requests,
+        days,
+        not_stored: selection.not_stored.len() as u64,
+        tiers: tiers.unwrap_or_default().into_values().collect(),
+        pricing: pricing
+            .map(|table| format!("{} {} prices of {} ({})", table.provider, table.region, table.date, table.source)),
+    })
+}
+
+fn bundle_row(catalog: &mut Catalog, id: i64) -> Result<Bundle> {
+    catalog.bundle(id)?.ok_or_else(|| Error::Input(format!("bundle {id} is missing from the catalog")))
+}
+
+fn tier_total(tier: &str, breakdown: CostBreakdown, hours: f64) -> TierEstimate {
+    let cost_usd =
+        breakdown.retrieval_per_gb_usd + breakdown.requests_usd + breakdown.egress_usd + breakdown.restored_storage_usd;
+    TierEstimate { tier: tier.to_string(), cost_usd, hours, breakdown }
+}
+
+/// Combines the tiers of several stores: a tier every cold store offers is summed; stores
+/// that need no restore (local, instant classes) add their cost to every tier.
+fn merge_tiers(
+    so_far: Option<BTreeMap<String, TierEstimate>>,
+    next: BTreeMap<String, TierEstimate>,
+) -> BTreeMap<String, TierEstimate> {
+    let Some(so_far) = so_far else { return next };
+    let flat = |tiers: &BTreeMap<String, TierEstimate>| {
+        tiers.len() == 1 && tiers.keys().any(|t| t == "instant" || t == "local")
+    };
+    let (base, extra) = match (flat(&so_far), flat(&next)) {
+        (true, false) => (next, so_far),
+        _ => (so_far, next),
+    };
+    let single = extra.values().next().cloned().filter(|_| flat(&extra));
+    base.into_iter()
+        .filter_map(|(name, mut tier)| {
+            let add = match &single {
+                Some(single) => single.clone(),
+                None => extra.get(&name)?.clone(),
+            };
+            tier.cost_usd += add.cost_usd;
+            tier.hours = tier.hours.max(add.hours);
+            tier.breakdown.retrieval_per_gb_usd += add.breakdown.retrieval_per_gb_usd;
+            tier.breakdown.requests_usd += add.breakdown.requests_usd;
+            tier.breakdown.egress_usd += add.breakdown.egress_usd;
+            tier.breakdown.restored_storage_usd += add.breakdown.restored_storage_usd;
+            Some((name, tier))
+        })
+        .collect()
+}

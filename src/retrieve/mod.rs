@@ -1,0 +1,12 @@
+//! Retrieval: choosing files, estimating cost and time per tier, starting restore jobs, and
+//! writing the files back safely.
+
+mod estimate;
+pub mod extract;
+pub mod ranges;
+mod select;
+mod start;
+
+pub use estimate::{CostBreakdown, RetrievalEstimate, TierEstimate, estimate};
+pub use select::{Selection, select};
+pub use start::{RetrieveOutcome, RetrieveRequest, retrieve};

@@ -1,0 +1,169 @@
+//! `esker retrieve`: select, estimate, guard against surprise bills, record the retrieval
+//! and its jobs, request the restores, and download whatever is readable at once.
+
+use std::os::unix::ffi::OsStrExt;
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use super::estimate::{RetrievalEstimate, estimate};
+use super::select::select;
+use crate::catalog::{Catalog, JOB_READY, JOB_REQUESTED, JOB_RESTORING, JobUpdate, NewJob, NewRetrieval};
+use crate::config::Settings;
+use crate::error::{Error, Result};
+use crate::poll::{PollReport, poll_once, tier_of};
+use crate::store::RestoreState;
+
+/// What the user asked for.
+#[derive(Debug, Clone)]
+pub struct RetrieveRequest {
+    pub query: Option<String>,
+    pub bundles: Vec<String>,
+    pub files: Vec<i64>,
+    pub destination: PathBuf,
+    pub tier: String,
+    pub days: u32,
+    pub dry_run: bool,
+    pub yes: bool,
+    pub overwrite: bool,
+}
+
+/// How a retrieve ended.
+#[derive(Debug, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum RetrieveOutcome {
+    /// `--dry-run`: the estimate only.
+    Estimate { estimate: RetrievalEstimate },
+    /// A guard stopped it; nothing was requested.
+    Refused { estimate: RetrievalEstimate, reasons: Vec<String> },
+    /// Recorded and started; `report` is the first pass over its jobs.
+    Started {
+        retrieval: i64,
+        estimate: RetrievalEstimate,
+        jobs: u64,
+        /// Bundles whose restore was already under way or done (not requested again).
+        restores_reused: u64,
+        report: PollReport,
+    },
+    /// Nothing matched.
+    Empty,
+}
+
+pub fn retrieve(settings: &Settings, request: &RetrieveRequest) -> Result<RetrieveOutcome> {
+    let Some(mut catalog) = Catalog::open_existing(&settings.home.catalog)? else {
+        return Ok(RetrieveOutcome::Empty);
+    };
+    let selection = select(settings, &mut catalog, request.query.as_deref(), &request.bundles, &request.files)?;
+    if selection.files() == 0 {
+        return Ok(RetrieveOutcome::Empty);
+    }
+    let estimate = estimate(settings, &mut catalog, &selection, request.days)?;
+    let flat = estimate.tiers.len() == 1 && matches!(estimate.tiers[0].tier.as_str(), "local" | "instant");
+    let chosen = if flat { estimate.tiers.first() } else { estimate.tier(&request.tier) };
+    let Some(chosen) = chosen.cloned() else {
+        let offered: Vec<&str> = estimate.tiers.iter().map(|tier| tier.tier.as_str()).collect();
+        return Err(Error::Input(format!(
+            "tier `{}` is not offered for this selection's storage class (offered: {})",
+            request.tier,
+            offered.join(", ")
+        )));
+    };
+    if request.dry_run {
+        return Ok(RetrieveOutcome::Estimate { estimate });
+    }
+    let mut reasons = Vec::new();
+    if selection.everything {
+        reasons.push("no query, bundle or file was given: this retrieves everything in the catalog".to_string());
+    } else if catalog.stored_file_ids()?.len() == selection.files() {
+        reasons.push("the selection is every stored file in the catalog".to_string());
+    }
+    if chosen.cost_usd > settings.retrieve.max_cost_usd {
+        reasons.push(format!(
+            "the estimate (${:.2} with tier {}) is above retrieve.max_cost_usd (${:.2})",
+            chosen.cost_usd, chosen.tier, settings.retrieve.max_cost_usd
+        ));
+    }
+    let bytes = estimate.bytes_restored.max(estimate.bytes_downloaded);
+    if bytes > settings.retrieve.max_bytes {
+        reasons.push(format!(
+            "it moves {} (above retrieve.max_bytes, {})",
+            esker_index::format_size(bytes),
+            esker_index::format_size(settings.retrieve.max_bytes)
+        ));
+    }
+    if !reasons.is_empty() && !request.yes {
+        return Ok(RetrieveOutcome::Refused { estimate, reasons });
+    }
+
+    std::fs::create_dir_all(&request.destination).map_err(|error| Error::io(request.destination.display(), &error))?;
+    let destination = std::fs::canonicalize(&request.destination)
+        .map_err(|error| Error::io(request.destination.display(), &error))?;
+    let now = crate::time::now_seconds();
+    let mut plan = Vec::new();
+    let mut bundles = Vec::new();
+    for (bundle_id, records) in &selection.by_bundle {
+        let bundle = catalog.bundle(*bundle_id)?.ok_or_else(|| Error::Input(format!("bundle {bundle_id} vanished")))?;
+        plan.push((
+            NewJob {
+                retrieval_id: 0,
+                bundle_id: *bundle_id,
+                store: bundle.store.clone(),
+                object_key: bundle.object_key.clone(),
+                tier: chosen.tier.clone(),
+                state: JOB_REQUESTED.into(),
+                requested_at: now,
+                updated_at: now,
+            },
+            records.iter().map(|record| record.file.id).collect(),
+        ));
+        bundles.push(bundle);
+    }
+    let estimate_json = serde_json::to_string(&estimate).unwrap_or_else(|_| "{}".into());
+    let (retrieval_id, job_ids) = catalog.create_retrieval(
+        &NewRetrieval {
+            created_at: now,
+            selection: &selection.description,
+            destination: destination.as_os_str().as_bytes(),
+            destination_text: &destination.display().to_string(),
+            tier: &chosen.tier,
+            days: request.days as i32,
+            overwrite: request.overwrite,
+            state: "open",
+            files: selection.files() as i64,
+            bytes: selection.bytes() as i64,
+            estimate: &estimate_json,
+        },
+        plan,
+    )?;
+
+    // Request the restores. A restore already running or done is reused, never sent twice
+    // (the stores check the object's state before asking).
+    let mut restores_reused = 0;
+    for (job_id, bundle) in job_ids.iter().zip(&bundles) {
+        if catalog.active_job_for_bundle(bundle.id)?.is_some_and(|job| job.id != *job_id) {
+            restores_reused += 1;
+        }
+        let store = crate::store::open(&bundle.store, settings.store(&bundle.store)?)?;
+        let state = store.request_restore(&bundle.object_key, request.days.max(1), tier_of(&chosen.tier))?;
+        let next = match state {
+            RestoreState::Online | RestoreState::Restored { .. } => JOB_READY,
+            RestoreState::Restoring | RestoreState::Archived => JOB_RESTORING,
+        };
+        catalog.update_job(
+            *job_id,
+            &JobUpdate {
+                state: Some(next.into()),
+                updated_at: Some(crate::time::now_seconds()),
+                ..JobUpdate::default()
+            },
+        )?;
+    }
+    let report = poll_once(settings, &mut catalog, Some(retrieval_id))?;
+    Ok(RetrieveOutcome::Started {
+        retrieval: retrieval_id,
+        estimate,
+        jobs: job_ids.len() as u64,
+        restores_reused,
+        report,
+    })
+}
