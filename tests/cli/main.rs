@@ -8,4 +8,5 @@ mod conformance;
 mod crash;
 mod errors;
 mod query;
+mod retrieve;
 mod s3;

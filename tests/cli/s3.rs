@@ -195,3 +195,98 @@ fn dry_run_against_s3_estimates_the_upload_without_touching_the_network() {
     let text = String::from_utf8_lossy(&output.stdout);
     assert!(text.contains("upload estimate") && text.contains("one object per file instead"), "{text}");
 }
+
+#[test]
+fn retrieval_from_deep_archive_restores_downloads_and_verifies() {
+    let check = S3Check::new();
+    let env = s3_env(&check, &s3_endpoint(), "");
+    make_tree(&env.src, 4, 30, 2000);
+    write(&env.src.join("dir000/big.bin"), &content(3, 7 * 1024 * 1024));
+    env.archive(&["--store", "cold", "--max-files", "40"]);
+    let out = env.dir.path().join("out");
+    let query = format!("in:{}/dir000", env.src.display());
+    // The tier must exist for the class.
+    let output = env
+        .esker()
+        .args(["retrieve", &query, "--to", out.to_str().expect("utf8"), "--tier", "expedited"])
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("offered: bulk, standard"), "{}", stderr(&output));
+    // Before a restore, the bundles cannot be read at all.
+    let bundle_key = env.bundles()[0]["key"].as_str().expect("key").to_string();
+    assert_eq!(check.get(&bundle_key).expect_err("cold"), "InvalidObjectState");
+
+    let output =
+        env.esker().args(["retrieve", &query, "--to", out.to_str().expect("utf8"), "--json"]).output().expect("run");
+    assert_success(&output);
+    let outcome: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
+    assert_eq!(outcome["outcome"], "started");
+    // moto completes restores at once, so the first pass already downloads.
+    let jobs = json_lines(&env.run(&["jobs", "--json"]).stdout);
+    assert!(!jobs.is_empty());
+    assert!(jobs.iter().all(|job| job["state"] == "done" && job["tier"] == "bulk"), "{jobs:?}");
+    let copy = out.join(env.src.strip_prefix("/").expect("absolute")).join("dir000");
+    assert_eq!(snapshot(&copy), snapshot(&env.src.join("dir000")));
+    // Only the needed ranges came down, not whole bundles.
+    let downloaded = outcome["report"]["bytes_downloaded"].as_u64().expect("bytes");
+    let wanted: u64 = snapshot(&env.src.join("dir000")).values().map(|entry| entry.1.len() as u64).sum();
+    assert!(downloaded >= wanted && downloaded < wanted + 256 * 1024, "{downloaded} vs {wanted}");
+}
+
+#[test]
+fn retrieval_estimate_matches_a_hand_computation() {
+    let check = S3Check::new();
+    let env = s3_env(&check, &s3_endpoint(), "");
+    // Two folders in two bundles; ask for one file from each.
+    write(&env.src.join("a/one.dat"), &content(1, 100_000));
+    write(&env.src.join("a/two.dat"), &content(2, 50_000));
+    write(&env.src.join("b/three.dat"), &content(3, 70_000));
+    write(&env.src.join("c/four.dat"), &content(4, 10));
+    env.archive(&["--store", "cold", "--max-files", "2"]);
+    let output = env
+        .esker()
+        .args(["retrieve", "name:one OR name:three", "--dry-run", "--json", "--days", "10"])
+        .output()
+        .expect("run");
+    assert_success(&output);
+    let estimate: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
+    let bundles = env.bundles();
+    let size_of = |needle: &str| -> u64 {
+        let found = env.find(&format!("name:{needle}"));
+        let uuid = found[0]["bundle"].as_str().expect("bundle").to_string();
+        bundles.iter().find(|bundle| bundle["id"] == uuid.as_str()).expect("bundle")["bytes"].as_u64().expect("bytes")
+    };
+    let restored = (size_of("one") + size_of("three")) as f64;
+    let gb = |bytes: f64| bytes / (1u64 << 30) as f64;
+    assert_eq!(estimate["files"], 2);
+    assert_eq!(estimate["bytes"], 170_000);
+    assert_eq!(estimate["bundles"], 2);
+    assert_eq!(estimate["bytes_restored"].as_f64(), Some(restored));
+    assert_eq!(estimate["bytes_downloaded"], 170_000);
+    assert_eq!(estimate["restore_requests"], 2);
+    assert_eq!(estimate["download_requests"], 2);
+    assert_eq!(estimate["requests"], 4);
+    // Deep Archive bulk: $0.0025/GB + $0.025 per 1,000 restores; GETs $0.0004 per 1,000;
+    // egress $0.09/GB; restored copies as STANDARD ($0.023/GB-month) for 10 days.
+    let tiers = estimate["tiers"].as_array().expect("tiers");
+    let bulk = tiers.iter().find(|tier| tier["tier"] == "bulk").expect("bulk");
+    let expected_bulk = gb(restored) * 0.0025
+        + 2.0 / 1000.0 * 0.025
+        + 2.0 / 1000.0 * 0.0004
+        + gb(170_000.0) * 0.09
+        + gb(restored) * 0.023 * 10.0 / 30.0;
+    assert!((bulk["cost_usd"].as_f64().expect("cost") - expected_bulk).abs() < 1e-12, "{bulk}");
+    assert_eq!(bulk["hours"], 48.0);
+    let standard = tiers.iter().find(|tier| tier["tier"] == "standard").expect("standard");
+    let expected_standard = gb(restored) * 0.02
+        + 2.0 / 1000.0 * 0.10
+        + 2.0 / 1000.0 * 0.0004
+        + gb(170_000.0) * 0.09
+        + gb(restored) * 0.023 * 10.0 / 30.0;
+    assert!((standard["cost_usd"].as_f64().expect("cost") - expected_standard).abs() < 1e-12, "{standard}");
+    assert_eq!(standard["hours"], 12.0);
+    assert_eq!(tiers.len(), 2, "Deep Archive offers no expedited tier");
+    // A dry run requests nothing.
+    assert!(json_lines(&env.run(&["jobs", "--json"]).stdout).is_empty());
+}

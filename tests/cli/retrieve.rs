@@ -1,0 +1,286 @@
+//! Getting files back: estimates, guards, jobs, the poller, verification and safety.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::common::*;
+
+/// A home whose default store `cold` is a local directory simulating cold storage.
+fn cold_env(delay: &str, lifetime: Option<&str>) -> Env {
+    let env = Env::new();
+    fs::create_dir_all(&env.home).expect("mkdir");
+    let lifetime = lifetime.map(|value| format!("cold_lifetime = \"{value}\"\n")).unwrap_or_default();
+    let config = format!(
+        "store = \"cold\"\n[stores.cold]\nkind = \"local\"\npath = \"{}\"\ncold_delay = \"{delay}\"\n{lifetime}",
+        env.dir.path().join("cold").display()
+    );
+    write(&env.home.join("config.toml"), config.as_bytes());
+    env
+}
+
+fn sample_tree(env: &Env) {
+    write(&env.src.join("keep/report.txt"), b"quarterly report\n");
+    write(&env.src.join("keep/data.bin"), &content(1, 300_000));
+    write(&env.src.join(format!("keep/{}/deep.txt", "d".repeat(150))), b"deep");
+    write(&env.src.join(os(b"keep/caf\xe9.txt")), b"latin-1 name");
+    std::os::unix::fs::symlink("report.txt", env.src.join("keep/link")).expect("symlink");
+    fs::create_dir_all(env.src.join("keep/empty")).expect("mkdir");
+    write(&env.src.join("other/unrelated.txt"), b"not asked for");
+}
+
+fn keep_query(env: &Env) -> String {
+    format!("in:{}/keep", env.src.display())
+}
+
+fn restored_copy(out: &Path, env: &Env, relative: &str) -> PathBuf {
+    out.join(env.src.strip_prefix("/").expect("absolute")).join(relative)
+}
+
+fn retrieve(env: &Env, args: &[&str]) -> std::process::Output {
+    env.esker().arg("retrieve").args(args).output().expect("run")
+}
+
+fn poll(env: &Env) -> std::process::Output {
+    env.esker().args(["poll", "--once"]).output().expect("run")
+}
+
+fn jobs(env: &Env) -> Vec<Value> {
+    json_lines(&env.run(&["jobs", "--json"]).stdout)
+}
+
+#[test]
+fn cold_local_store_restores_then_the_poller_brings_files_back_identically() {
+    let env = cold_env("1s", None);
+    sample_tree(&env);
+    env.archive(&[]);
+    let out = env.dir.path().join("out");
+    let query = keep_query(&env);
+    let output = retrieve(&env, &[&query, "--to", out.to_str().expect("utf8")]);
+    assert_success(&output);
+    assert!(String::from_utf8_lossy(&output.stdout).contains("waiting for restores"));
+    assert_eq!(jobs(&env)[0]["state"], "restoring");
+    assert_success(&poll(&env));
+    assert_eq!(jobs(&env)[0]["state"], "restoring", "not before the delay");
+    std::thread::sleep(Duration::from_millis(1300));
+    let output = poll(&env);
+    assert_success(&output);
+    let job = &jobs(&env)[0];
+    assert_eq!(job["state"], "done", "{job}");
+    assert_eq!(job["files"], job["files_done"]);
+    let copy = restored_copy(&out, &env, "keep");
+    assert_eq!(snapshot(&copy), snapshot(&env.src.join("keep")));
+    assert!(!restored_copy(&out, &env, "other").exists(), "only the selection comes back");
+}
+
+#[test]
+fn a_hot_store_restores_at_once_and_a_second_run_refuses_to_overwrite() {
+    let env = Env::new();
+    sample_tree(&env);
+    env.archive(&[]);
+    let out = env.dir.path().join("out");
+    let query = keep_query(&env);
+    assert_success(&retrieve(&env, &[&query, "--to", out.to_str().expect("utf8")]));
+    assert_eq!(snapshot(&restored_copy(&out, &env, "keep")), snapshot(&env.src.join("keep")));
+
+    // The same again: every file exists now.
+    let output = retrieve(&env, &[&query, "--to", out.to_str().expect("utf8")]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("use --overwrite"), "{}", stderr(&output));
+    fs::write(restored_copy(&out, &env, "keep/report.txt"), b"edited").expect("edit");
+    assert_success(&retrieve(&env, &[&query, "--to", out.to_str().expect("utf8"), "--overwrite"]));
+    assert_eq!(fs::read(restored_copy(&out, &env, "keep/report.txt")).expect("read"), b"quarterly report\n");
+}
+
+#[test]
+fn one_small_file_from_a_big_bundle_downloads_only_its_range() {
+    let env = Env::new();
+    write(&env.src.join("big1.bin"), &content(1, 3_000_000));
+    write(&env.src.join("needle.txt"), b"the one file we want");
+    write(&env.src.join("big2.bin"), &content(2, 3_000_000));
+    env.archive(&[]);
+    assert_eq!(env.bundles().len(), 1);
+    let needle = env.find("needle");
+    let id = needle[0]["file_id"].as_i64().expect("id").to_string();
+    let out = env.dir.path().join("out");
+    let output = retrieve(&env, &["--file", &id, "--to", out.to_str().expect("utf8"), "--json"]);
+    assert_success(&output);
+    let outcome: Value = serde_json::from_slice(&output.stdout).expect("json");
+    assert_eq!(outcome["outcome"], "started");
+    assert_eq!(outcome["report"]["bytes_downloaded"], 20);
+    assert_eq!(outcome["estimate"]["bytes_downloaded"], 20);
+    assert_eq!(outcome["estimate"]["download_requests"], 1);
+    assert_eq!(fs::read(restored_copy(&out, &env, "needle.txt")).expect("read"), b"the one file we want");
+}
+
+#[test]
+fn guards_stop_large_or_unbounded_retrievals_until_confirmed() {
+    let env = Env::new();
+    sample_tree(&env);
+    env.archive(&[]);
+    let out = env.dir.path().join("out");
+    let to = out.to_str().expect("utf8");
+    // No selector: everything.
+    let output = retrieve(&env, &["--to", to]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("retrieves everything"), "{}", stderr(&output));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("TIER"), "the estimate is shown");
+    assert!(!out.exists(), "nothing was written");
+    assert!(jobs(&env).is_empty(), "nothing was requested");
+    // A query that happens to match every stored file.
+    let all = format!("in:{}", env.src.display());
+    let output = retrieve(&env, &[&all, "--to", to]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("every stored file"));
+    // A byte limit.
+    write(&env.home.join("config.toml"), b"[retrieve]\nmax_bytes = \"1KiB\"\n");
+    let query = keep_query(&env);
+    let output = retrieve(&env, &[&query, "--to", to]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("retrieve.max_bytes"), "{}", stderr(&output));
+    assert!(jobs(&env).is_empty());
+    // --yes goes ahead.
+    assert_success(&retrieve(&env, &[&query, "--to", to, "--yes"]));
+    assert_eq!(jobs(&env).len(), 1);
+    // Nothing matched: exit 1.
+    let output = retrieve(&env, &["nosuchfile", "--to", to]);
+    assert_eq!(output.status.code(), Some(1));
+    // Bad input: no --to, bad tier.
+    assert_eq!(retrieve(&env, &[&query]).status.code(), Some(2));
+    assert_eq!(retrieve(&env, &[&query, "--to", to, "--tier", "fastest"]).status.code(), Some(2));
+}
+
+#[test]
+fn a_second_retrieval_reuses_a_restore_in_progress() {
+    let env = cold_env("30s", None);
+    sample_tree(&env);
+    env.archive(&[]);
+    let to = env.dir.path().join("out");
+    let query = keep_query(&env);
+    assert_success(&retrieve(&env, &[&query, "--to", to.to_str().expect("utf8")]));
+    let marker_dir = env.dir.path().join("cold/restores");
+    let markers: Vec<PathBuf> =
+        fs::read_dir(&marker_dir).expect("markers").map(|item| item.expect("entry").path()).collect();
+    assert_eq!(markers.len(), 1);
+    let first_request = fs::read_to_string(&markers[0]).expect("marker");
+    std::thread::sleep(Duration::from_millis(1100));
+    let output = retrieve(&env, &[&query, "--to", to.to_str().expect("utf8"), "--json"]);
+    assert_success(&output);
+    let outcome: Value = serde_json::from_slice(&output.stdout).expect("json");
+    assert_eq!(outcome["restores_reused"], 1);
+    assert_eq!(fs::read_to_string(&markers[0]).expect("marker"), first_request, "no second restore request");
+    assert_eq!(jobs(&env).len(), 2);
+}
+
+#[test]
+fn an_expired_copy_is_restored_again_before_download() {
+    let env = cold_env("1s", Some("1s"));
+    sample_tree(&env);
+    env.archive(&[]);
+    let out = env.dir.path().join("out");
+    let query = keep_query(&env);
+    assert_success(&retrieve(&env, &[&query, "--to", out.to_str().expect("utf8")]));
+    // Ready after 1 s, gone after 2 s: the poller comes too late.
+    std::thread::sleep(Duration::from_millis(2300));
+    let output = poll(&env);
+    assert_success(&output);
+    assert!(stderr(&output).contains("expired"), "{}", stderr(&output));
+    assert_eq!(jobs(&env)[0]["state"], "restoring");
+    std::thread::sleep(Duration::from_millis(1100));
+    assert_success(&poll(&env));
+    assert_eq!(jobs(&env)[0]["state"], "done");
+    assert_eq!(snapshot(&restored_copy(&out, &env, "keep")), snapshot(&env.src.join("keep")));
+}
+
+#[test]
+fn a_poller_killed_mid_download_is_finished_by_the_next_one() {
+    let env = cold_env("1s", None);
+    make_tree(&env.src, 3, 10, 5000);
+    env.archive(&["--max-files", "10"]);
+    let out = env.dir.path().join("out");
+    let query = format!("in:{}/dir000 OR in:{}/dir001", env.src.display(), env.src.display());
+    assert_success(&retrieve(&env, &[&query, "--to", out.to_str().expect("utf8")]));
+    std::thread::sleep(Duration::from_millis(1200));
+    let output = env.esker().env("ESKER_FAILPOINT", "file_restored:4").args(["poll", "--once"]).output().expect("run");
+    assert!(!output.status.success());
+    let states: Vec<Value> = jobs(&env).iter().map(|job| job["state"].clone()).collect();
+    assert!(states.iter().any(|state| state == "downloading"), "{states:?}");
+    let output = poll(&env);
+    assert_success(&output);
+    assert!(jobs(&env).iter().all(|job| job["state"] == "done"), "{:?}", jobs(&env));
+    for folder in ["dir000", "dir001"] {
+        assert_eq!(snapshot(&restored_copy(&out, &env, folder)), snapshot(&env.src.join(folder)));
+    }
+    let leftovers: Vec<String> =
+        listing(&out).keys().map(|path| path.display().to_string()).filter(|path| path.contains(".esker-")).collect();
+    assert!(leftovers.is_empty(), "temp files left: {leftovers:?}");
+}
+
+#[test]
+fn a_corrupted_bundle_fails_the_file_loudly_and_leaves_nothing_that_looks_good() {
+    let env = Env::new();
+    write(&env.src.join("good.txt"), b"fine content");
+    write(&env.src.join("victim.txt"), b"this will be damaged in the store");
+    write(&env.src.join("bystander.txt"), b"not selected");
+    env.archive(&[]);
+    let victim = &env.find("victim")[0];
+    let bundle = &env.bundles()[0];
+    let object = env.store_dir().join(bundle["key"].as_str().expect("key"));
+    let mut bytes = fs::read(&object).expect("read bundle");
+    let offset = victim["data_offset"].as_u64().expect("offset") as usize;
+    bytes[offset + 3] ^= 0xff;
+    fs::write(&object, &bytes).expect("corrupt");
+
+    let out = env.dir.path().join("out");
+    let output = retrieve(&env, &["name:victim OR name:good", "--to", out.to_str().expect("utf8")]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("checksum mismatch"), "{}", stderr(&output));
+    assert!(!restored_copy(&out, &env, "victim.txt").exists(), "a damaged file was written");
+    assert_eq!(fs::read(restored_copy(&out, &env, "good.txt")).expect("good"), b"fine content");
+    let names: Vec<String> = listing(&out).keys().map(|path| path.display().to_string()).collect();
+    assert!(names.iter().all(|name| !name.contains(".esker-")), "{names:?}");
+    let job = &jobs(&env)[0];
+    assert_eq!(job["state"], "failed");
+    assert_eq!(job["files_failed"], 1);
+}
+
+#[test]
+fn paths_cannot_escape_the_destination() {
+    use diesel::{Connection, RunQueryDsl};
+    let env = Env::new();
+    write(&env.src.join("inner/file.txt"), b"payload");
+    write(&env.src.join("second/file2.txt"), b"payload 2");
+    write(&env.src.join("bystander.txt"), b"not selected");
+    env.archive(&[]);
+    // A tampered catalog row pointing above the destination.
+    let mut connection =
+        diesel::sqlite::SqliteConnection::establish(env.home.join("catalog.db").to_str().expect("utf8")).expect("open");
+    let escape = format!("{}/inner/../../../../escaped", env.src.display());
+    diesel::sql_query(format!(
+        "UPDATE dirs SET path = CAST('{escape}' AS BLOB), path_text = '{escape}' WHERE path_text LIKE '%/inner'"
+    ))
+    .execute(&mut connection)
+    .expect("tamper");
+    let out = env.dir.path().join("out");
+    let output = retrieve(&env, &["name:file", "--to", out.to_str().expect("utf8")]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("refusing unsafe path"), "{}", stderr(&output));
+    assert!(!env.dir.path().join("escaped").exists());
+
+    // A symlinked folder inside the destination is not written through.
+    let out2 = env.dir.path().join("out2");
+    let elsewhere = env.dir.path().join("elsewhere");
+    fs::create_dir_all(&elsewhere).expect("mkdir");
+    fs::create_dir_all(&out2).expect("mkdir");
+    std::os::unix::fs::symlink(
+        &elsewhere,
+        out2.join(env.src.strip_prefix("/").expect("abs").iter().next().expect("first")),
+    )
+    .expect("symlink");
+    let output = retrieve(&env, &["name:file2", "--to", out2.to_str().expect("utf8")]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("symlinked folder"), "{}", stderr(&output));
+    assert!(listing(&elsewhere).is_empty(), "wrote through a symlink");
+}
