@@ -27,6 +27,39 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
     (year, month, day)
 }
 
+/// Days since 1970-01-01 of a proleptic Gregorian date.
+fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let year_of_era = year.rem_euclid(400);
+    let month = i64::from(month);
+    let day_of_year = (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5 + i64::from(day) - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era - 719_468
+}
+
+/// Parses `YYYY-MM-DD[THH:MM[:SS]]` (UTC) into seconds since the epoch.
+pub fn parse_date(text: &str) -> Option<i64> {
+    let (date, time) = text.trim().split_once(['T', ' ']).unwrap_or((text.trim(), ""));
+    let mut parts = date.split('-');
+    let year: i64 = parts.next()?.parse().ok()?;
+    let month: u32 = parts.next()?.parse().ok()?;
+    let day: u32 = parts.next()?.parse().ok()?;
+    if parts.next().is_some() || !(1..=12).contains(&month) || !(1..=31).contains(&day) {
+        return None;
+    }
+    let mut clock = time.trim_end_matches('Z').split(':').filter(|part| !part.is_empty());
+    let hour: i64 = clock.next().map_or(Some(0), |part| part.parse().ok())?;
+    let minute: i64 = clock.next().map_or(Some(0), |part| part.parse().ok())?;
+    let second: i64 = clock.next().map_or(Some(0), |part| part.parse().ok())?;
+    if hour > 23 || minute > 59 || second > 60 {
+        return None;
+    }
+    let seconds = days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second;
+    // Reject dates like 2019-02-31 that do not round-trip.
+    (civil_from_days(seconds.div_euclid(86_400)) == (year, month, day)).then_some(seconds)
+}
+
 /// `YYYY-MM-DD HH:MM` in UTC.
 pub fn format_minutes(seconds: i64) -> String {
     let (year, month, day) = civil_from_days(seconds.div_euclid(86_400));
@@ -56,5 +89,11 @@ mod tests {
         assert_eq!(format_rfc3339(1_600_000_000), "2020-09-13T12:26:40Z");
         assert_eq!(format_minutes(951_782_400), "2000-02-29 00:00");
         assert_eq!(format_rfc3339(-1), "1969-12-31T23:59:59Z");
+        assert_eq!(parse_date("2020-09-13T12:26:40"), Some(1_600_000_000));
+        assert_eq!(parse_date("1970-01-01"), Some(0));
+        assert_eq!(parse_date("2000-02-29"), Some(951_782_400));
+        assert_eq!(parse_date("2019-02-31"), None);
+        assert_eq!(parse_date("2019-13-01"), None);
+        assert_eq!(parse_date("yesterday"), None);
     }
 }

@@ -13,7 +13,7 @@ use indicatif::ProgressBar;
 use uuid::Uuid;
 
 use super::ArchiveError;
-use super::planner::{PlanEvent, Skipped, plan};
+use super::planner::{PlanEvent, ReuseReason, Reused, Skipped, plan};
 use super::request::ArchiveRequest;
 use super::summary::Summary;
 use crate::bundle::{BundleContext, PackError, PackState, PackedBundle, PlannedBundle, entry_path, pack_bundle};
@@ -61,7 +61,12 @@ pub fn run(
 
     std::thread::scope(|scope| -> Result<()> {
         let planner_request = request.clone();
-        let planner = scope.spawn(move || plan(&planner_request, &done, |event| plan_sender.send(event).is_ok()));
+        let catalog_path = catalog.path().to_path_buf();
+        let planner = scope.spawn(move || {
+            // A second, read-only connection: the planner compares with earlier versions.
+            let mut history = crate::catalog::Catalog::open_for_reading(&catalog_path)?;
+            plan(&planner_request, &done, history.as_mut(), |event| plan_sender.send(event).is_ok())
+        });
         for _ in 0..jobs {
             let job_receiver = job_receiver.clone();
             let outcome_sender = outcome_sender.clone();
@@ -149,8 +154,43 @@ fn drive(
                     for entry in entries {
                         skipped.push(skipped_row(context.run_id, entry, summary));
                     }
-                    if skipped.len() >= SKIP_BATCH {
-                        catalog.insert_skipped(context.run_id, std::mem::take(&mut skipped))?;
+                }
+                Ok(PlanEvent::Reused(entries)) => {
+                    for entry in entries {
+                        skipped.push(reused_row(context.run_id, entry, summary));
+                    }
+                }
+                Ok(PlanEvent::Deleted(entries)) => {
+                    for gone in entries {
+                        summary.files_deleted += 1;
+                        let previous = gone.previous;
+                        skipped.push(PendingFile {
+                            dir_path: gone.folder,
+                            row: NewFile {
+                                run_id: context.run_id,
+                                dir_id: 0,
+                                state: crate::catalog::FILE_DELETED.into(),
+                                reason: None,
+                                bundle_id: None,
+                                header_offset: None,
+                                data_offset: None,
+                                origin_id: Some(previous.origin_id.unwrap_or(previous.id)),
+                                name: previous.name,
+                                name_text: previous.name_text,
+                                kind: previous.kind,
+                                size: previous.size,
+                                mode: previous.mode,
+                                uid: previous.uid,
+                                gid: previous.gid,
+                                mtime_ns: previous.mtime_ns,
+                                atime_ns: previous.atime_ns,
+                                ctime_ns: previous.ctime_ns,
+                                inode: previous.inode,
+                                device: previous.device,
+                                link_target: previous.link_target,
+                                blake3: previous.blake3,
+                            },
+                        });
                     }
                 }
                 Ok(PlanEvent::Counted { excluded, filtered_by_atime, already_recorded, crawled: seen }) => {
@@ -173,6 +213,9 @@ fn drive(
                 record_outcome(catalog, store, context, outcome, summary)?;
             }
         }
+        if skipped.len() >= SKIP_BATCH {
+            catalog.insert_rows(context.run_id, std::mem::take(&mut skipped))?;
+        }
         progress.set_message(format!(
             "{} files crawled, {} archived ({}), {} bundles",
             crawled,
@@ -181,8 +224,32 @@ fn drive(
             summary.bundles
         ));
     }
-    catalog.insert_skipped(context.run_id, skipped)?;
+    catalog.insert_rows(context.run_id, skipped)?;
     Ok(())
+}
+
+/// A row for an entry whose bytes are already stored (unchanged, or duplicate content).
+fn reused_row(run_id: i64, reused: Reused, summary: &mut Summary) -> PendingFile {
+    let size = reused.entry.stat.size;
+    match reused.reason {
+        ReuseReason::Unchanged => {
+            summary.files_unchanged += 1;
+            summary.bytes_unchanged += size;
+        }
+        ReuseReason::Duplicate => {
+            summary.files_deduplicated += 1;
+            summary.bytes_deduplicated += size;
+        }
+    }
+    let origin = reused.origin;
+    let mut row = new_file_row(run_id, &reused.entry.name, &reused.entry.stat, crate::catalog::FILE_ARCHIVED, None);
+    row.link_target = reused.entry.link_target;
+    row.blake3 = reused.blake3;
+    row.bundle_id = origin.bundle_id;
+    row.header_offset = origin.header_offset;
+    row.data_offset = origin.data_offset;
+    row.origin_id = Some(origin.origin_id.unwrap_or(origin.id));
+    PendingFile { dir_path: reused.folder.as_os_str().as_encoded_bytes().to_vec(), row }
 }
 
 fn record_outcome(
@@ -308,5 +375,6 @@ fn new_file_row(run_id: i64, name: &[u8], stat: &Stat, state: &str, reason: Opti
         data_offset: None,
         state: state.to_string(),
         reason,
+        origin_id: None,
     }
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use super::request::ArchiveRequest;
 use crate::bundle::{PlanItem, PlannedBundle, Planner, group_key};
-use crate::catalog::{join_path, path_hash};
+use crate::catalog::{Catalog, FILE_ARCHIVED, FILE_DELETED, File, join_path, path_hash};
 use crate::crawl::{Entry, FileKind, Folder, SkipReason, Stat, Walk, WalkOptions};
 
 /// An entry that will not be stored, with the reason.
@@ -26,10 +26,39 @@ impl Skipped {
     }
 }
 
+/// Why an entry needs no upload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReuseReason {
+    /// Same as the latest stored version of its path.
+    Unchanged,
+    /// New or changed, but its content is already stored elsewhere.
+    Duplicate,
+}
+
+/// An entry recorded as sharing bytes already stored.
+#[derive(Debug, Clone)]
+pub struct Reused {
+    pub folder: Arc<PathBuf>,
+    pub entry: Entry,
+    /// The stored row whose bundle and offsets it shares.
+    pub origin: File,
+    pub blake3: Option<String>,
+    pub reason: ReuseReason,
+}
+
+/// A path the catalog holds that is gone from the disk.
+#[derive(Debug, Clone)]
+pub struct Gone {
+    pub folder: Vec<u8>,
+    pub previous: File,
+}
+
 /// What the planning stage produces, in walk order.
 pub enum PlanEvent {
     Bundle(PlannedBundle),
     Skipped(Vec<Skipped>),
+    Reused(Vec<Reused>),
+    Deleted(Vec<Gone>),
     /// Counters that do not produce rows.
     Counted {
         excluded: u64,
@@ -41,20 +70,37 @@ pub enum PlanEvent {
 
 /// Walks `request.roots` and calls `emit` for every event. `done` holds path hashes a resumed
 /// run already recorded; they are left out.
-/// `emit` returns false to stop the walk early (the consumer went away).
+/// `emit` returns false to stop the walk early (the consumer went away). With `history`
+/// (the catalog, read-only), unchanged and already-stored entries are not planned again and
+/// paths gone since the last run are reported.
 pub fn plan(
     request: &ArchiveRequest,
     done: &HashSet<u128>,
+    mut history: Option<&mut Catalog>,
     mut emit: impl FnMut(PlanEvent) -> bool,
-) -> Result<(), super::ArchiveError> {
+) -> Result<(), crate::Error> {
     let options = WalkOptions { threads: request.jobs.max(2), prefetch: 64, excludes: request.exclude_set()? };
     let now = crate::time::now_ns();
     let mut planner = Planner::new(request.caps());
+    let mut visited: HashSet<Vec<u8>> = HashSet::new();
+    // Only copies in the target store count as already stored.
+    let stores = match history.as_deref_mut() {
+        Some(catalog) => catalog.bundle_stores()?,
+        None => Default::default(),
+    };
     for folder in Walk::new(&request.roots, options) {
         let root = &request.roots[folder.root];
         let group = group_key(root, &folder.path, folder.depth, request.group_depth);
-        let (items, skipped, counted) = split_folder(request, done, now, folder);
+        if history.is_some() && !folder.file_root {
+            visited.insert(folder.path.as_os_str().as_bytes().to_vec());
+        }
+        let (mut items, skipped, counted) = split_folder(request, done, now, &folder);
         let mut open = skipped.is_empty() || emit(PlanEvent::Skipped(skipped));
+        if let Some(catalog) = history.as_deref_mut() {
+            let (reused, gone) = compare_with_history(catalog, &stores, request, done, &folder, &mut items)?;
+            open = open && (reused.is_empty() || emit(PlanEvent::Reused(reused)));
+            open = open && (gone.is_empty() || emit(PlanEvent::Deleted(gone)));
+        }
         open = open && emit(counted);
         planner.push_folder(&group, items, &mut |bundle| open = open && emit(PlanEvent::Bundle(bundle)));
         if !open {
@@ -64,19 +110,145 @@ pub fn plan(
     planner.finish(&mut |bundle| {
         emit(PlanEvent::Bundle(bundle));
     });
+    // Folders recorded before but not walked now are gone with everything in them.
+    if let Some(catalog) = history {
+        for root in &request.roots {
+            for dir in catalog.dirs_under(root.as_os_str().as_bytes())? {
+                if visited.contains(&dir) {
+                    continue;
+                }
+                let gone: Vec<Gone> = catalog
+                    .latest_in_dir(&dir)?
+                    .into_values()
+                    .filter(|previous| previous.state != FILE_DELETED)
+                    .filter(|previous| !is_done(done, &join_path(&dir, &previous.name)))
+                    .map(|previous| Gone { folder: dir.clone(), previous })
+                    .collect();
+                if !gone.is_empty() && !emit(PlanEvent::Deleted(gone)) {
+                    return Ok(());
+                }
+            }
+        }
+    }
     Ok(())
+}
+
+fn is_done(done: &HashSet<u128>, path: &[u8]) -> bool {
+    !done.is_empty() && done.contains(&path_hash(path))
+}
+
+/// Whether an entry matches a stored version closely enough to skip reading it.
+fn same_stat(previous: &File, entry: &Entry) -> bool {
+    let stat = &entry.stat;
+    previous.kind == stat.kind.as_str()
+        && previous.size == stat.size as i64
+        && previous.mtime_ns == stat.mtime_ns
+        && previous.ctime_ns == stat.ctime_ns
+        && previous.inode == stat.inode as i64
+        && previous.link_target == entry.link_target
+}
+
+/// BLAKE3 of a file's current content (read without touching its access time).
+fn hash_file(path: &Path) -> Option<String> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let open = |flags| std::fs::OpenOptions::new().read(true).custom_flags(flags).open(path);
+    let mut file = match open(libc::O_NOFOLLOW | libc::O_NOATIME) {
+        Err(error) if error.raw_os_error() == Some(libc::EPERM) => open(libc::O_NOFOLLOW).ok()?,
+        other => other.ok()?,
+    };
+    let mut hasher = blake3::Hasher::new();
+    std::io::copy(&mut file, &mut hasher).ok()?;
+    Some(hasher.finalize().to_hex().to_string())
+}
+
+/// Takes out of `items` what is already stored (unchanged, or duplicate content) and lists
+/// the folder's names that are gone since their latest version.
+fn compare_with_history(
+    catalog: &mut Catalog,
+    stores: &std::collections::HashMap<i64, String>,
+    request: &ArchiveRequest,
+    done: &HashSet<u128>,
+    folder: &Folder,
+    items: &mut Vec<PlanItem>,
+) -> Result<(Vec<Reused>, Vec<Gone>), crate::Error> {
+    let dir = folder.path.as_os_str().as_bytes();
+    let previous = catalog.latest_in_dir(dir)?;
+    let mut reused = Vec::new();
+    let mut keep = Vec::with_capacity(items.len());
+    for item in items.drain(..) {
+        let stored = previous
+            .get(&item.entry.name)
+            .filter(|previous| previous.state == FILE_ARCHIVED && previous.data_offset.is_some())
+            .filter(|previous| previous.bundle_id.and_then(|bundle| stores.get(&bundle)) == Some(&request.store));
+        let full = || {
+            PathBuf::from(std::ffi::OsStr::from_bytes(&join_path(item.folder.as_os_str().as_bytes(), &item.entry.name)))
+        };
+        let is_file = item.entry.stat.kind == FileKind::File;
+        if let Some(previous) = stored {
+            let unchanged = if request.checksum && is_file {
+                previous.size == item.entry.stat.size as i64
+                    && hash_file(&full()).as_deref() == previous.blake3.as_deref()
+            } else {
+                same_stat(previous, &item.entry)
+            };
+            if unchanged {
+                reused.push(Reused {
+                    blake3: previous.blake3.clone(),
+                    origin: previous.clone(),
+                    folder: item.folder,
+                    entry: item.entry,
+                    reason: ReuseReason::Unchanged,
+                });
+                continue;
+            }
+        }
+        let size = item.entry.stat.size as i64;
+        if is_file
+            && size > 0
+            && catalog.size_is_stored(size)?
+            && let Some(hash) = hash_file(&full())
+            && let Some(origin) = catalog.stored_content(size, &hash, &request.store)?
+        {
+            reused.push(Reused {
+                blake3: Some(hash),
+                origin,
+                folder: item.folder,
+                entry: item.entry,
+                reason: ReuseReason::Duplicate,
+            });
+            continue;
+        }
+        keep.push(item);
+    }
+    *items = keep;
+
+    // Names recorded before that the folder no longer has (in any form).
+    let mut present: HashSet<&[u8]> = folder.entries.iter().map(|entry| entry.name.as_slice()).collect();
+    present.extend(folder.problems.iter().map(|problem| problem.name.as_slice()));
+    present.extend(folder.subfolder_names.iter().map(Vec::as_slice));
+    let gone = if folder.error.is_some() || folder.file_root {
+        Vec::new()
+    } else {
+        previous
+            .into_values()
+            .filter(|previous| previous.state != FILE_DELETED && !present.contains(previous.name.as_slice()))
+            .filter(|previous| !is_done(done, &join_path(dir, &previous.name)))
+            .map(|previous| Gone { folder: dir.to_vec(), previous })
+            .collect()
+    };
+    Ok((reused, gone))
 }
 
 fn split_folder(
     request: &ArchiveRequest,
     done: &HashSet<u128>,
     now: i64,
-    folder: Folder,
+    folder: &Folder,
 ) -> (Vec<PlanItem>, Vec<Skipped>, PlanEvent) {
     let mut already_recorded = 0;
     let mut filtered_by_atime = 0;
     let crawled = (folder.entries.len() + folder.problems.len()) as u64;
-    let is_done = |path: &[u8]| !done.is_empty() && done.contains(&path_hash(path));
+    let is_done = |path: &[u8]| is_done(done, path);
     let mut items = Vec::with_capacity(folder.entries.len());
     let mut skipped = Vec::new();
 
@@ -93,16 +265,21 @@ fn split_folder(
         }
     }
 
-    let here = Arc::new(folder.path);
+    let here = Arc::new(folder.path.clone());
     let here_bytes = here.as_os_str().as_bytes();
-    for problem in folder.problems {
+    for problem in &folder.problems {
         if is_done(&join_path(here_bytes, &problem.name)) {
             already_recorded += 1;
             continue;
         }
-        skipped.push(Skipped { folder: here.clone(), name: problem.name, stat: problem.stat, reason: problem.reason });
+        skipped.push(Skipped {
+            folder: here.clone(),
+            name: problem.name.clone(),
+            stat: problem.stat.clone(),
+            reason: problem.reason.clone(),
+        });
     }
-    for entry in folder.entries {
+    for entry in &folder.entries {
         if is_done(&join_path(here_bytes, &entry.name)) {
             already_recorded += 1;
             continue;
@@ -111,7 +288,7 @@ fn split_folder(
             filtered_by_atime += 1;
             continue;
         }
-        items.push(PlanItem { folder: here.clone(), entry });
+        items.push(PlanItem { folder: here.clone(), entry: entry.clone() });
     }
     let counted = PlanEvent::Counted { excluded: folder.excluded, filtered_by_atime, already_recorded, crawled };
     (items, skipped, counted)

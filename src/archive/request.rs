@@ -24,6 +24,8 @@ pub struct ArchiveRequest {
     pub store: String,
     pub jobs: usize,
     pub dry_run: bool,
+    /// Compare content (BLAKE3) instead of size/mtime/ctime/inode to find changed files.
+    pub checksum: bool,
 }
 
 impl ArchiveRequest {

@@ -34,7 +34,8 @@ pub fn archive(settings: &Settings, request: &ArchiveRequest, progress: &Progres
             }
             crate::config::StoreSettings::Local { .. } => None,
         };
-        dry_run(request, &mut summary, progress, estimator.as_mut().map(|(estimator, _, _)| estimator))?;
+        let estimating = estimator.as_mut().map(|(estimator, _, _)| estimator);
+        dry_run(&settings.home.catalog, request, &mut summary, progress, estimating)?;
         if let Some((estimator, pricing, s3)) = estimator {
             summary.upload_estimate =
                 Some(estimator.finish(&pricing, &s3.storage_class, &s3.manifest_storage_class)?);
@@ -58,12 +59,6 @@ pub fn archive(settings: &Settings, request: &ArchiveRequest, progress: &Progres
             (run, lock, done)
         }
         None => {
-            if let Some(previous) = catalog.last_complete_run(&request.roots_key(), &request.store)? {
-                summary.warnings.push(format!(
-                    "run {previous} already archived these roots completely; this run stores every file again \
-                     as a new version (incremental runs are not supported yet)"
-                ));
-            }
             let tags = serde_json::to_string(&request.tags).unwrap_or_else(|_| "[]".into());
             let options = serde_json::to_string(request).unwrap_or_else(|_| "{}".into());
             let run_id = catalog.create_run(&NewRun {
@@ -114,12 +109,14 @@ pub fn archive(settings: &Settings, request: &ArchiveRequest, progress: &Progres
 }
 
 fn dry_run(
+    catalog_path: &Path,
     request: &ArchiveRequest,
     summary: &mut Summary,
     progress: &ProgressBar,
     mut estimator: Option<&mut UploadEstimator>,
 ) -> Result<()> {
-    plan(request, &HashSet::new(), |event| {
+    let mut history = Catalog::open_for_reading(catalog_path)?;
+    plan(request, &HashSet::new(), history.as_mut(), |event| {
         match event {
             PlanEvent::Bundle(bundle) => {
                 if let Some(estimator) = estimator.as_deref_mut() {
@@ -139,6 +136,19 @@ fn dry_run(
                 summary.excluded += excluded;
                 summary.filtered_by_atime += filtered_by_atime;
             }
+            PlanEvent::Reused(entries) => {
+                for entry in entries {
+                    let size = entry.entry.stat.size;
+                    if entry.reason == super::planner::ReuseReason::Unchanged {
+                        summary.files_unchanged += 1;
+                        summary.bytes_unchanged += size;
+                    } else {
+                        summary.files_deduplicated += 1;
+                        summary.bytes_deduplicated += size;
+                    }
+                }
+            }
+            PlanEvent::Deleted(entries) => summary.files_deleted += entries.len() as u64,
         }
         progress.set_message(format!("{} files planned in {} bundles", summary.files_planned, summary.bundles));
         true

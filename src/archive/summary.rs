@@ -27,6 +27,14 @@ pub struct Summary {
     pub bytes_archived: u64,
     /// Stored, but modified while read: not counted as archived.
     pub files_changed: u64,
+    /// Same as their latest stored version: recorded in this run, not uploaded again.
+    pub files_unchanged: u64,
+    pub bytes_unchanged: u64,
+    /// New or changed, but with content already stored: recorded, not uploaded again.
+    pub files_deduplicated: u64,
+    pub bytes_deduplicated: u64,
+    /// Recorded before, gone from the disk now: marked deleted in this run.
+    pub files_deleted: u64,
     pub bundles: u64,
     pub bundles_failed: u64,
     /// Bytes written to the store (tar overhead included).

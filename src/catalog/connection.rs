@@ -36,6 +36,21 @@ impl Catalog {
         Self::open(path).map(Some)
     }
 
+    /// Opens an existing, up-to-date catalog for reading only: never creates or migrates
+    /// (dry runs and lookups must write nothing). `Ok(None)` when there is none, or when
+    /// it needs a migration first.
+    pub fn open_for_reading(path: &Path) -> Result<Option<Catalog>, CatalogError> {
+        if !path.exists() {
+            return Ok(None);
+        }
+        let mut catalog = Self::connect(path)?;
+        let pending = catalog
+            .connection
+            .has_pending_migration(SQLITE_MIGRATIONS)
+            .map_err(|error| CatalogError::Migrate { path: path.display().to_string(), message: error.to_string() })?;
+        Ok((!pending).then_some(catalog))
+    }
+
     fn connect(path: &Path) -> Result<Catalog, CatalogError> {
         let text = path.display().to_string();
         let open_error = |message: String| CatalogError::Open { path: text.clone(), message };

@@ -152,17 +152,26 @@ impl Catalog {
         Ok(result?)
     }
 
-    /// Records entries that were not stored (special, unreadable, vanished), with reasons.
-    pub fn insert_skipped(&mut self, run_id: i64, pending: Vec<PendingFile>) -> Result<(), CatalogError> {
+    /// Records entries that need no upload: skipped ones (special, unreadable, vanished),
+    /// ones sharing stored bytes (unchanged, duplicates) and `deleted` markers. The run
+    /// counts the archived and skipped ones.
+    pub fn insert_rows(&mut self, run_id: i64, pending: Vec<PendingFile>) -> Result<(), CatalogError> {
         if pending.is_empty() {
             return Ok(());
         }
-        let count = pending.len() as i64;
+        let archived: Vec<&PendingFile> = pending.iter().filter(|file| file.row.state == "archived").collect();
+        let (archived, archived_bytes) =
+            (archived.len() as i64, archived.iter().map(|file| file.row.size).sum::<i64>());
+        let skipped = pending.iter().filter(|file| file.row.state == "skipped").count() as i64;
         let mut cache = std::mem::take(&mut self.dir_cache);
         let result = self.connection.immediate_transaction(|connection| {
             insert_files(connection, &mut cache, pending)?;
             diesel::update(runs::table.find(run_id))
-                .set(runs::files_skipped.eq(runs::files_skipped + count))
+                .set((
+                    runs::files_skipped.eq(runs::files_skipped + skipped),
+                    runs::files_archived.eq(runs::files_archived + archived),
+                    runs::bytes_archived.eq(runs::bytes_archived + archived_bytes),
+                ))
                 .execute(connection)
                 .map(drop)
         });

@@ -4,6 +4,7 @@ mod bundles;
 mod connection;
 mod error;
 mod files;
+mod history;
 mod models;
 mod retrievals;
 mod runs;
@@ -13,6 +14,7 @@ pub use bundles::{BUNDLE_FAILED, BUNDLE_STORED, BUNDLE_UPLOADING};
 pub use connection::Catalog;
 pub use error::CatalogError;
 pub use files::{PendingFile, StoredBundle, path_hash};
+pub use history::{FILE_ARCHIVED, FILE_DELETED};
 pub use models::{Bundle, File, FileRecord, NewBundle, NewFile, NewRun, Run, join_path};
 pub use retrievals::{
     FILE_DONE, FILE_FAILED, FILE_PENDING, JOB_DONE, JOB_DOWNLOADING, JOB_EXPIRED, JOB_FAILED, JOB_OPEN_STATES,

@@ -116,6 +116,8 @@ pub struct File {
     pub data_offset: Option<i64>,
     pub state: String,
     pub reason: Option<String>,
+    /// The row whose stored bytes this file shares (unchanged or deduplicated).
+    pub origin_id: Option<i64>,
 }
 
 #[derive(Debug, Clone, Insertable)]
@@ -142,6 +144,7 @@ pub struct NewFile {
     pub data_offset: Option<i64>,
     pub state: String,
     pub reason: Option<String>,
+    pub origin_id: Option<i64>,
 }
 
 /// A file with its folder, run and bundle: what `find` shows and the index holds.

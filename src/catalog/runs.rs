@@ -33,18 +33,6 @@ impl Catalog {
             .load(&mut self.connection)?)
     }
 
-    /// The newest complete run over the same roots and store, if any.
-    pub fn last_complete_run(&mut self, roots_key: &str, store: &str) -> Result<Option<i64>, CatalogError> {
-        Ok(runs::table
-            .filter(runs::roots_key.eq(roots_key))
-            .filter(runs::store.eq(store))
-            .filter(runs::state.eq(RUN_COMPLETE))
-            .order(runs::id.desc())
-            .select(runs::id)
-            .first(&mut self.connection)
-            .optional()?)
-    }
-
     pub fn finish_run(&mut self, id: i64, state: &str, finished_at: i64) -> Result<(), CatalogError> {
         self.transaction(|connection| {
             diesel::update(runs::table.find(id))

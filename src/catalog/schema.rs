@@ -73,6 +73,7 @@ diesel::table! {
         data_offset -> Nullable<BigInt>,
         state -> Text,
         reason -> Nullable<Text>,
+        origin_id -> Nullable<BigInt>,
     }
 }
 

@@ -100,6 +100,11 @@ pub struct ArchiveArgs {
     #[arg(long, short = 'n')]
     pub dry_run: bool,
 
+    /// Find changed files by content (BLAKE3) rather than size, times and inode; reads
+    /// every file that was archived before.
+    #[arg(long)]
+    pub checksum: bool,
+
     /// Print the summary as JSON.
     #[arg(long)]
     pub json: bool,
@@ -116,6 +121,11 @@ pub struct FindArgs {
     /// Most matches to show; 0 = all.
     #[arg(long, short = 'l', default_value_t = 100, value_name = "N")]
     pub limit: usize,
+
+    /// Every version of each path (one per run that recorded it), with deletion markers;
+    /// by default only the latest version is shown.
+    #[arg(long)]
+    pub all_versions: bool,
 
     /// One JSON object per line.
     #[arg(long)]
@@ -135,6 +145,14 @@ pub struct RetrieveArgs {
     /// The file with this catalog id, as `find --json` shows it (repeatable).
     #[arg(long = "file", value_name = "ID")]
     pub files: Vec<i64>,
+
+    /// The versions recorded by this run (default: each path's latest version).
+    #[arg(long, value_name = "ID", conflicts_with = "before")]
+    pub run: Option<i64>,
+
+    /// The latest versions recorded before this date (YYYY-MM-DD[THH:MM[:SS]], UTC).
+    #[arg(long, value_name = "DATE")]
+    pub before: Option<String>,
 
     /// Folder to restore into; files keep their original paths below it.
     #[arg(long, value_name = "DIR")]

@@ -42,6 +42,7 @@ pub fn archive(settings: &Settings, args: ArchiveArgs, quiet: bool) -> Result<Ex
         store,
         jobs,
         dry_run: args.dry_run,
+        checksum: args.checksum,
     };
     if !quiet {
         for warning in &warnings {
@@ -117,6 +118,27 @@ fn print_summary(out: &mut Output, summary: &Summary) -> Result<()> {
             ))?;
         }
     }
+    let verb = if summary.dry_run { "would be recorded without upload" } else { "recorded, not uploaded again" };
+    if summary.files_unchanged > 0 {
+        out.line(format!(
+            "{} unchanged since the last run ({}): {verb}",
+            plural(summary.files_unchanged, "file"),
+            format_size(summary.bytes_unchanged)
+        ))?;
+    }
+    if summary.files_deduplicated > 0 {
+        out.line(format!(
+            "{} with content already stored ({}): {verb}",
+            plural(summary.files_deduplicated, "file"),
+            format_size(summary.bytes_deduplicated)
+        ))?;
+    }
+    if summary.files_deleted > 0 {
+        out.line(format!(
+            "{} gone since the last run: marked deleted; archived versions stay findable",
+            plural(summary.files_deleted, "file")
+        ))?;
+    }
     let skipped = summary.skipped_total();
     if skipped > 0 {
         let parts: Vec<String> =
@@ -170,26 +192,34 @@ fn print_summary(out: &mut Output, summary: &Summary) -> Result<()> {
 pub fn find(settings: &Settings, args: FindArgs) -> Result<ExitCode> {
     let query = args.query.join(" ");
     let limit = (args.limit > 0).then_some(args.limit);
-    let result = crate::search::find(settings, &query, limit)?;
+    let result = crate::search::find(settings, &query, limit, args.all_versions)?;
     let mut out = Output::new();
     if args.json {
         for found in &result.matches {
             out.json(found)?;
         }
     } else if !result.matches.is_empty() {
-        let mut rows = vec![vec!["SIZE".to_string(), "MODIFIED".into(), "BUNDLE".into(), "PATH".into()]];
+        let mut header = vec!["SIZE".to_string(), "MODIFIED".into(), "BUNDLE".into(), "PATH".into()];
+        if args.all_versions {
+            header.insert(0, "RUN".into());
+        }
+        let mut rows = vec![header];
         for found in &result.matches {
             let bundle = match (&found.bundle, found.state.as_str()) {
                 (Some(bundle), "archived") => bundle.clone(),
                 (_, state) => format!("({state})"),
             };
             let path = if found.kind == "dir" { format!("{}/", found.path) } else { found.path.clone() };
-            rows.push(vec![
+            let mut row = vec![
                 format_size(found.size.max(0) as u64),
                 crate::time::format_minutes(found.mtime_ns.div_euclid(1_000_000_000)),
                 bundle,
                 printable(&path),
-            ]);
+            ];
+            if args.all_versions {
+                row.insert(0, found.run.to_string());
+            }
+            rows.push(row);
         }
         for line in table(&rows) {
             out.line(line)?;

@@ -9,7 +9,7 @@ use crate::catalog::Catalog;
 use crate::config::Settings;
 use crate::error::{Error, Result};
 use crate::poll::{PollReport, poll_once};
-use crate::retrieve::{RetrievalEstimate, RetrieveOutcome, RetrieveRequest, retrieve as run_retrieve};
+use crate::retrieve::{RetrievalEstimate, RetrieveOutcome, RetrieveRequest, Version, retrieve as run_retrieve};
 use esker_index::format_size;
 
 pub fn retrieve(settings: &Settings, args: RetrieveArgs) -> Result<ExitCode> {
@@ -21,10 +21,18 @@ pub fn retrieve(settings: &Settings, args: RetrieveArgs) -> Result<ExitCode> {
     if destination.exists() && !destination.is_dir() {
         return Err(Error::Input(format!("--to {}: exists and is not a folder", destination.display())));
     }
+    let version = match (&args.run, &args.before) {
+        (Some(run), _) => Version::Run(*run),
+        (None, Some(date)) => Version::Before(crate::time::parse_date(date).ok_or_else(|| {
+            Error::Input(format!("invalid value `{date}` for --before: expected YYYY-MM-DD[THH:MM[:SS]]"))
+        })?),
+        (None, None) => Version::Latest,
+    };
     let request = RetrieveRequest {
         query: (!args.query.is_empty()).then(|| args.query.join(" ")),
         bundles: args.bundles.clone(),
         files: args.files.clone(),
+        version,
         destination,
         tier: args.tier.clone(),
         days: args.days.max(1),

@@ -33,6 +33,8 @@ pub struct Folder {
     pub problems: Vec<Problem>,
     /// Number of subfolders that will be walked.
     pub subfolders: usize,
+    /// Their names.
+    pub subfolder_names: Vec<Vec<u8>>,
     /// Entries left out by `--exclude`.
     pub excluded: u64,
     /// Set when the folder itself could not be listed.
@@ -177,6 +179,7 @@ impl Iterator for Walk {
                 entries,
                 problems,
                 subfolders: 0,
+                subfolder_names: Vec::new(),
                 excluded: 0,
                 error: None,
                 file_root: true,
@@ -190,6 +193,7 @@ impl Iterator for Walk {
             }
         };
         let subfolders = listing.subfolders.len();
+        let subfolder_names = listing.subfolders.iter().map(|(name, _)| name.clone()).collect();
         for (name, stat) in listing.subfolders.into_iter().rev() {
             self.stack.push(Pending {
                 root: pending.root,
@@ -209,6 +213,7 @@ impl Iterator for Walk {
             entries: listing.entries,
             problems: listing.problems,
             subfolders,
+            subfolder_names,
             excluded: listing.excluded,
             error: listing.error,
             file_root: false,

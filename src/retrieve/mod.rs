@@ -8,5 +8,5 @@ mod select;
 mod start;
 
 pub use estimate::{CostBreakdown, RetrievalEstimate, TierEstimate, estimate};
-pub use select::{Selection, select};
+pub use select::{Selection, Version, select};
 pub use start::{RetrieveOutcome, RetrieveRequest, retrieve};

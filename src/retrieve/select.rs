@@ -33,24 +33,72 @@ impl Selection {
     }
 }
 
-/// Resolves the selectors into files. With none, selects every stored file.
+/// Which version of each matching path a query selects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Version {
+    /// The newest version that is not a deletion marker.
+    Latest,
+    /// The version a given run recorded.
+    Run(i64),
+    /// The newest version recorded by a run started before this time (seconds).
+    Before(i64),
+}
+
+/// Keeps, of the versions in `ids`, the ones `version` names (at most one per path).
+fn choose_versions(catalog: &mut Catalog, ids: Vec<i64>, version: Version) -> Result<Vec<i64>> {
+    match version {
+        Version::Latest => crate::search::latest_only(catalog, ids),
+        Version::Run(run) => Ok(catalog
+            .records_by_ids(&ids)?
+            .into_iter()
+            .filter(|record| record.file.run_id == run)
+            .map(|r| r.file.id)
+            .collect()),
+        Version::Before(time) => {
+            let mut newest: std::collections::HashMap<(i64, Vec<u8>), i64> = std::collections::HashMap::new();
+            for record in catalog.records_by_ids(&ids)? {
+                if record.run.started_at >= time || record.file.state == crate::catalog::FILE_DELETED {
+                    continue;
+                }
+                let slot = newest.entry((record.file.dir_id, record.file.name.clone())).or_insert(record.file.id);
+                *slot = (*slot).max(record.file.id);
+            }
+            Ok(newest.into_values().collect())
+        }
+    }
+}
+
+/// Resolves the selectors into files. With none, selects every stored file. A query picks
+/// one version per path (`version`); bundles and file ids are taken as given.
 pub fn select(
     settings: &Settings,
     catalog: &mut Catalog,
     query: Option<&str>,
     bundles: &[String],
     files: &[i64],
+    version: Version,
 ) -> Result<Selection> {
     let mut ids: Vec<i64> = Vec::new();
     let mut parts = Vec::new();
-    let everything = query.is_none() && bundles.is_empty() && files.is_empty();
+    let everything = query.is_none() && bundles.is_empty() && files.is_empty() && version == Version::Latest;
+    let mut matched: Option<Vec<i64>> = None;
     if let Some(query) = query {
         let parsed = esker_index::parse_query(query)?;
         crate::search::catch_up(catalog, &settings.home.index, |_| {})?;
         if let Some(index) = esker_index::FileIndex::open(&settings.home.index)? {
-            ids.extend(index.search(&parsed, None)?.into_iter().map(|hit| hit.file_id as i64));
+            matched = Some(index.search(&parsed, None)?.into_iter().map(|hit| hit.file_id as i64).collect());
         }
         parts.push(format!("query {query:?}"));
+    } else if version != Version::Latest && bundles.is_empty() && files.is_empty() {
+        matched = Some(catalog.stored_file_ids()?);
+    }
+    if let Some(matched) = matched {
+        ids.extend(choose_versions(catalog, matched, version)?);
+        match version {
+            Version::Latest => {}
+            Version::Run(run) => parts.push(format!("run {run}")),
+            Version::Before(time) => parts.push(format!("before {}", crate::time::format_rfc3339(time))),
+        }
     }
     for bundle in bundles {
         let row = catalog
@@ -68,7 +116,8 @@ pub fn select(
         parts.push(format!("files {}", files.iter().map(i64::to_string).collect::<Vec<_>>().join(",")));
     }
     if everything {
-        ids = catalog.stored_file_ids()?;
+        let stored = catalog.stored_file_ids()?;
+        ids = crate::search::latest_only(catalog, stored)?;
         parts.push("everything".into());
     }
     ids.sort_unstable();

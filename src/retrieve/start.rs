@@ -20,6 +20,8 @@ pub struct RetrieveRequest {
     pub query: Option<String>,
     pub bundles: Vec<String>,
     pub files: Vec<i64>,
+    /// Which version of each path a query selects.
+    pub version: super::select::Version,
     pub destination: PathBuf,
     pub tier: String,
     pub days: u32,
@@ -53,7 +55,8 @@ pub fn retrieve(settings: &Settings, request: &RetrieveRequest) -> Result<Retrie
     let Some(mut catalog) = Catalog::open_existing(&settings.home.catalog)? else {
         return Ok(RetrieveOutcome::Empty);
     };
-    let selection = select(settings, &mut catalog, request.query.as_deref(), &request.bundles, &request.files)?;
+    let selection =
+        select(settings, &mut catalog, request.query.as_deref(), &request.bundles, &request.files, request.version)?;
     if selection.files() == 0 {
         return Ok(RetrieveOutcome::Empty);
     }
@@ -74,7 +77,10 @@ pub fn retrieve(settings: &Settings, request: &RetrieveRequest) -> Result<Retrie
     let mut reasons = Vec::new();
     if selection.everything {
         reasons.push("no query, bundle or file was given: this retrieves everything in the catalog".to_string());
-    } else if catalog.stored_file_ids()?.len() == selection.files() {
+    } else if {
+        let stored = catalog.stored_file_ids()?;
+        crate::search::latest_only(&mut catalog, stored)?.len() <= selection.files()
+    } {
         reasons.push("the selection is every stored file in the catalog".to_string());
     }
     if chosen.cost_usd > settings.retrieve.max_cost_usd {

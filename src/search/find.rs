@@ -64,6 +64,10 @@ impl Match {
     }
 }
 
+fn all_ids(index: &FileIndex, query: &esker_index::Query) -> Result<Vec<i64>> {
+    Ok(index.search(query, None)?.into_iter().map(|hit| hit.file_id as i64).collect())
+}
+
 /// Matches of a query, best first, and how many there are in all.
 pub struct FindResult {
     pub matches: Vec<Match>,
@@ -72,8 +76,16 @@ pub struct FindResult {
     pub empty_catalog: bool,
 }
 
-/// Parses and runs `query_text`. `limit` None = every match.
-pub fn find(settings: &Settings, query_text: &str, limit: Option<usize>) -> Result<FindResult> {
+/// Keeps, of each path's versions among `ids`, only its latest one that is not a `deleted`
+/// marker (the order of `ids` is kept).
+pub fn latest_only(catalog: &mut Catalog, ids: Vec<i64>) -> Result<Vec<i64>> {
+    let latest = catalog.latest_version_ids(&ids)?;
+    Ok(ids.into_iter().filter(|id| latest.get(id) == Some(id)).collect())
+}
+
+/// Parses and runs `query_text`. `limit` None = every match. Unless `all_versions`, each
+/// path shows up once, as its latest version.
+pub fn find(settings: &Settings, query_text: &str, limit: Option<usize>, all_versions: bool) -> Result<FindResult> {
     let query = esker_index::parse_query(query_text)?;
     let Some(mut catalog) = Catalog::open_existing(&settings.home.catalog)? else {
         return Ok(FindResult { matches: Vec::new(), total: 0, empty_catalog: true });
@@ -88,9 +100,27 @@ pub fn find(settings: &Settings, query_text: &str, limit: Option<usize>) -> Resu
     let Some(index) = FileIndex::open(&settings.home.index)? else {
         return Ok(FindResult { matches: Vec::new(), total: 0, empty_catalog: false });
     };
-    let hits = index.search(&query, limit)?;
-    let total = if limit.is_some_and(|limit| hits.len() >= limit) { index.count(&query)? } else { hits.len() };
-    let ids: Vec<i64> = hits.iter().map(|hit| hit.file_id as i64).collect();
+    let (ids, total) = if all_versions {
+        let hits = index.search(&query, limit)?;
+        let total = if limit.is_some_and(|limit| hits.len() >= limit) { index.count(&query)? } else { hits.len() };
+        (hits.iter().map(|hit| hit.file_id as i64).collect::<Vec<_>>(), total)
+    } else {
+        // Older versions and deletion markers are filtered out after the search, so fetch
+        // more hits until the limit is filled or the hits run out.
+        let mut fetch = limit.map(|limit| limit.saturating_mul(4).max(64));
+        loop {
+            let hits = index.search(&query, fetch)?;
+            let exhausted = fetch.is_none_or(|fetch| hits.len() < fetch);
+            let ids = latest_only(&mut catalog, hits.iter().map(|hit| hit.file_id as i64).collect())?;
+            if exhausted || limit.is_some_and(|limit| ids.len() >= limit) {
+                let total =
+                    if exhausted { ids.len() } else { latest_only(&mut catalog, all_ids(&index, &query)?)?.len() };
+                let shown = limit.map_or(ids.len(), |limit| limit.min(ids.len()));
+                break (ids[..shown].to_vec(), total);
+            }
+            fetch = fetch.map(|fetch| fetch.saturating_mul(4));
+        }
+    };
     let matches = catalog.records_by_ids(&ids)?.into_iter().map(Match::from_record).collect();
     Ok(FindResult { matches, total, empty_catalog: false })
 }

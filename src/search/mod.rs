@@ -3,5 +3,5 @@
 mod find;
 mod sync;
 
-pub use find::{FindResult, Match, find};
+pub use find::{FindResult, Match, find, latest_only};
 pub use sync::{SyncReport, catch_up, rebuild};

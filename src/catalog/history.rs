@@ -1,0 +1,133 @@
+//! Earlier versions of paths: what incremental runs, dedup and `status` compare against.
+
+use std::collections::HashMap;
+
+use diesel::prelude::*;
+
+use super::connection::Catalog;
+use super::error::CatalogError;
+use super::models::{File, Run};
+use super::schema::{bundles, dirs, files, runs};
+
+pub const FILE_ARCHIVED: &str = "archived";
+pub const FILE_DELETED: &str = "deleted";
+
+impl Catalog {
+    /// The latest version of every name recorded in folder `dir` (raw path), any state.
+    pub fn latest_in_dir(&mut self, dir: &[u8]) -> Result<HashMap<Vec<u8>, File>, CatalogError> {
+        let Some(dir_id) =
+            dirs::table.filter(dirs::path.eq(dir)).select(dirs::id).first::<i64>(&mut self.connection).optional()?
+        else {
+            return Ok(HashMap::new());
+        };
+        let rows: Vec<File> = files::table
+            .filter(files::dir_id.eq(dir_id))
+            .order(files::id.asc())
+            .select(File::as_select())
+            .load(&mut self.connection)?;
+        let mut latest = HashMap::with_capacity(rows.len());
+        for row in rows {
+            latest.insert(row.name.clone(), row);
+        }
+        Ok(latest)
+    }
+
+    /// Whether any stored file has exactly this size (then a new file of that size is worth
+    /// hashing ahead to look for a duplicate).
+    pub fn size_is_stored(&mut self, size: i64) -> Result<bool, CatalogError> {
+        Ok(files::table
+            .filter(files::size.eq(size))
+            .filter(files::blake3.is_not_null())
+            .filter(files::state.eq(FILE_ARCHIVED))
+            .select(files::id)
+            .first::<i64>(&mut self.connection)
+            .optional()?
+            .is_some())
+    }
+
+    /// A file with this content stored in `store`, if any.
+    pub fn stored_content(&mut self, size: i64, blake3: &str, store: &str) -> Result<Option<File>, CatalogError> {
+        Ok(files::table
+            .inner_join(bundles::table)
+            .filter(files::size.eq(size))
+            .filter(files::blake3.eq(blake3))
+            .filter(files::state.eq(FILE_ARCHIVED))
+            .filter(bundles::store.eq(store))
+            .filter(bundles::state.eq(super::bundles::BUNDLE_STORED))
+            .order(files::id.asc())
+            .select(File::as_select())
+            .first(&mut self.connection)
+            .optional()?)
+    }
+
+    /// The store each stored bundle lives in.
+    pub fn bundle_stores(&mut self) -> Result<HashMap<i64, String>, CatalogError> {
+        Ok(bundles::table
+            .filter(bundles::state.eq(super::bundles::BUNDLE_STORED))
+            .select((bundles::id, bundles::store))
+            .load::<(i64, String)>(&mut self.connection)?
+            .into_iter()
+            .collect())
+    }
+
+    /// Raw paths of every recorded folder at or below `root`.
+    pub fn dirs_under(&mut self, root: &[u8]) -> Result<Vec<Vec<u8>>, CatalogError> {
+        let mut prefix = root.to_vec();
+        if !prefix.ends_with(b"/") {
+            prefix.push(b'/');
+        }
+        // BLOBs compare bytewise: everything starting with "root/" sorts in [root/, root0).
+        let mut upper = prefix.clone();
+        if let Some(last) = upper.last_mut() {
+            *last += 1;
+        }
+        Ok(dirs::table
+            .filter(dirs::path.eq(root).or(dirs::path.ge(prefix).and(dirs::path.lt(upper))))
+            .select(dirs::path)
+            .load(&mut self.connection)?)
+    }
+
+    /// For files in `ids`: the id of the latest version of the same path that is not a
+    /// `deleted` marker (to show one version per path).
+    pub fn latest_version_ids(&mut self, ids: &[i64]) -> Result<HashMap<i64, i64>, CatalogError> {
+        let mut out = HashMap::new();
+        for chunk in ids.chunks(2000) {
+            let keys: Vec<(i64, i64, Vec<u8>)> = files::table
+                .filter(files::id.eq_any(chunk))
+                .select((files::id, files::dir_id, files::name))
+                .load(&mut self.connection)?;
+            let mut by_dir: HashMap<i64, Vec<(i64, Vec<u8>)>> = HashMap::new();
+            for (id, dir, name) in keys {
+                by_dir.entry(dir).or_default().push((id, name));
+            }
+            for (dir, members) in by_dir {
+                let names: Vec<&[u8]> = members.iter().map(|(_, name)| name.as_slice()).collect();
+                let latest: Vec<(Vec<u8>, Option<i64>)> = files::table
+                    .filter(files::dir_id.eq(dir))
+                    .filter(files::name.eq_any(&names))
+                    .filter(files::state.ne(FILE_DELETED))
+                    .group_by(files::name)
+                    .select((files::name, diesel::dsl::max(files::id)))
+                    .load(&mut self.connection)?;
+                let latest: HashMap<Vec<u8>, i64> =
+                    latest.into_iter().filter_map(|(name, id)| id.map(|id| (name, id))).collect();
+                for (id, name) in members {
+                    if let Some(newest) = latest.get(&name) {
+                        out.insert(id, *newest);
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Runs by id (for version choices by run and date).
+    pub fn runs_by_id(&mut self) -> Result<HashMap<i64, Run>, CatalogError> {
+        Ok(runs::table
+            .select(Run::as_select())
+            .load(&mut self.connection)?
+            .into_iter()
+            .map(|run| (run.id, run))
+            .collect())
+    }
+}
