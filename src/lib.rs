@@ -19,6 +19,7 @@
 //! - [`archive`]: the `archive` command's pipeline, resume after a crash, summaries.
 //! - [`retrieve`]: selecting files to get back, estimates per tier, restore jobs, safe extraction.
 //! - [`poll`]: the poller that finishes restore jobs (claims, downloads, verification).
+//! - [`status`]: what of a tree is safe in cold storage, per folder unit.
 //! - [`config`]: home directory, config files, environment, resolved settings.
 //! - [`cli`]: argument parsing and output; `main.rs` only calls [`cli::main`].
 //!
@@ -38,6 +39,7 @@ pub mod failpoint;
 pub mod poll;
 pub mod retrieve;
 pub mod search;
+pub mod status;
 pub mod store;
 pub mod time;
 

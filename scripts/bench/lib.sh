@@ -43,19 +43,23 @@ tree_files() { find "$1" -type f | wc -l | tr -d ' '; }
 # mib BYTES -> "12.3 MiB"
 mib() { awk -v b="$1" 'BEGIN {printf "%.1f MiB", b / 1048576}'; }
 
-# measure NAME RUN PAYLOAD_BYTES CMD... : runs CMD under /usr/bin/time, appends
-# "NAME RUN WALL_S PEAK_RSS_KIB PAYLOAD_BYTES" to $RESULTS and leaves CMD's output in
-# $LOGS/NAME-RUN.{out,err}. PAYLOAD_BYTES may be `-` when only CMD's output knows it: then
-# the caller passes it later with `set_payload`. A failing CMD stops the benchmark.
+# measure NAME RUN PAYLOAD_BYTES CMD... : runs CMD under /usr/bin/time and records one line
+# in $RESULTS: NAME, RUN, wall seconds, peak RSS (KiB), payload bytes, CPU seconds of CMD
+# (user + system) and CPU seconds of the server it talked to (`-` unless the section defines
+# `server_cpu`, which prints the server's CPU seconds so far). CMD's output stays in
+# $LOGS/NAME-RUN.{out,err,time}. PAYLOAD_BYTES may be `-` when only CMD's output knows it:
+# the caller then records the line with `set_payload BYTES`. A failing CMD stops the run.
 # Sets MEASURED_WALL, MEASURED_RSS and MEASURED_OUT.
 measure() {
   local name=$1 run=$2 payload=$3
   shift 3
-  local base="$LOGS/$name-$run" start end status=0
+  local base="$LOGS/$name-$run" start end status=0 server_start="" server_end=""
   log "$name #$run: $*"
+  if declare -F server_cpu >/dev/null; then server_start=$(server_cpu); fi
   start=$(date +%s%N)
-  /usr/bin/time -f '%e %M' -o "$base.time" "$@" >"$base.out" 2>"$base.err" || status=$?
+  /usr/bin/time -f '%e %M %U %S' -o "$base.time" "$@" >"$base.out" 2>"$base.err" || status=$?
   end=$(date +%s%N)
+  if declare -F server_cpu >/dev/null; then server_end=$(server_cpu); fi
   if [ "$status" -ne 0 ]; then
     log "$name #$run failed (exit $status); last lines of $base.err:"
     tail -n 20 "$base.err" >&2
@@ -63,18 +67,24 @@ measure() {
   fi
   MEASURED_WALL=$(awk -v s="$start" -v e="$end" 'BEGIN {printf "%.3f", (e - s) / 1e9}')
   MEASURED_RSS=$(tail -n 1 "$base.time" | awk '{print $2}')
+  MEASURED_CPU=$(tail -n 1 "$base.time" | awk '{printf "%.2f", $3 + $4}')
+  MEASURED_SERVER_CPU=-
+  if [ -n "$server_start" ] && [ -n "$server_end" ]; then
+    MEASURED_SERVER_CPU=$(awk -v s="$server_start" -v e="$server_end" 'BEGIN {printf "%.2f", e - s}')
+  fi
   MEASURED_OUT="$base.out"
   MEASURED_NAME=$name
   MEASURED_RUN=$run
   if [ "$payload" != "-" ]; then
     set_payload "$payload"
   fi
-  log "$name #$run: ${MEASURED_WALL} s, peak RSS ${MEASURED_RSS} KiB"
+  log "$name #$run: ${MEASURED_WALL} s, peak RSS ${MEASURED_RSS} KiB, CPU ${MEASURED_CPU} s, server CPU ${MEASURED_SERVER_CPU} s"
 }
 
 # set_payload BYTES: records the last measurement with this payload.
 set_payload() {
-  printf '%s\t%s\t%s\t%s\t%s\n' "$MEASURED_NAME" "$MEASURED_RUN" "$MEASURED_WALL" "$MEASURED_RSS" "$1" >>"$RESULTS"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$MEASURED_NAME" "$MEASURED_RUN" "$MEASURED_WALL" "$MEASURED_RSS" "$1" \
+    "$MEASURED_CPU" "$MEASURED_SERVER_CPU" >>"$RESULTS"
 }
 
 # json_field FILE FIELD -> a top-level field of the JSON object in FILE.

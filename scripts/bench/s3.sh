@@ -6,6 +6,7 @@
 #   BENCH_S3_CLASS  storage class of both clients' uploads (default DEEP_ARCHIVE)
 
 VENV="$REPO/.venv"
+ESKER_ENV=() # variables set for esker alone (a measurement variant)
 
 s3_prepare() {
   # moto: reuse a server that is already running (tests may be using it) and leave it
@@ -24,12 +25,24 @@ s3_prepare() {
   fi
   # Both clients see only the moto credentials moto.sh exported: no profile or config file
   # of this machine's user changes their behaviour.
-  export AWS_CONFIG_FILE="$WORK/aws-config-none" AWS_SHARED_CREDENTIALS_FILE="$WORK/aws-credentials-none"
+  : >"$WORK/aws-config"
+  : >"$WORK/aws-credentials"
+  export AWS_CONFIG_FILE="$WORK/aws-config" AWS_SHARED_CREDENTIALS_FILE="$WORK/aws-credentials"
   unset AWS_PROFILE AWS_DEFAULT_PROFILE
   TOOL_VERSIONS+=(
     "moto:      $("$VENV/bin/python" -c 'import importlib.metadata as m; print(m.version("moto"))') ($MOTO_NOTE, $ESKER_TEST_S3_ENDPOINT)"
     "aws cli:   $("$VENV/bin/aws" --version 2>&1 | head -n 1)"
   )
+}
+
+# server_cpu -> CPU seconds (user + system) moto has used so far; `measure` records the
+# difference as the server's share of each measurement.
+server_cpu() {
+  local pid
+  pid=$(cat "$REPO/.fixtures/moto.pid" 2>/dev/null) || return 0
+  [ -r "/proc/$pid/stat" ] || return 0
+  # Fields 14 and 15 of /proc/PID/stat: user and system time in clock ticks.
+  sed 's/^.*) //' "/proc/$pid/stat" | awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f\n", ($12 + $13) / hz}'
 }
 
 aws_cli() { "$VENV/bin/aws" --endpoint-url "$ESKER_TEST_S3_ENDPOINT" --region us-east-1 "$@"; }
@@ -80,12 +93,28 @@ esker_s3() {
   new_bucket esker
   bucket=$BUCKET
   home=$(s3_home "$bucket")
-  measure "$name" "$run" - "$ESKER" --home "$home" archive --json --store cold "${JOB_ARGS[@]}" "$@" "$tree"
+  measure "$name" "$run" - env "${ESKER_ENV[@]}" "$ESKER" --home "$home" archive --json --store cold "${JOB_ARGS[@]}" "$@" "$tree"
   check_archived "$MEASURED_OUT"
   set_payload "$(json_field "$MEASURED_OUT" bundle_bytes)"
   S3_LAST_OBJECTS=$(object_count "$bucket")
   drop_bucket "$bucket"
   rm -rf "$home"
+}
+
+# esker_dry NAME RUN TREE: one measured `esker archive --dry-run` (crawl and plan only).
+esker_dry() {
+  local home
+  home=$(mktemp -d "$WORK/homes/dry.XXXXXX")
+  measure "$1" "$2" 0 "$ESKER" --home "$home" archive --dry-run --json "${JOB_ARGS[@]}" "$3"
+  rm -rf "$home"
+}
+
+# aws_startup NAME RUN: one measured `aws s3 ls` of an empty bucket: the CLI's start-up
+# (Python, botocore) plus one request.
+aws_startup() {
+  new_bucket ls
+  measure "$1" "$2" 0 "$VENV/bin/aws" --endpoint-url "$ESKER_TEST_S3_ENDPOINT" --region us-east-1 s3 ls "s3://$BUCKET/"
+  drop_bucket "$BUCKET"
 }
 
 # esker_local NAME RUN TREE ARGS...: one measured `esker archive` into the built-in local store.
@@ -162,6 +191,8 @@ section_s3() {
       throughput_esker "$run"
     fi
     esker_local esker-local "$run" "$tree"
+    esker_dry esker-dry "$run" "$tree"
+    aws_startup aws-startup "$run"
   done
   rm -rf "$upload_dir"
 
@@ -171,26 +202,38 @@ section_s3() {
     --note "MiB/s = bundle tar bytes / wall time. esker's wall time includes crawl, BLAKE3 + SHA-256, tar, catalog and index;" \
     --note "aws s3 cp uploads the same bundles and manifests, already packed by an earlier esker run to a local store." \
     --note "esker settings: ${JOB_ARGS[*]:-default -j (one packer per CPU)}, part_size 16 MiB, upload_concurrency 4; aws cli: defaults (8 MiB parts, 10 requests in flight)." \
+    --note "CPU s = user + system seconds of the client; server CPU s = seconds moto used meanwhile." \
     --row esker-s3 "esker archive -> S3" \
     --row aws-cp "aws s3 cp --recursive (same bundles)" \
     --row esker-local "esker archive -> local store" \
+    --row esker-dry "esker archive --dry-run (crawl + plan)" \
+    --row aws-startup "aws s3 ls, empty bucket (CLI start-up)" \
     --ratio esker-s3 aws-cp "ratio esker/aws (wall)" \
-    --diff esker-s3 esker-local "esker S3 - local store (time the S3 upload adds)"
+    --diff esker-s3 esker-local "esker S3 - local store (time the S3 upload adds)" \
+    --diff aws-cp aws-startup "aws s3 cp - CLI start-up (upload time net of start-up)"
 
   # --- memory -------------------------------------------------------------------------
   for run in $(seq 1 "$RUNS"); do
     esker_s3 mem-1 "$run" "$one_tree" --max-files 1000 --max-size 2GiB
     esker_s3 mem-100 "$run" "$one_tree" --max-files 2 --max-size 2GiB
     esker_s3 mem-big "$run" "$big_tree" --max-files 1000 --max-size 2GiB
+    # The same with glibc's mmap threshold pinned at 1 MiB: freed part buffers go back to
+    # the kernel at once instead of staying in the heap (see BENCHMARKS.md).
+    ESKER_ENV=(MALLOC_MMAP_THRESHOLD_=1048576)
+    esker_s3 mem-big-mmap "$run" "$big_tree" --max-files 1000 --max-size 2GiB
+    ESKER_ENV=()
     esker_local mem-1-local "$run" "$one_tree" --max-files 1000 --max-size 2GiB
   done
   emit ""
   table --title "esker peak memory vs bundle count and bundle size (S3 store, moto)" \
     --note "Expected bound: part_size x (upload_concurrency + 1) per packer = 16 MiB x 5 = 80 MiB per bundle in flight," \
-    --note "whatever the bundle count or size. Peak RSS is /usr/bin/time's maximum resident set size." \
+    --note "whatever the bundle count or size, above the baseline of the same archive to a local store." \
+    --note "Peak RSS is /usr/bin/time's maximum resident set size." \
     --row mem-1 "200 x 1 MiB files -> 1 bundle (13 parts)" \
     --row mem-100 "200 x 1 MiB files -> 100 bundles (1 PUT each)" \
     --row mem-big "1 x 512 MiB file -> 1 bundle (33 parts)" \
+    --row mem-big-mmap "same, MALLOC_MMAP_THRESHOLD_=1048576" \
     --row mem-1-local "200 x 1 MiB -> 1 bundle, local store (baseline)" \
     --diff mem-1 mem-1-local "1 bundle: S3 - local store wall time"
+  unset -f server_cpu
 }

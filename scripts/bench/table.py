@@ -5,10 +5,12 @@ Usage: table.py RESULTS.tsv --title TEXT [--note TEXT]... --row NAME LABEL...
                 [--ratio A B LABEL]... [--diff A B LABEL]...
 
 RESULTS.tsv has one line per measured run: name, run, wall seconds, peak RSS (KiB),
-payload bytes (0 = no throughput). For each --row the table shows the number of runs, the
-median wall time and its min-max, the median throughput (payload bytes / wall time, in
-MiB/s, over the runs) and the median peak RSS with its min-max. --ratio prints the ratio
-of two rows' median wall times; --diff their difference.
+payload bytes (0 = no throughput), CPU seconds of the command (user + system) and CPU
+seconds of the server it talked to (`-` = not measured). For each --row the table shows
+the number of runs, the median wall time and its min-max, the median throughput (payload
+bytes / wall time, in MiB/s, over the runs), the median peak RSS with its min-max, and the
+median CPU seconds of the command and of the server. --ratio prints the ratio of two rows'
+median wall times; --diff their difference.
 """
 import argparse
 import statistics
@@ -21,8 +23,15 @@ def load(path):
         for line in handle:
             if not line.strip():
                 continue
-            name, run, wall, rss, payload = line.rstrip("\n").split("\t")[:5]
-            rows.setdefault(name, []).append((int(run), float(wall), int(rss), int(payload)))
+            fields = line.rstrip("\n").split("\t") + ["-", "-"]
+            name, run, wall, rss, payload, cpu, server = fields[:7]
+            rows.setdefault(name, []).append({
+                "wall": float(wall),
+                "rss": int(rss),
+                "payload": int(payload),
+                "cpu": None if cpu == "-" else float(cpu),
+                "server": None if server == "-" else float(server),
+            })
     return rows
 
 
@@ -45,17 +54,23 @@ def main():
     args = parser.parse_args()
     data = load(args.results)
 
-    header = ["measurement", "runs", "wall median s", "wall min-max s", "MiB/s", "peak RSS KiB", "RSS min-max KiB"]
+    header = ["measurement", "runs", "wall median s", "wall min-max s", "MiB/s", "peak RSS KiB", "RSS min-max KiB",
+              "CPU s", "server CPU s"]
     lines = []
     medians = {}
+
+    def median_of(runs, key):
+        values = [run[key] for run in runs if run[key] is not None]
+        return seconds(statistics.median(values)) if values else "-"
+
     for name, label in args.row:
         runs = data.get(name, [])
         if not runs:
-            lines.append([label, "0", "-", "-", "-", "-", "-"])
+            lines.append([label, "0"] + ["-"] * (len(header) - 2))
             continue
-        walls = [wall for _, wall, _, _ in runs]
-        rss = [peak for _, _, peak, _ in runs]
-        rates = [payload / wall / 2**20 for _, wall, _, payload in runs if payload and wall > 0]
+        walls = [run["wall"] for run in runs]
+        rss = [run["rss"] for run in runs]
+        rates = [run["payload"] / run["wall"] / 2**20 for run in runs if run["payload"] and run["wall"] > 0]
         medians[name] = statistics.median(walls)
         lines.append([
             label,
@@ -65,7 +80,12 @@ def main():
             f"{statistics.median(rates):.1f}" if rates else "-",
             kib(statistics.median(rss)),
             f"{kib(min(rss))}-{kib(max(rss))}",
+            median_of(runs, "cpu"),
+            median_of(runs, "server"),
         ])
+    if all(line[-1] == "-" for line in lines):
+        header.pop()
+        lines = [line[:-1] for line in lines]
     widths = [max(len(row[col]) for row in [header] + lines) for col in range(len(header))]
 
     def render(row):

@@ -2,7 +2,7 @@
 
 mod error;
 mod pipeline;
-mod planner;
+pub(crate) mod planner;
 mod request;
 mod run;
 mod summary;

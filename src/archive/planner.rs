@@ -138,7 +138,7 @@ fn is_done(done: &HashSet<u128>, path: &[u8]) -> bool {
 }
 
 /// Whether an entry matches a stored version closely enough to skip reading it.
-fn same_stat(previous: &File, entry: &Entry) -> bool {
+pub(crate) fn same_stat(previous: &File, entry: &Entry) -> bool {
     let stat = &entry.stat;
     previous.kind == stat.kind.as_str()
         && previous.size == stat.size as i64

@@ -43,6 +43,9 @@ pub enum Command {
     Jobs(ListArgs),
     /// Finish retrieval jobs: check restores, download, verify, extract.
     Poll(PollArgs),
+    /// Show what of a tree is archived: per folder unit, new, changed, partial, missing or
+    /// synchronized. Reads the disk and the catalog only.
+    Status(StatusArgs),
     /// Rebuild the full-text index from the catalog.
     Reindex,
     /// Show or inspect the configuration.
@@ -181,6 +184,25 @@ pub struct RetrieveArgs {
     /// Print the estimate or outcome as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// The folder to check.
+    #[arg(value_name = "ROOT")]
+    pub root: PathBuf,
+
+    /// Depth of the folder units below ROOT.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub depth: usize,
+
+    /// One JSON object per unit.
+    #[arg(long, conflicts_with = "csv")]
+    pub json: bool,
+
+    /// CSV with a header line.
+    #[arg(long)]
+    pub csv: bool,
 }
 
 #[derive(Debug, Args)]

@@ -352,6 +352,69 @@ pub fn runs(settings: &Settings, args: ListArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+pub fn status(settings: &Settings, args: super::args::StatusArgs) -> Result<ExitCode> {
+    let units = crate::status::status(settings, &args.root, args.depth)?;
+    let mut out = Output::new();
+    let columns = |unit: &crate::status::UnitStatus| -> Vec<String> {
+        vec![
+            unit.unit.clone(),
+            unit.state.to_string(),
+            unit.local_files.to_string(),
+            unit.local_bytes.to_string(),
+            unit.newest_mtime.clone().unwrap_or_default(),
+            unit.archived_files.to_string(),
+            unit.archived_bytes.to_string(),
+            unit.last_archived.clone().unwrap_or_default(),
+        ]
+    };
+    if args.json {
+        for unit in &units {
+            out.json(unit)?;
+        }
+    } else if args.csv {
+        out.line("unit,state,local_files,local_bytes,newest_mtime,archived_files,archived_bytes,last_archived")?;
+        for unit in &units {
+            let cells: Vec<String> = columns(unit).into_iter().map(|cell| csv_cell(&cell)).collect();
+            out.line(cells.join(","))?;
+        }
+    } else if units.is_empty() {
+        eprintln!("nothing on disk or in the catalog under {}", args.root.display());
+    } else {
+        let mut rows = vec![vec![
+            "UNIT".to_string(),
+            "STATE".into(),
+            "LOCAL".into(),
+            "LOCAL BYTES".into(),
+            "NEWEST".into(),
+            "ARCHIVED".into(),
+            "ARCHIVED BYTES".into(),
+            "LAST ARCHIVED".into(),
+        ]];
+        for unit in &units {
+            rows.push(vec![
+                printable(&unit.unit),
+                unit.state.to_string(),
+                thousands(unit.local_files),
+                format_size(unit.local_bytes),
+                unit.newest_mtime.clone().unwrap_or_default().replace('T', " ").trim_end_matches('Z').to_string(),
+                thousands(unit.archived_files),
+                format_size(unit.archived_bytes),
+                unit.last_archived.clone().unwrap_or_default().replace('T', " ").trim_end_matches('Z').to_string(),
+            ]);
+        }
+        for line in table(&rows) {
+            out.line(line)?;
+        }
+    }
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A CSV field, quoted when it holds a comma, quote or line break.
+fn csv_cell(text: &str) -> String {
+    if text.contains([',', '"', '\n', '\r']) { format!("\"{}\"", text.replace('"', "\"\"")) } else { text.to_string() }
+}
+
 pub fn reindex(settings: &Settings, quiet: bool) -> Result<ExitCode> {
     let Some(mut catalog) = Catalog::open_existing(&settings.home.catalog)? else {
         return Err(Error::Input(format!(

@@ -46,6 +46,7 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
         Command::Retrieve(args) => retrieval::retrieve(&settings, *args),
         Command::Jobs(args) => retrieval::jobs(&settings, args),
         Command::Poll(args) => retrieval::poll(&settings, args),
+        Command::Status(args) => commands::status(&settings, args),
         Command::Reindex => commands::reindex(&settings, cli.quiet),
         Command::Config(command) => commands::config(&settings, command),
     }

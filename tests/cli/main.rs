@@ -7,6 +7,7 @@ mod awkward;
 mod conformance;
 mod crash;
 mod errors;
+mod incremental;
 mod query;
 mod retrieve;
 mod s3;
