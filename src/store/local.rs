@@ -46,15 +46,16 @@ impl LocalStore {
             return RestoreState::Online;
         }
         let Ok(text) = fs::read_to_string(self.marker_of(key)) else { return RestoreState::Archived };
+        // "requested-at-milliseconds days"
         let mut fields = text.split_whitespace().map(|field| field.parse::<i64>().unwrap_or(0));
         let (requested, days) = (fields.next().unwrap_or(0), fields.next().unwrap_or(1));
-        let lifetime = self.cold_lifetime.map(|seconds| seconds as i64).unwrap_or(days * 86_400);
-        let now = crate::time::now_seconds();
-        let ready = requested + delay as i64;
+        let lifetime = self.cold_lifetime.map(|seconds| seconds as i64).unwrap_or(days * 86_400) * 1000;
+        let now = crate::time::now_ns() / 1_000_000;
+        let ready = requested + delay as i64 * 1000;
         if now < ready {
             RestoreState::Restoring
         } else if now < ready + lifetime {
-            RestoreState::Restored { expires: Some(crate::time::format_rfc3339(ready + lifetime)) }
+            RestoreState::Restored { expires: Some(crate::time::format_rfc3339((ready + lifetime) / 1000)) }
         } else {
             RestoreState::Archived
         }
@@ -292,7 +293,7 @@ impl Store for LocalStore {
         let marker = self.marker_of(key);
         let folder = self.root.join("restores");
         fs::create_dir_all(&folder).map_err(|error| StoreError::io(&folder.display().to_string(), error))?;
-        fs::write(&marker, format!("{} {days}\n", crate::time::now_seconds()))
+        fs::write(&marker, format!("{} {days}\n", crate::time::now_ns() / 1_000_000))
             .map_err(|error| StoreError::io(&marker.display().to_string(), error))?;
         Ok(self.cold_state(key))
     }

@@ -176,19 +176,20 @@ fn a_second_retrieval_reuses_a_restore_in_progress() {
 
 #[test]
 fn an_expired_copy_is_restored_again_before_download() {
-    let env = cold_env("1s", Some("1s"));
+    let env = cold_env("1s", Some("2s"));
     sample_tree(&env);
     env.archive(&[]);
     let out = env.dir.path().join("out");
     let query = keep_query(&env);
     assert_success(&retrieve(&env, &[&query, "--to", out.to_str().expect("utf8")]));
-    // Ready after 1 s, gone after 2 s: the poller comes too late.
-    std::thread::sleep(Duration::from_millis(2300));
+    // Ready after 1 s, gone after 3 s: the poller comes too late.
+    std::thread::sleep(Duration::from_millis(3300));
     let output = poll(&env);
     assert_success(&output);
     assert!(stderr(&output).contains("expired"), "{}", stderr(&output));
     assert_eq!(jobs(&env)[0]["state"], "restoring");
-    std::thread::sleep(Duration::from_millis(1100));
+    // Ready again 1 s after the new request, readable for 2 s.
+    std::thread::sleep(Duration::from_millis(1500));
     assert_success(&poll(&env));
     assert_eq!(jobs(&env)[0]["state"], "done");
     assert_eq!(snapshot(&restored_copy(&out, &env, "keep")), snapshot(&env.src.join("keep")));
