@@ -84,7 +84,7 @@ impl Tally<'_> {
 
 pub fn status(settings: &Settings, root: &Path, depth: usize) -> Result<Vec<UnitStatus>> {
     let root = crate::config::absolute(root)?;
-    let mut catalog = Catalog::open_for_reading(&settings.home.catalog)?;
+    let mut catalog = Catalog::open_for_reading(&settings.catalog)?;
     let runs = match catalog.as_mut() {
         Some(catalog) => catalog.runs_by_id()?,
         None => HashMap::new(),

@@ -61,10 +61,10 @@ pub fn run(
 
     std::thread::scope(|scope| -> Result<()> {
         let planner_request = request.clone();
-        let catalog_path = catalog.path().to_path_buf();
+        let location = catalog.location().clone();
         let planner = scope.spawn(move || {
             // A second, read-only connection: the planner compares with earlier versions.
-            let mut history = crate::catalog::Catalog::open_for_reading(&catalog_path)?;
+            let mut history = crate::catalog::Catalog::open_for_reading(&location)?;
             plan(&planner_request, &done, history.as_mut(), |event| plan_sender.send(event).is_ok())
         });
         for _ in 0..jobs {
@@ -175,6 +175,7 @@ fn drive(
                                 header_offset: None,
                                 data_offset: None,
                                 origin_id: Some(previous.origin_id.unwrap_or(previous.id)),
+                                seq: 0,
                                 name: previous.name,
                                 name_text: previous.name_text,
                                 kind: previous.kind,
@@ -376,5 +377,6 @@ fn new_file_row(run_id: i64, name: &[u8], stat: &Stat, state: &str, reason: Opti
         state: state.to_string(),
         reason,
         origin_id: None,
+        seq: 0,
     }
 }

@@ -35,7 +35,7 @@ pub fn archive(settings: &Settings, request: &ArchiveRequest, progress: &Progres
             crate::config::StoreSettings::Local { .. } => None,
         };
         let estimating = estimator.as_mut().map(|(estimator, _, _)| estimator);
-        dry_run(&settings.home.catalog, request, &mut summary, progress, estimating)?;
+        dry_run(&settings.catalog, request, &mut summary, progress, estimating)?;
         if let Some((estimator, pricing, s3)) = estimator {
             summary.upload_estimate =
                 Some(estimator.finish(&pricing, &s3.storage_class, &s3.manifest_storage_class)?);
@@ -47,7 +47,7 @@ pub fn archive(settings: &Settings, request: &ArchiveRequest, progress: &Progres
     settings.home.ensure()?;
     let store = store::open(&request.store, store_settings)?;
     store.prepare()?;
-    let mut catalog = Catalog::open(&settings.home.catalog)?;
+    let mut catalog = Catalog::open(&settings.catalog)?;
     let locks = settings.home.data.join("locks");
     std::fs::create_dir_all(&locks).map_err(|error| Error::io(locks.display(), &error))?;
 
@@ -109,13 +109,13 @@ pub fn archive(settings: &Settings, request: &ArchiveRequest, progress: &Progres
 }
 
 fn dry_run(
-    catalog_path: &Path,
+    catalog_location: &crate::catalog::CatalogLocation,
     request: &ArchiveRequest,
     summary: &mut Summary,
     progress: &ProgressBar,
     mut estimator: Option<&mut UploadEstimator>,
 ) -> Result<()> {
-    let mut history = Catalog::open_for_reading(catalog_path)?;
+    let mut history = Catalog::open_for_reading(catalog_location)?;
     plan(request, &HashSet::new(), history.as_mut(), |event| {
         match event {
             PlanEvent::Bundle(bundle) => {

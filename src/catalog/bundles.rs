@@ -2,6 +2,8 @@
 
 use diesel::prelude::*;
 
+use super::any::RunAny;
+
 use super::connection::Catalog;
 use super::error::CatalogError;
 use super::models::{Bundle, NewBundle};
@@ -16,7 +18,7 @@ impl Catalog {
     /// object the catalog does not know about.
     pub fn insert_bundle(&mut self, bundle: &NewBundle<'_>) -> Result<i64, CatalogError> {
         self.transaction(|connection| {
-            diesel::insert_into(bundles::table).values(bundle).returning(bundles::id).get_result(connection)
+            diesel::insert_into(bundles::table).values(bundle).returning(bundles::id).get_result_any(connection)
         })
     }
 
@@ -24,7 +26,7 @@ impl Catalog {
         self.transaction(|connection| {
             diesel::update(bundles::table.find(id))
                 .set((bundles::state.eq(BUNDLE_FAILED), bundles::error.eq(error)))
-                .execute(connection)
+                .execute_any(connection)
                 .map(drop)
         })
     }
@@ -34,32 +36,32 @@ impl Catalog {
         Ok(bundles::table
             .filter(bundles::run_id.eq(run_id))
             .filter(bundles::state.ne(BUNDLE_STORED))
-            .select(Bundle::as_select())
-            .load(&mut self.connection)?)
+            .select(bundles::all_columns)
+            .load_any(&mut self.connection)?)
     }
 
     /// Removes a bundle row that holds no files (an unfinished upload being redone).
     pub fn delete_bundle(&mut self, id: i64) -> Result<(), CatalogError> {
-        self.transaction(|connection| diesel::delete(bundles::table.find(id)).execute(connection).map(drop))
+        self.transaction(|connection| diesel::delete(bundles::table.find(id)).execute_any(connection).map(drop))
     }
 
     pub fn bundle(&mut self, id: i64) -> Result<Option<Bundle>, CatalogError> {
-        Ok(bundles::table.find(id).select(Bundle::as_select()).first(&mut self.connection).optional()?)
+        Ok(bundles::table.find(id).select(bundles::all_columns).first_any(&mut self.connection).optional()?)
     }
 
     pub fn bundle_by_uuid(&mut self, uuid: &str) -> Result<Option<Bundle>, CatalogError> {
         Ok(bundles::table
             .filter(bundles::uuid.eq(uuid))
-            .select(Bundle::as_select())
-            .first(&mut self.connection)
+            .select(bundles::all_columns)
+            .first_any(&mut self.connection)
             .optional()?)
     }
 
     pub fn list_bundles(&mut self, run: Option<i64>) -> Result<Vec<Bundle>, CatalogError> {
-        let mut query = bundles::table.order(bundles::id.asc()).select(Bundle::as_select()).into_boxed();
-        if let Some(run) = run {
-            query = query.filter(bundles::run_id.eq(run));
-        }
-        Ok(query.load(&mut self.connection)?)
+        let all = bundles::table.order(bundles::id.asc()).select(bundles::all_columns);
+        Ok(match run {
+            Some(run) => all.filter(bundles::run_id.eq(run)).load_any(&mut self.connection)?,
+            None => all.load_any(&mut self.connection)?,
+        })
     }
 }

@@ -1,106 +1,262 @@
-//! Opening the catalog: SQLite in WAL mode with a busy timeout, migrations applied on open.
+//! Opening the catalog: SQLite (WAL, busy timeout) or PostgreSQL, migrations applied on
+//! open, safely when several processes start at once.
 
 use std::path::{Path, PathBuf};
 
-use diesel::connection::SimpleConnection;
 use diesel::migration::MigrationSource;
+use diesel::pg::{Pg, PgConnection};
 use diesel::prelude::*;
-use diesel::sqlite::Sqlite;
-use diesel::sqlite::SqliteConnection;
+use diesel::sqlite::{Sqlite, SqliteConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use serde::Serialize;
 
+use super::any::{AnyConnection, RunAny};
 use super::error::CatalogError;
 
 pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+pub const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+/// Key of the PostgreSQL advisory lock held while migrating.
+const MIGRATION_LOCK: i64 = 0x6573_6b65_7200_0001;
+
+/// Where the catalog lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CatalogLocation {
+    Sqlite(PathBuf),
+    /// A `postgres://` URL (password from the URL, `PGPASSWORD` or `~/.pgpass`).
+    Postgres(String),
+}
+
+impl CatalogLocation {
+    /// Parses `sqlite://PATH`, `postgres://…`, `postgresql://…`, or a plain path.
+    pub fn parse(text: &str) -> Option<CatalogLocation> {
+        if text.starts_with("postgres://") || text.starts_with("postgresql://") {
+            Some(CatalogLocation::Postgres(text.to_string()))
+        } else if let Some(path) = text.strip_prefix("sqlite://") {
+            (!path.is_empty()).then(|| CatalogLocation::Sqlite(PathBuf::from(path)))
+        } else if text.contains("://") {
+            None
+        } else {
+            Some(CatalogLocation::Sqlite(PathBuf::from(text)))
+        }
+    }
+
+    /// For people: the URL with any password masked.
+    pub fn display(&self) -> String {
+        match self {
+            CatalogLocation::Sqlite(path) => format!("sqlite://{}", path.display()),
+            CatalogLocation::Postgres(url) => mask_password(url),
+        }
+    }
+}
+
+impl Serialize for CatalogLocation {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.display())
+    }
+}
+
+/// `postgres://user:secret@host/db` → `postgres://user:********@host/db`.
+pub fn mask_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_string() };
+    let Some((credentials, host)) = rest.rsplit_once('@') else { return url.to_string() };
+    match credentials.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:********@{host}"),
+        None => url.to_string(),
+    }
+}
+
+/// Migration state, for `esker catalog status`.
+#[derive(Debug, Clone, Serialize)]
+pub struct SchemaStatus {
+    pub backend: &'static str,
+    pub location: String,
+    pub applied: Vec<String>,
+    pub pending: Vec<String>,
+}
 
 /// The catalog: one connection, owned by one thread at a time.
 pub struct Catalog {
-    pub(crate) connection: SqliteConnection,
+    pub(crate) connection: AnyConnection,
     pub(crate) dir_cache: super::files::DirCache,
-    path: PathBuf,
+    location: CatalogLocation,
 }
 
 impl Catalog {
-    /// Opens (creating if needed) the catalog at `path` and brings its schema up to date.
-    pub fn open(path: &Path) -> Result<Catalog, CatalogError> {
-        let mut catalog = Self::connect(path)?;
+    /// Opens (creating if needed) the catalog and brings its schema up to date.
+    pub fn open(location: &CatalogLocation) -> Result<Catalog, CatalogError> {
+        let mut catalog = Self::connect(location)?;
         catalog.migrate()?;
         Ok(catalog)
     }
 
-    /// Opens an existing catalog; `Ok(None)` when there is none (nothing is created).
-    pub fn open_existing(path: &Path) -> Result<Option<Catalog>, CatalogError> {
-        if !path.exists() {
+    /// Opens an existing catalog (migrating it if needed); `Ok(None)` when there is none.
+    /// A SQLite file is never created here; a PostgreSQL database counts as existing once
+    /// its schema was created.
+    pub fn open_existing(location: &CatalogLocation) -> Result<Option<Catalog>, CatalogError> {
+        if let CatalogLocation::Sqlite(path) = location
+            && !path.exists()
+        {
             return Ok(None);
         }
-        Self::open(path).map(Some)
+        let mut catalog = Self::connect(location)?;
+        if catalog.applied()?.is_empty() {
+            return Ok(None);
+        }
+        catalog.migrate()?;
+        Ok(Some(catalog))
     }
 
     /// Opens an existing, up-to-date catalog for reading only: never creates or migrates
     /// (dry runs and lookups must write nothing). `Ok(None)` when there is none, or when
     /// it needs a migration first.
-    pub fn open_for_reading(path: &Path) -> Result<Option<Catalog>, CatalogError> {
-        if !path.exists() {
+    pub fn open_for_reading(location: &CatalogLocation) -> Result<Option<Catalog>, CatalogError> {
+        if let CatalogLocation::Sqlite(path) = location
+            && !path.exists()
+        {
             return Ok(None);
         }
-        let mut catalog = Self::connect(path)?;
-        let pending = catalog
-            .connection
-            .has_pending_migration(SQLITE_MIGRATIONS)
-            .map_err(|error| CatalogError::Migrate { path: path.display().to_string(), message: error.to_string() })?;
-        Ok((!pending).then_some(catalog))
+        let mut catalog = Self::connect(location)?;
+        let status = catalog.schema_status()?;
+        Ok((!status.applied.is_empty() && status.pending.is_empty()).then_some(catalog))
     }
 
-    fn connect(path: &Path) -> Result<Catalog, CatalogError> {
-        let text = path.display().to_string();
-        let open_error = |message: String| CatalogError::Open { path: text.clone(), message };
-        let mut connection = SqliteConnection::establish(&text).map_err(|error| open_error(error.to_string()))?;
-        connection
-            .batch_execute(
-                "PRAGMA busy_timeout = 30000;
-                 PRAGMA journal_mode = WAL;
-                 PRAGMA synchronous = NORMAL;
-                 PRAGMA foreign_keys = ON;
-                 PRAGMA cache_size = -16384;
-                 PRAGMA temp_store = MEMORY;",
-            )
-            .map_err(|error| open_error(error.to_string()))?;
-        Ok(Catalog { connection, dir_cache: Default::default(), path: path.to_path_buf() })
+    fn connect(location: &CatalogLocation) -> Result<Catalog, CatalogError> {
+        let open_error = |message: String| CatalogError::Open { path: location.display(), message };
+        let connection = match location {
+            CatalogLocation::Sqlite(path) => {
+                let text = path.display().to_string();
+                let mut connection =
+                    SqliteConnection::establish(&text).map_err(|error| open_error(error.to_string()))?;
+                diesel::connection::SimpleConnection::batch_execute(
+                    &mut connection,
+                    "PRAGMA busy_timeout = 30000;
+                     PRAGMA journal_mode = WAL;
+                     PRAGMA synchronous = NORMAL;
+                     PRAGMA foreign_keys = ON;
+                     PRAGMA cache_size = -16384;
+                     PRAGMA temp_store = MEMORY;",
+                )
+                .map_err(|error| open_error(error.to_string()))?;
+                AnyConnection::Sqlite(connection)
+            }
+            CatalogLocation::Postgres(url) => AnyConnection::Postgres(
+                PgConnection::establish(url).map_err(|error| open_error(error.to_string().trim().to_string()))?,
+            ),
+        };
+        Ok(Catalog { connection, dir_cache: Default::default(), location: location.clone() })
     }
 
-    fn migrate(&mut self) -> Result<(), CatalogError> {
-        let path = self.path.display().to_string();
-        let applied = self
-            .connection
-            .applied_migrations()
-            .map_err(|error| CatalogError::Migrate { path: path.clone(), message: error.to_string() })?;
-        let known: Vec<String> = MigrationSource::<Sqlite>::migrations(&SQLITE_MIGRATIONS)
-            .map_err(|error| CatalogError::Migrate { path: path.clone(), message: error.to_string() })?
-            .iter()
-            .map(|migration| migration.name().version().to_string())
-            .collect();
-        if let Some(unknown) = applied.iter().map(ToString::to_string).find(|version| !known.contains(version)) {
+    fn migrate_error(&self, error: impl std::fmt::Display) -> CatalogError {
+        CatalogError::Migrate { path: self.location.display(), message: error.to_string() }
+    }
+
+    fn applied(&mut self) -> Result<Vec<String>, CatalogError> {
+        let applied = match &mut self.connection {
+            AnyConnection::Sqlite(connection) => connection.applied_migrations(),
+            AnyConnection::Postgres(connection) => connection.applied_migrations(),
+        };
+        // A database without the migrations table has none applied.
+        Ok(applied.map(|list| list.iter().map(ToString::to_string).collect()).unwrap_or_default())
+    }
+
+    fn known(&self) -> Result<Vec<String>, CatalogError> {
+        let known = match &self.connection {
+            AnyConnection::Sqlite(_) => MigrationSource::<Sqlite>::migrations(&SQLITE_MIGRATIONS)
+                .map(|list| list.iter().map(|migration| migration.name().version().to_string()).collect()),
+            AnyConnection::Postgres(_) => MigrationSource::<Pg>::migrations(&POSTGRES_MIGRATIONS)
+                .map(|list| list.iter().map(|migration| migration.name().version().to_string()).collect()),
+        };
+        known.map_err(|error| self.migrate_error(error))
+    }
+
+    /// Applied and pending migrations.
+    pub fn schema_status(&mut self) -> Result<SchemaStatus, CatalogError> {
+        let applied = self.applied()?;
+        let pending = self.known()?.into_iter().filter(|version| !applied.contains(version)).collect();
+        Ok(SchemaStatus { backend: self.connection.backend(), location: self.location.display(), applied, pending })
+    }
+
+    /// Applies pending migrations. Two processes starting at once do not both migrate: on
+    /// PostgreSQL an advisory lock, on SQLite a lock file beside the database.
+    pub fn migrate(&mut self) -> Result<Vec<String>, CatalogError> {
+        let known = self.known()?;
+        let applied = self.applied()?;
+        if let Some(unknown) = applied.iter().find(|version| !known.contains(version)) {
             return Err(CatalogError::TooNew {
-                path,
-                found: unknown,
+                path: self.location.display(),
+                found: unknown.clone(),
                 known: known.last().cloned().unwrap_or_default(),
             });
         }
-        self.connection
-            .run_pending_migrations(SQLITE_MIGRATIONS)
-            .map_err(|error| CatalogError::Migrate { path, message: error.to_string() })?;
-        Ok(())
+        if known.iter().all(|version| applied.contains(version)) {
+            return Ok(Vec::new());
+        }
+        let _file_lock = match &self.location {
+            CatalogLocation::Sqlite(path) => Some(lock_file(path).map_err(|error| self.migrate_error(error))?),
+            CatalogLocation::Postgres(_) => None,
+        };
+        let result = match &mut self.connection {
+            AnyConnection::Sqlite(connection) => connection
+                .run_pending_migrations(SQLITE_MIGRATIONS)
+                .map(|done| done.iter().map(ToString::to_string).collect::<Vec<_>>()),
+            AnyConnection::Postgres(connection) => {
+                diesel::sql_query(format!("SELECT pg_advisory_lock({MIGRATION_LOCK})"))
+                    .execute(connection)
+                    .map_err(|error| CatalogError::Migrate { path: String::new(), message: error.to_string() })?;
+                let done = connection
+                    .run_pending_migrations(POSTGRES_MIGRATIONS)
+                    .map(|done| done.iter().map(ToString::to_string).collect::<Vec<_>>());
+                let _ = diesel::sql_query(format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})")).execute(connection);
+                done
+            }
+        };
+        result.map_err(|error| self.migrate_error(error))
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
+    /// Reverts the newest migration (for operators and tests).
+    pub fn revert_last(&mut self) -> Result<String, CatalogError> {
+        let reverted = match &mut self.connection {
+            AnyConnection::Sqlite(connection) => {
+                connection.revert_last_migration(SQLITE_MIGRATIONS).map(|v| v.to_string())
+            }
+            AnyConnection::Postgres(connection) => {
+                connection.revert_last_migration(POSTGRES_MIGRATIONS).map(|v| v.to_string())
+            }
+        };
+        reverted.map_err(|error| self.migrate_error(error))
+    }
+
+    pub fn location(&self) -> &CatalogLocation {
+        &self.location
+    }
+
+    pub fn backend(&self) -> &'static str {
+        self.connection.backend()
     }
 
     /// Runs `work` in one transaction.
     pub fn transaction<T>(
         &mut self,
-        work: impl FnOnce(&mut SqliteConnection) -> Result<T, diesel::result::Error>,
+        work: impl FnOnce(&mut AnyConnection) -> Result<T, diesel::result::Error>,
     ) -> Result<T, CatalogError> {
-        Ok(self.connection.immediate_transaction(work)?)
+        Ok(self.connection.transaction(work)?)
     }
+
+    /// Takes the next commit number inside the current transaction; its row lock is held
+    /// until commit, so numbers become visible in order (see migration 4).
+    pub(crate) fn next_sequence(connection: &mut AnyConnection) -> Result<i64, diesel::result::Error> {
+        use super::schema::commit_sequence;
+        diesel::update(commit_sequence::table.find(1))
+            .set(commit_sequence::value.eq(commit_sequence::value + 1))
+            .returning(commit_sequence::value)
+            .get_result_any(connection)
+    }
+}
+
+fn lock_file(database: &Path) -> std::io::Result<std::fs::File> {
+    let mut name = database.as_os_str().to_owned();
+    name.push(".migrate.lock");
+    let file = std::fs::File::create(PathBuf::from(name))?;
+    file.lock()?;
+    Ok(file)
 }

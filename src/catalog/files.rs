@@ -4,7 +4,8 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use diesel::prelude::*;
-use diesel::sqlite::SqliteConnection;
+
+use super::any::{AnyConnection, RunAny};
 
 use super::bundles::BUNDLE_STORED;
 use super::connection::Catalog;
@@ -40,7 +41,7 @@ pub struct DirCache {
 }
 
 impl DirCache {
-    fn resolve(&mut self, connection: &mut SqliteConnection, path: &[u8]) -> Result<i64, diesel::result::Error> {
+    fn resolve(&mut self, connection: &mut AnyConnection, path: &[u8]) -> Result<i64, diesel::result::Error> {
         if let Some(&id) = self.ids.get(path) {
             return Ok(id);
         }
@@ -49,8 +50,8 @@ impl DirCache {
             .values(&NewDir { path, path_text: &text })
             .on_conflict(dirs::path)
             .do_nothing()
-            .execute(connection)?;
-        let id = dirs::table.filter(dirs::path.eq(path)).select(dirs::id).first(connection)?;
+            .execute_any(connection)?;
+        let id = dirs::table.filter(dirs::path.eq(path)).select(dirs::id).first_any(connection)?;
         if self.ids.len() >= DIR_CACHE_LIMIT {
             self.ids.clear();
         }
@@ -59,22 +60,25 @@ impl DirCache {
     }
 }
 
+/// Inserts rows in chunks, all with the transaction's commit number.
 fn insert_files(
-    connection: &mut SqliteConnection,
+    connection: &mut AnyConnection,
     cache: &mut DirCache,
     pending: Vec<PendingFile>,
 ) -> Result<(), diesel::result::Error> {
+    let seq = Catalog::next_sequence(connection)?;
     let mut rows = Vec::with_capacity(pending.len().min(INSERT_CHUNK));
     for PendingFile { dir_path, mut row } in pending {
+        row.seq = seq;
         row.dir_id = cache.resolve(connection, &dir_path)?;
         rows.push(row);
         if rows.len() == INSERT_CHUNK {
-            diesel::insert_into(files::table).values(&rows).execute(connection)?;
+            diesel::insert_into(files::table).values(&rows).execute_any(connection)?;
             rows.clear();
         }
     }
     if !rows.is_empty() {
-        diesel::insert_into(files::table).values(&rows).execute(connection)?;
+        diesel::insert_into(files::table).values(&rows).execute_any(connection)?;
     }
     Ok(())
 }
@@ -84,7 +88,7 @@ type RecordRow = (File, Vec<u8>, String, Option<String>, Option<String>);
 macro_rules! record_query {
     () => {
         files::table.inner_join(dirs::table).left_join(bundles::table).select((
-            File::as_select(),
+            files::all_columns,
             dirs::path,
             dirs::path_text,
             bundles::uuid.nullable(),
@@ -101,10 +105,10 @@ impl Catalog {
         wanted.dedup();
         let runs: HashMap<i64, Arc<Run>> = runs::table
             .filter(runs::id.eq_any(&wanted))
-            .select(Run::as_select())
-            .load(&mut self.connection)?
+            .select(runs::all_columns)
+            .load_any(&mut self.connection)?
             .into_iter()
-            .map(|run| (run.id, Arc::new(run)))
+            .map(|run: Run| (run.id, Arc::new(run)))
             .collect();
         Ok(rows
             .into_iter()
@@ -127,7 +131,7 @@ impl Catalog {
             pending.iter().filter(|file| file.row.state == "archived").map(|file| file.row.size).sum();
         let skipped = pending.iter().filter(|file| file.row.state != "archived").count() as i64;
         let mut cache = std::mem::take(&mut self.dir_cache);
-        let result = self.connection.immediate_transaction(|connection| {
+        let result = self.connection.transaction(|connection| {
             insert_files(connection, &mut cache, pending)?;
             diesel::update(bundles::table.find(stored.bundle_id))
                 .set((
@@ -137,7 +141,7 @@ impl Catalog {
                     bundles::manifest_key.eq(stored.manifest_key),
                     bundles::stored_at.eq(stored.stored_at),
                 ))
-                .execute(connection)?;
+                .execute_any(connection)?;
             diesel::update(runs::table.find(run_id))
                 .set((
                     runs::files_archived.eq(runs::files_archived + archived),
@@ -145,7 +149,7 @@ impl Catalog {
                     runs::files_skipped.eq(runs::files_skipped + skipped),
                     runs::bundles.eq(runs::bundles + 1),
                 ))
-                .execute(connection)
+                .execute_any(connection)
                 .map(drop)
         });
         self.dir_cache = if result.is_ok() { cache } else { DirCache::default() };
@@ -164,7 +168,7 @@ impl Catalog {
             (archived.len() as i64, archived.iter().map(|file| file.row.size).sum::<i64>());
         let skipped = pending.iter().filter(|file| file.row.state == "skipped").count() as i64;
         let mut cache = std::mem::take(&mut self.dir_cache);
-        let result = self.connection.immediate_transaction(|connection| {
+        let result = self.connection.transaction(|connection| {
             insert_files(connection, &mut cache, pending)?;
             diesel::update(runs::table.find(run_id))
                 .set((
@@ -172,7 +176,7 @@ impl Catalog {
                     runs::files_archived.eq(runs::files_archived + archived),
                     runs::bytes_archived.eq(runs::bytes_archived + archived_bytes),
                 ))
-                .execute(connection)
+                .execute_any(connection)
                 .map(drop)
         });
         self.dir_cache = if result.is_ok() { cache } else { DirCache::default() };
@@ -191,7 +195,7 @@ impl Catalog {
                 .order(files::id.asc())
                 .limit(50_000)
                 .select((files::id, dirs::path, files::name))
-                .load(&mut self.connection)?;
+                .load_any(&mut self.connection)?;
             let Some(last) = page.last() else { break };
             after = last.0;
             seen.extend(page.iter().map(|(_, dir, name)| path_hash(&join_path(dir, name))));
@@ -205,20 +209,25 @@ impl Catalog {
             .filter(files::bundle_id.is_not_null())
             .filter(files::state.eq_any(["archived", "changed"]))
             .select(files::id)
-            .load(&mut self.connection)?)
+            .load_any(&mut self.connection)?)
     }
 
-    pub fn max_file_id(&mut self) -> Result<i64, CatalogError> {
-        Ok(files::table.select(diesel::dsl::max(files::id)).first::<Option<i64>>(&mut self.connection)?.unwrap_or(0))
+    /// The highest commit number of any file row.
+    pub fn max_sequence(&mut self) -> Result<i64, CatalogError> {
+        let max: Option<i64> = files::table.select(diesel::dsl::max(files::seq)).first_any(&mut self.connection)?;
+        Ok(max.unwrap_or(0))
     }
 
-    /// Up to `limit` files with id greater than `after`, in id order, with folder, run and bundle.
-    pub fn records_after(&mut self, after: i64, limit: i64) -> Result<Vec<FileRecord>, CatalogError> {
+    /// Up to `limit` files after the cursor `(seq, id)`, in commit order, with folder, run
+    /// and bundle. Commit numbers become visible in order (see `Catalog::next_sequence`), so
+    /// a reader that has seen number N has seen every row numbered up to N.
+    pub fn records_after(&mut self, after: (i64, i64), limit: i64) -> Result<Vec<FileRecord>, CatalogError> {
+        let (seq, id) = after;
         let rows: Vec<RecordRow> = record_query!()
-            .filter(files::id.gt(after))
-            .order(files::id.asc())
+            .filter(files::seq.gt(seq).or(files::seq.eq(seq).and(files::id.gt(id))))
+            .order((files::seq.asc(), files::id.asc()))
             .limit(limit)
-            .load(&mut self.connection)?;
+            .load_any(&mut self.connection)?;
         self.attach_runs(rows)
     }
 
@@ -226,7 +235,8 @@ impl Catalog {
     pub fn records_by_ids(&mut self, ids: &[i64]) -> Result<Vec<FileRecord>, CatalogError> {
         let mut by_id = HashMap::with_capacity(ids.len());
         for chunk in ids.chunks(10_000) {
-            let rows: Vec<RecordRow> = record_query!().filter(files::id.eq_any(chunk)).load(&mut self.connection)?;
+            let rows: Vec<RecordRow> =
+                record_query!().filter(files::id.eq_any(chunk)).load_any(&mut self.connection)?;
             by_id.extend(self.attach_runs(rows)?.into_iter().map(|record| (record.file.id, record)));
         }
         Ok(ids.iter().filter_map(|id| by_id.remove(id)).collect())
@@ -237,7 +247,7 @@ impl Catalog {
         let rows: Vec<RecordRow> = record_query!()
             .filter(files::bundle_id.eq(bundle_id))
             .order(files::header_offset.asc())
-            .load(&mut self.connection)?;
+            .load_any(&mut self.connection)?;
         self.attach_runs(rows)
     }
 }

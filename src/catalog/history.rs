@@ -4,6 +4,8 @@ use std::collections::HashMap;
 
 use diesel::prelude::*;
 
+use super::any::RunAny;
+
 use super::connection::Catalog;
 use super::error::CatalogError;
 use super::models::{File, Run};
@@ -15,16 +17,16 @@ pub const FILE_DELETED: &str = "deleted";
 impl Catalog {
     /// The latest version of every name recorded in folder `dir` (raw path), any state.
     pub fn latest_in_dir(&mut self, dir: &[u8]) -> Result<HashMap<Vec<u8>, File>, CatalogError> {
-        let Some(dir_id) =
-            dirs::table.filter(dirs::path.eq(dir)).select(dirs::id).first::<i64>(&mut self.connection).optional()?
-        else {
+        let found: Option<i64> =
+            dirs::table.filter(dirs::path.eq(dir)).select(dirs::id).first_any(&mut self.connection).optional()?;
+        let Some(dir_id) = found else {
             return Ok(HashMap::new());
         };
         let rows: Vec<File> = files::table
             .filter(files::dir_id.eq(dir_id))
             .order(files::id.asc())
-            .select(File::as_select())
-            .load(&mut self.connection)?;
+            .select(files::all_columns)
+            .load_any(&mut self.connection)?;
         let mut latest = HashMap::with_capacity(rows.len());
         for row in rows {
             latest.insert(row.name.clone(), row);
@@ -40,7 +42,7 @@ impl Catalog {
             .filter(files::blake3.is_not_null())
             .filter(files::state.eq(FILE_ARCHIVED))
             .select(files::id)
-            .first::<i64>(&mut self.connection)
+            .first_any::<i64>(&mut self.connection)
             .optional()?
             .is_some())
     }
@@ -55,8 +57,8 @@ impl Catalog {
             .filter(bundles::store.eq(store))
             .filter(bundles::state.eq(super::bundles::BUNDLE_STORED))
             .order(files::id.asc())
-            .select(File::as_select())
-            .first(&mut self.connection)
+            .select(files::all_columns)
+            .first_any(&mut self.connection)
             .optional()?)
     }
 
@@ -65,7 +67,7 @@ impl Catalog {
         Ok(bundles::table
             .filter(bundles::state.eq(super::bundles::BUNDLE_STORED))
             .select((bundles::id, bundles::store))
-            .load::<(i64, String)>(&mut self.connection)?
+            .load_any::<(i64, String)>(&mut self.connection)?
             .into_iter()
             .collect())
     }
@@ -84,7 +86,7 @@ impl Catalog {
         Ok(dirs::table
             .filter(dirs::path.eq(root).or(dirs::path.ge(prefix).and(dirs::path.lt(upper))))
             .select(dirs::path)
-            .load(&mut self.connection)?)
+            .load_any(&mut self.connection)?)
     }
 
     /// For files in `ids`: the id of the latest version of the same path that is not a
@@ -95,7 +97,7 @@ impl Catalog {
             let keys: Vec<(i64, i64, Vec<u8>)> = files::table
                 .filter(files::id.eq_any(chunk))
                 .select((files::id, files::dir_id, files::name))
-                .load(&mut self.connection)?;
+                .load_any(&mut self.connection)?;
             let mut by_dir: HashMap<i64, Vec<(i64, Vec<u8>)>> = HashMap::new();
             for (id, dir, name) in keys {
                 by_dir.entry(dir).or_default().push((id, name));
@@ -108,7 +110,7 @@ impl Catalog {
                     .filter(files::state.ne(FILE_DELETED))
                     .group_by(files::name)
                     .select((files::name, diesel::dsl::max(files::id)))
-                    .load(&mut self.connection)?;
+                    .load_any(&mut self.connection)?;
                 let latest: HashMap<Vec<u8>, i64> =
                     latest.into_iter().filter_map(|(name, id)| id.map(|id| (name, id))).collect();
                 for (id, name) in members {
@@ -124,10 +126,10 @@ impl Catalog {
     /// Runs by id (for version choices by run and date).
     pub fn runs_by_id(&mut self) -> Result<HashMap<i64, Run>, CatalogError> {
         Ok(runs::table
-            .select(Run::as_select())
-            .load(&mut self.connection)?
+            .select(runs::all_columns)
+            .load_any(&mut self.connection)?
             .into_iter()
-            .map(|run| (run.id, run))
+            .map(|run: Run| (run.id, run))
             .collect())
     }
 }

@@ -1,5 +1,6 @@
 //! The catalog: runs, bundles, folders and files in SQLite (diesel, migrations in `migrations/`).
 
+mod any;
 mod bundles;
 mod connection;
 mod error;
@@ -10,8 +11,9 @@ mod retrievals;
 mod runs;
 mod schema;
 
+pub use any::{AnyConnection, RunAny};
 pub use bundles::{BUNDLE_FAILED, BUNDLE_STORED, BUNDLE_UPLOADING};
-pub use connection::Catalog;
+pub use connection::{Catalog, CatalogLocation, SchemaStatus, mask_password};
 pub use error::CatalogError;
 pub use files::{PendingFile, StoredBundle, path_hash};
 pub use history::{FILE_ARCHIVED, FILE_DELETED};

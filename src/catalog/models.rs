@@ -118,6 +118,8 @@ pub struct File {
     pub reason: Option<String>,
     /// The row whose stored bytes this file shares (unchanged or deduplicated).
     pub origin_id: Option<i64>,
+    /// Commit number of the transaction that recorded it (the index follows these).
+    pub seq: i64,
 }
 
 #[derive(Debug, Clone, Insertable)]
@@ -145,6 +147,8 @@ pub struct NewFile {
     pub state: String,
     pub reason: Option<String>,
     pub origin_id: Option<i64>,
+    /// Set when the row is inserted (see `Catalog::next_sequence`).
+    pub seq: i64,
 }
 
 /// A file with its folder, run and bundle: what `find` shows and the index holds.

@@ -1,6 +1,8 @@
 //! Retrievals, their jobs (one per bundle) and files; atomic job claims for pollers.
 
 use diesel::prelude::*;
+
+use super::any::RunAny;
 use serde::Serialize;
 
 use super::connection::Catalog;
@@ -128,12 +130,12 @@ impl Catalog {
             let retrieval_id: i64 = diesel::insert_into(retrievals::table)
                 .values(retrieval)
                 .returning(retrievals::id)
-                .get_result(connection)?;
+                .get_result_any(connection)?;
             let mut job_ids = Vec::with_capacity(plan.len());
             for (mut job, file_ids) in plan {
                 job.retrieval_id = retrieval_id;
                 let job_id: i64 =
-                    diesel::insert_into(jobs::table).values(&job).returning(jobs::id).get_result(connection)?;
+                    diesel::insert_into(jobs::table).values(&job).returning(jobs::id).get_result_any(connection)?;
                 for chunk in file_ids.chunks(5000) {
                     let rows: Vec<_> = chunk
                         .iter()
@@ -146,7 +148,7 @@ impl Catalog {
                             )
                         })
                         .collect();
-                    diesel::insert_into(retrieval_files::table).values(&rows).execute(connection)?;
+                    diesel::insert_into(retrieval_files::table).values(&rows).execute_any(connection)?;
                 }
                 job_ids.push(job_id);
             }
@@ -155,11 +157,11 @@ impl Catalog {
     }
 
     pub fn retrieval(&mut self, id: i64) -> Result<Option<Retrieval>, CatalogError> {
-        Ok(retrievals::table.find(id).select(Retrieval::as_select()).first(&mut self.connection).optional()?)
+        Ok(retrievals::table.find(id).select(retrievals::all_columns).first_any(&mut self.connection).optional()?)
     }
 
     pub fn job(&mut self, id: i64) -> Result<Option<Job>, CatalogError> {
-        Ok(jobs::table.find(id).select(Job::as_select()).first(&mut self.connection).optional()?)
+        Ok(jobs::table.find(id).select(jobs::all_columns).first_any(&mut self.connection).optional()?)
     }
 
     /// Another retrieval's job on the same bundle that is still restoring or readable: its
@@ -169,22 +171,19 @@ impl Catalog {
             .filter(jobs::bundle_id.eq(bundle_id))
             .filter(jobs::state.eq_any([JOB_RESTORING, JOB_READY, JOB_DOWNLOADING, JOB_DONE]))
             .order(jobs::id.desc())
-            .select(Job::as_select())
-            .first(&mut self.connection)
+            .select(jobs::all_columns)
+            .first_any(&mut self.connection)
             .optional()?)
     }
 
     /// Jobs a poller still has work for, oldest first (optionally of one retrieval).
     pub fn open_jobs(&mut self, retrieval: Option<i64>) -> Result<Vec<Job>, CatalogError> {
-        let mut query = jobs::table
-            .filter(jobs::state.eq_any(JOB_OPEN_STATES))
-            .order(jobs::id.asc())
-            .select(Job::as_select())
-            .into_boxed();
-        if let Some(retrieval) = retrieval {
-            query = query.filter(jobs::retrieval_id.eq(retrieval));
-        }
-        Ok(query.load(&mut self.connection)?)
+        let open =
+            jobs::table.filter(jobs::state.eq_any(JOB_OPEN_STATES)).order(jobs::id.asc()).select(jobs::all_columns);
+        Ok(match retrieval {
+            Some(retrieval) => open.filter(jobs::retrieval_id.eq(retrieval)).load_any(&mut self.connection)?,
+            None => open.load_any(&mut self.connection)?,
+        })
     }
 
     /// Claims a job for `claimer` until `until`, unless another live claim holds it. The
@@ -207,7 +206,7 @@ impl Catalog {
             ),
         )
         .set((jobs::claimed_by.eq(claimer), jobs::claimed_until.eq(until), jobs::attempts.eq(jobs::attempts + 1)))
-        .execute(&mut self.connection)?;
+        .execute_any(&mut self.connection)?;
         Ok(claimed == 1)
     }
 
@@ -217,7 +216,7 @@ impl Catalog {
             .filter(jobs::claimed_until.ge(now))
             .select(jobs::claimed_by)
             .distinct()
-            .load::<Option<String>>(&mut self.connection)?
+            .load_any::<Option<String>>(&mut self.connection)?
             .into_iter()
             .flatten()
             .collect())
@@ -226,12 +225,12 @@ impl Catalog {
     pub fn release_job(&mut self, id: i64, claimer: &str) -> Result<(), CatalogError> {
         diesel::update(jobs::table.find(id).filter(jobs::claimed_by.eq(claimer)))
             .set((jobs::claimed_by.eq(None::<String>), jobs::claimed_until.eq(None::<i64>)))
-            .execute(&mut self.connection)?;
+            .execute_any(&mut self.connection)?;
         Ok(())
     }
 
     pub fn update_job(&mut self, id: i64, update: &JobUpdate) -> Result<(), CatalogError> {
-        diesel::update(jobs::table.find(id)).set(update).execute(&mut self.connection)?;
+        diesel::update(jobs::table.find(id)).set(update).execute_any(&mut self.connection)?;
         Ok(())
     }
 
@@ -241,7 +240,7 @@ impl Catalog {
             .filter(retrieval_files::job_id.eq(job_id))
             .filter(retrieval_files::state.eq(FILE_PENDING))
             .select(retrieval_files::file_id)
-            .load(&mut self.connection)?;
+            .load_any(&mut self.connection)?;
         let mut records = self.records_by_ids(&ids)?;
         records.sort_by_key(|record| record.file.header_offset);
         Ok(records)
@@ -260,7 +259,7 @@ impl Catalog {
                 .filter(retrieval_files::file_id.eq(file_id)),
         )
         .set((retrieval_files::state.eq(state), retrieval_files::error.eq(error)))
-        .execute(&mut self.connection)?;
+        .execute_any(&mut self.connection)?;
         Ok(())
     }
 
@@ -269,23 +268,25 @@ impl Catalog {
         let states: Vec<String> = retrieval_files::table
             .filter(retrieval_files::job_id.eq(job_id))
             .select(retrieval_files::state)
-            .load(&mut self.connection)?;
+            .load_any(&mut self.connection)?;
         let count = |wanted: &str| states.iter().filter(|state| *state == wanted).count() as i64;
         Ok((count(FILE_PENDING), count(FILE_DONE), count(FILE_FAILED)))
     }
 
     /// Closes retrievals whose jobs have all ended.
     pub fn settle_retrievals(&mut self, now: i64) -> Result<(), CatalogError> {
-        let open: Vec<i64> =
-            retrievals::table.filter(retrievals::state.eq("open")).select(retrievals::id).load(&mut self.connection)?;
+        let open: Vec<i64> = retrievals::table
+            .filter(retrievals::state.eq("open"))
+            .select(retrievals::id)
+            .load_any(&mut self.connection)?;
         for id in open {
             let states: Vec<String> =
-                jobs::table.filter(jobs::retrieval_id.eq(id)).select(jobs::state).load(&mut self.connection)?;
+                jobs::table.filter(jobs::retrieval_id.eq(id)).select(jobs::state).load_any(&mut self.connection)?;
             if states.iter().all(|state| state == JOB_DONE || state == JOB_FAILED) {
                 let state = if states.iter().all(|state| state == JOB_DONE) { "done" } else { "failed" };
                 diesel::update(retrievals::table.find(id))
                     .set((retrievals::state.eq(state), retrievals::finished_at.eq(now)))
-                    .execute(&mut self.connection)?;
+                    .execute_any(&mut self.connection)?;
             }
         }
         Ok(())
@@ -296,8 +297,8 @@ impl Catalog {
         let rows: Vec<(Job, String)> = jobs::table
             .inner_join(bundles::table)
             .order(jobs::id.asc())
-            .select((Job::as_select(), bundles::uuid))
-            .load(&mut self.connection)?;
+            .select((jobs::all_columns, bundles::uuid))
+            .load_any(&mut self.connection)?;
         let mut views = Vec::with_capacity(rows.len());
         for (job, bundle) in rows {
             let (pending, done, failed) = self.job_file_counts(job.id)?;

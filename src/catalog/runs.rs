@@ -2,6 +2,8 @@
 
 use diesel::prelude::*;
 
+use super::any::RunAny;
+
 use super::connection::Catalog;
 use super::error::CatalogError;
 use super::models::{NewRun, Run};
@@ -14,12 +16,12 @@ pub const RUN_INCOMPLETE: &str = "incomplete";
 impl Catalog {
     pub fn create_run(&mut self, run: &NewRun<'_>) -> Result<i64, CatalogError> {
         self.transaction(|connection| {
-            diesel::insert_into(runs::table).values(run).returning(runs::id).get_result(connection)
+            diesel::insert_into(runs::table).values(run).returning(runs::id).get_result_any(connection)
         })
     }
 
     pub fn run(&mut self, id: i64) -> Result<Option<Run>, CatalogError> {
-        Ok(runs::table.find(id).select(Run::as_select()).first(&mut self.connection).optional()?)
+        Ok(runs::table.find(id).select(runs::all_columns).first_any(&mut self.connection).optional()?)
     }
 
     /// Unfinished runs over the same roots and store, newest first: candidates to resume.
@@ -29,20 +31,20 @@ impl Catalog {
             .filter(runs::store.eq(store))
             .filter(runs::state.ne(RUN_COMPLETE))
             .order(runs::id.desc())
-            .select(Run::as_select())
-            .load(&mut self.connection)?)
+            .select(runs::all_columns)
+            .load_any(&mut self.connection)?)
     }
 
     pub fn finish_run(&mut self, id: i64, state: &str, finished_at: i64) -> Result<(), CatalogError> {
         self.transaction(|connection| {
             diesel::update(runs::table.find(id))
                 .set((runs::state.eq(state), runs::finished_at.eq(finished_at)))
-                .execute(connection)
+                .execute_any(connection)
                 .map(drop)
         })
     }
 
     pub fn list_runs(&mut self) -> Result<Vec<Run>, CatalogError> {
-        Ok(runs::table.order(runs::id.asc()).select(Run::as_select()).load(&mut self.connection)?)
+        Ok(runs::table.order(runs::id.asc()).select(runs::all_columns).load_any(&mut self.connection)?)
     }
 }

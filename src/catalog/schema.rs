@@ -74,6 +74,14 @@ diesel::table! {
         state -> Text,
         reason -> Nullable<Text>,
         origin_id -> Nullable<BigInt>,
+        seq -> BigInt,
+    }
+}
+
+diesel::table! {
+    commit_sequence (id) {
+        id -> Integer,
+        value -> BigInt,
     }
 }
 

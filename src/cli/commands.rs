@@ -236,7 +236,7 @@ pub fn find(settings: &Settings, args: FindArgs) -> Result<ExitCode> {
 }
 
 pub fn bundles(settings: &Settings, args: ListArgs) -> Result<ExitCode> {
-    let bundles = match Catalog::open_existing(&settings.home.catalog)? {
+    let bundles = match Catalog::open_existing(&settings.catalog)? {
         Some(mut catalog) => catalog.list_bundles(None)?,
         None => Vec::new(),
     };
@@ -294,7 +294,7 @@ pub fn bundles(settings: &Settings, args: ListArgs) -> Result<ExitCode> {
 }
 
 pub fn runs(settings: &Settings, args: ListArgs) -> Result<ExitCode> {
-    let runs = match Catalog::open_existing(&settings.home.catalog)? {
+    let runs = match Catalog::open_existing(&settings.catalog)? {
         Some(mut catalog) => catalog.list_runs()?,
         None => Vec::new(),
     };
@@ -416,7 +416,7 @@ fn csv_cell(text: &str) -> String {
 }
 
 pub fn reindex(settings: &Settings, quiet: bool) -> Result<ExitCode> {
-    let Some(mut catalog) = Catalog::open_existing(&settings.home.catalog)? else {
+    let Some(mut catalog) = Catalog::open_existing(&settings.catalog)? else {
         return Err(Error::Input(format!(
             "no catalog at {} yet: archive something first",
             settings.home.catalog.display()

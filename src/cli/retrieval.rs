@@ -186,7 +186,7 @@ fn report_code(report: &PollReport) -> ExitCode {
 }
 
 pub fn jobs(settings: &Settings, args: ListArgs) -> Result<ExitCode> {
-    let jobs = match Catalog::open_existing(&settings.home.catalog)? {
+    let jobs = match Catalog::open_existing(&settings.catalog)? {
         Some(mut catalog) => catalog.list_jobs()?,
         None => Vec::new(),
     };
@@ -230,7 +230,7 @@ pub fn jobs(settings: &Settings, args: ListArgs) -> Result<ExitCode> {
 
 pub fn poll(settings: &Settings, args: PollArgs) -> Result<ExitCode> {
     loop {
-        let report = match Catalog::open_existing(&settings.home.catalog)? {
+        let report = match Catalog::open_existing(&settings.catalog)? {
             Some(mut catalog) => poll_once(settings, &mut catalog, None)?,
             None => PollReport::default(),
         };

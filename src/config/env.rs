@@ -4,6 +4,8 @@
 pub const HOME: &str = "ESKER_HOME";
 /// Extra config file read instead of the system one (tests, packaging).
 pub const SYSTEM_CONFIG: &str = "ESKER_SYSTEM_CONFIG";
+/// Catalog location: `sqlite://PATH` or `postgres://…` (overrides `[catalog] url`).
+pub const CATALOG_URL: &str = "ESKER_CATALOG_URL";
 /// Default store name.
 pub const STORE: &str = "ESKER_STORE";
 /// Default bundle caps and parallelism for `archive`.

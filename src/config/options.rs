@@ -20,6 +20,15 @@ pub struct Options {
     pub pricing: PricingOptions,
     #[serde(default)]
     pub retrieve: RetrieveOptions,
+    #[serde(default)]
+    pub catalog: CatalogOptions,
+}
+
+/// `[catalog]`: where the catalog lives.
+#[derive(Debug, Default, Clone, Deserialize, Serialize)]
+pub struct CatalogOptions {
+    /// `sqlite://PATH` (default: catalog.db in the home) or `postgres://user@host/db`.
+    pub url: Option<String>,
 }
 
 /// `[retrieve]`: guards against surprise bills.
@@ -136,6 +145,7 @@ impl Options {
             },
             stores,
             pricing: PricingOptions { file: self.pricing.file.or(lower.pricing.file) },
+            catalog: CatalogOptions { url: self.catalog.url.or(lower.catalog.url) },
             retrieve: RetrieveOptions {
                 max_cost_usd: self.retrieve.max_cost_usd.or(lower.retrieve.max_cost_usd),
                 max_bytes: self.retrieve.max_bytes.or(lower.retrieve.max_bytes),

@@ -148,6 +148,8 @@ pub struct ArchiveSettings {
 #[derive(Debug, Clone, Serialize)]
 pub struct Settings {
     pub home: HomePaths,
+    /// The catalog: SQLite in the home by default, or PostgreSQL.
+    pub catalog: crate::catalog::CatalogLocation,
     /// Config files that were read, lowest precedence first.
     pub config_files: Vec<PathBuf>,
     pub default_store: String,
@@ -217,6 +219,14 @@ impl Settings {
             stores.insert(name, settings);
         }
 
+        let catalog = match env::var(env::CATALOG_URL).or(options.catalog.url) {
+            Some(url) => crate::catalog::CatalogLocation::parse(&url).ok_or_else(|| ConfigError::Value {
+                what: "catalog url".into(),
+                value: crate::catalog::mask_password(&url),
+                message: "expected sqlite://PATH or postgres://USER@HOST/DATABASE".into(),
+            })?,
+            None => crate::catalog::CatalogLocation::Sqlite(home.catalog.clone()),
+        };
         let default_store = env::var(env::STORE).or(options.store).unwrap_or_else(|| DEFAULT_STORE.to_string());
         let max_files = match env::var(env::MAX_FILES) {
             Some(text) => parse_count(env::MAX_FILES, &text)?,
@@ -237,6 +247,7 @@ impl Settings {
                 .unwrap_or_else(default_jobs),
         };
         let settings = Settings {
+            catalog,
             home,
             config_files,
             default_store,

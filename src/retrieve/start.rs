@@ -52,7 +52,7 @@ pub enum RetrieveOutcome {
 }
 
 pub fn retrieve(settings: &Settings, request: &RetrieveRequest) -> Result<RetrieveOutcome> {
-    let Some(mut catalog) = Catalog::open_existing(&settings.home.catalog)? else {
+    let Some(mut catalog) = Catalog::open_existing(&settings.catalog)? else {
         return Ok(RetrieveOutcome::Empty);
     };
     let selection =

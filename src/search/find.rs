@@ -87,7 +87,7 @@ pub fn latest_only(catalog: &mut Catalog, ids: Vec<i64>) -> Result<Vec<i64>> {
 /// path shows up once, as its latest version.
 pub fn find(settings: &Settings, query_text: &str, limit: Option<usize>, all_versions: bool) -> Result<FindResult> {
     let query = esker_index::parse_query(query_text)?;
-    let Some(mut catalog) = Catalog::open_existing(&settings.home.catalog)? else {
+    let Some(mut catalog) = Catalog::open_existing(&settings.catalog)? else {
         return Ok(FindResult { matches: Vec::new(), total: 0, empty_catalog: true });
     };
     match super::sync::catch_up(&mut catalog, &settings.home.index, |_| {}) {

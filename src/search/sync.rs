@@ -1,5 +1,7 @@
 //! Keeps the full-text index in step with the catalog. The index is derived data: it holds
-//! every file row up to the id recorded in its last commit, and can be rebuilt at any time.
+//! every file row up to the catalog commit number recorded in its last commit (stored in
+//! the index's `last_file_id` payload), and can be rebuilt at any time. Commit numbers,
+//! unlike row ids, become visible in order even with several writers.
 
 use std::path::Path;
 
@@ -41,15 +43,16 @@ fn add_record(writer: &mut IndexWriter, record: &FileRecord, tags: &[String]) ->
 fn feed(
     catalog: &mut Catalog,
     writer: &mut IndexWriter,
-    mut after: i64,
+    after_seq: i64,
     mut progress: impl FnMut(u64),
 ) -> Result<SyncReport> {
-    let mut report = SyncReport { indexed: 0, last_file_id: after as u64 };
+    let mut report = SyncReport { indexed: 0, last_file_id: after_seq as u64 };
     let mut tag_cache: Option<(i64, Vec<String>)> = None;
+    let mut cursor = (after_seq, i64::MAX);
     loop {
-        let records = catalog.records_after(after, PAGE)?;
+        let records = catalog.records_after(cursor, PAGE)?;
         let Some(last) = records.last() else { break };
-        after = last.file.id;
+        cursor = (last.file.seq, last.file.id);
         for record in &records {
             if tag_cache.as_ref().map(|(run, _)| *run) != Some(record.run.id) {
                 tag_cache = Some((record.run.id, record.run.tag_list()));
@@ -60,7 +63,7 @@ fn feed(
         report.indexed += records.len() as u64;
         progress(report.indexed);
     }
-    report.last_file_id = after as u64;
+    report.last_file_id = cursor.0.max(after_seq) as u64;
     writer.commit(report.last_file_id)?;
     Ok(report)
 }
@@ -69,7 +72,7 @@ fn feed(
 pub fn catch_up(catalog: &mut Catalog, index_dir: &Path, progress: impl FnMut(u64)) -> Result<SyncReport> {
     let index = FileIndex::open_or_create(index_dir)?;
     let last = index.last_file_id()?;
-    if catalog.max_file_id()? <= last as i64 {
+    if catalog.max_sequence()? <= last as i64 {
         return Ok(SyncReport { indexed: 0, last_file_id: last });
     }
     let mut writer = index.writer(WRITER_MEMORY)?;

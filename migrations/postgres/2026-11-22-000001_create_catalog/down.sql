@@ -1,0 +1,4 @@
+DROP TABLE files;
+DROP TABLE dirs;
+DROP TABLE bundles;
+DROP TABLE runs;

@@ -1,0 +1,3 @@
+DROP TABLE retrieval_files;
+DROP TABLE jobs;
+DROP TABLE retrievals;

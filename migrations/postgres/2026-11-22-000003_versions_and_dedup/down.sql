@@ -1,0 +1,2 @@
+DROP INDEX files_size_blake3;
+ALTER TABLE files DROP COLUMN origin_id;
