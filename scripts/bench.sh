@@ -11,10 +11,12 @@
 # Environment:
 #   CARGO_TARGET_DIR  where cargo builds (default: target/ in the repository)
 #   ESKER_BIN         use this esker binary instead of building one
+#   BENCH_REV         build this commit (e.g. HEAD) from a clean `git archive` export in
+#                     .bench/src-COMMIT/ instead of the working tree, so edits in progress
+#                     don't end up in the measured binary
 #   BENCH_DIR         generated test trees, kept between runs (default /work/.bench-trees)
 #   BENCH_RUNS        runs of each measurement (default 3)
 #   BENCH_JOBS        `esker archive -j N` (default: esker's own, one packer per CPU)
-#   BENCH_KEEP=1      keep the scratch directory (.bench/run-*/: logs of every run)
 #   plus the section's own settings, listed at the top of scripts/bench/SECTION.sh.
 #
 # Each run writes to .bench/run-DATE/: report.txt (what is printed), results.tsv (every
@@ -68,16 +70,29 @@ if ((${#missing[@]})); then
 fi
 
 # --- the binary -------------------------------------------------------------------------
+ESKER_COMMIT="" # the commit the binary was built from, when known for certain
 if [ -n "${ESKER_BIN:-}" ]; then
   ESKER="$(realpath "$ESKER_BIN")"
   [ -x "$ESKER" ] || die "ESKER_BIN=$ESKER_BIN is not an executable"
   BUILD_NOTE="given by ESKER_BIN, not built by this run"
 else
   export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$REPO/target}"
-  log "building the release binary (cargo build --release --locked, CARGO_TARGET_DIR=$CARGO_TARGET_DIR)"
-  cargo build --release --locked >&2
+  build_dir="$REPO"
+  BUILD_NOTE="cargo build --release --locked of the working tree by this run"
+  if [ -n "${BENCH_REV:-}" ]; then
+    ESKER_COMMIT=$(git rev-parse --verify "$BENCH_REV^{commit}") || die "BENCH_REV=$BENCH_REV is not a commit"
+    build_dir="$REPO/.bench/src-${ESKER_COMMIT:0:12}"
+    if [ ! -f "$build_dir/Cargo.toml" ]; then
+      log "exporting commit ${ESKER_COMMIT:0:12} to $build_dir"
+      rm -rf "$build_dir"
+      mkdir -p "$build_dir"
+      git archive "$ESKER_COMMIT" | tar -x -C "$build_dir"
+    fi
+    BUILD_NOTE="cargo build --release --locked of a clean export of commit ${ESKER_COMMIT:0:12} by this run"
+  fi
+  log "building the release binary in $build_dir (cargo build --release --locked, CARGO_TARGET_DIR=$CARGO_TARGET_DIR)"
+  (cd "$build_dir" && cargo build --release --locked >&2)
   ESKER="$CARGO_TARGET_DIR/release/esker"
-  BUILD_NOTE="cargo build --release --locked by this run"
 fi
 
 # --- scratch space and a clean environment ------------------------------------------------
@@ -89,12 +104,8 @@ REPORT="$WORK/report.txt"
 mkdir -p "$LOGS" "$WORK/homes"
 : >"$RESULTS"
 : >"$REPORT"
-if [ "${BENCH_KEEP:-0}" = 1 ]; then
-  on_exit 'log "kept $WORK"'
-else
-  # The homes and uploads are large; the report and the logs are small and stay.
-  on_exit 'rm -rf "$WORK/homes" "$WORK/upload"; log "report and logs in $WORK"'
-fi
+# The homes and uploads are large and go; the report and the logs are small and stay.
+on_exit 'rm -rf "$WORK/homes" "$WORK/upload"; log "report and logs in $WORK"'
 trap run_exit_hooks EXIT
 trap 'exit 130' INT TERM
 

@@ -13,6 +13,8 @@ command -v setpriv >/dev/null || missing+=(util-linux) # drop root to test unrea
 command -v cc >/dev/null || missing+=(gcc)            # bundled SQLite and zstd are C
 command -v pkg-config >/dev/null || missing+=(pkg-config)
 command -v python3 >/dev/null || missing+=(python3 python3-venv) # moto, the S3 test server
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql) # catalog tests on PostgreSQL
+pkg-config --exists libpq 2>/dev/null || missing+=(libpq-dev)                   # diesel's postgres backend
 if ((${#missing[@]})); then
   if [ "$(id -u)" -ne 0 ]; then
     log "missing packages: ${missing[*]} (run as root, or install them first)"
@@ -33,13 +35,15 @@ fi
 # --- fixtures: real servers on 127.0.0.1 -------------------------------------------------------
 log "starting moto (S3) on a loopback port"
 eval "$(scripts/fixtures/moto.sh start)"
-trap 'scripts/fixtures/moto.sh stop' EXIT
+log "starting a throwaway PostgreSQL cluster on a loopback port"
+eval "$(scripts/fixtures/postgres.sh start)"
+trap 'scripts/fixtures/moto.sh stop; scripts/fixtures/postgres.sh stop' EXIT
 
 # --- build and test -----------------------------------------------------------------------
 log "building"
 cargo build --workspace --all-targets --locked
 
-log "running tests"
+log "running tests (catalogs on SQLite)"
 cargo nextest run --workspace --locked --no-fail-fast "$@"
-log "running doc tests"
-cargo test --workspace --locked --doc --quiet
+log "running the end-to-end tests again with catalogs on PostgreSQL"
+ESKER_TEST_BACKEND=postgres cargo nextest run --locked --no-fail-fast --test cli "$@"

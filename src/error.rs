@@ -21,6 +21,8 @@ pub enum Error {
     #[error(transparent)]
     Pricing(#[from] crate::cost::PricingError),
     #[error(transparent)]
+    Transfer(#[from] crate::catalog::TransferError),
+    #[error(transparent)]
     Index(#[from] esker_index::IndexError),
     #[error("invalid query: {0}")]
     Query(#[from] esker_index::QueryError),

@@ -18,18 +18,19 @@ run_exit_hooks() {
   for hook in "${EXIT_HOOKS[@]}"; do eval "$hook" || true; done
 }
 
-# ensure_tree NAME GEN_TREE_ARGS... -> prints the tree's path; generates it with
-# scripts/gen_tree.py (deterministic) unless $BENCH_DIR/NAME exists. Generated into a
-# temporary name first, so an interrupted generation never passes for a tree.
+# ensure_tree NAME GENERATOR ARGS... -> prints the tree's path; unless $BENCH_DIR/NAME
+# exists, generates it with `python3 GENERATOR ARGS... DIR` (a deterministic generator:
+# scripts/gen_tree.py or scripts/bench/gen_distinct.py). Generated into a temporary name
+# first, so an interrupted generation never passes for a tree.
 ensure_tree() {
-  local name=$1
-  shift
+  local name=$1 generator=$2
+  shift 2
   local dir="$BENCH_DIR/$name"
   if [ ! -d "$dir" ]; then
-    log "generating test tree $dir (scripts/gen_tree.py $*)"
+    log "generating test tree $dir ($generator $*)"
     mkdir -p "$BENCH_DIR"
     rm -rf "$dir.partial"
-    python3 "$REPO/scripts/gen_tree.py" "$@" "$dir.partial" >&2
+    python3 "$REPO/$generator" "$@" "$dir.partial" >&2
     mv "$dir.partial" "$dir"
   fi
   printf '%s\n' "$dir"
@@ -99,13 +100,18 @@ emit() { printf '%s\n' "$*" | tee -a "$REPORT"; }
 table() { python3 "$REPO/scripts/bench/table.py" "$RESULTS" "$@" | tee -a "$REPORT"; }
 
 machine_info() {
-  local model mem commit dirty moto aws rustc
+  local model mem commit rustc
   model=$(grep -m1 '^model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
   mem=$(awk '/^MemTotal:/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)
-  commit=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)
-  dirty=""
-  if [ -n "$(git -C "$REPO" status --porcelain -- src index migrations Cargo.toml Cargo.lock 2>/dev/null)" ]; then
-    dirty=" (working tree has uncommitted changes in src/, index/, migrations/ or Cargo.*)"
+  if [ -n "${ESKER_COMMIT:-}" ]; then
+    commit="${ESKER_COMMIT:0:12} (built from a clean export of this commit)"
+  else
+    commit=$(git -C "$REPO" rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+    if [ -n "${ESKER_BIN:-}" ]; then
+      commit="unknown: ESKER_BIN was given; the repository is at $commit"
+    elif [ -n "$(git -C "$REPO" status --porcelain -- src index migrations Cargo.toml Cargo.lock 2>/dev/null)" ]; then
+      commit="$commit plus uncommitted changes in src/, index/, migrations/ or Cargo.* (BENCH_REV=HEAD builds the commit alone)"
+    fi
   fi
   rustc=$(rustc --version 2>/dev/null || echo unknown)
   emit "Machine"
@@ -115,7 +121,7 @@ machine_info() {
   emit "memory:    $mem"
   emit "kernel:    $(uname -sr)"
   emit "load avg:  at start $LOAD_AT_START; at end $(cut -d' ' -f1-3 /proc/loadavg)"
-  emit "esker:     commit $commit$dirty"
+  emit "esker:     commit $commit"
   emit "binary:    $ESKER ($BUILD_NOTE)"
   emit "toolchain: $rustc"
   for tool in "${TOOL_VERSIONS[@]}"; do emit "$tool"; done

@@ -55,7 +55,7 @@ new_bucket() {
   aws_cli s3 mb "s3://$BUCKET" >/dev/null
 }
 
-# drop_bucket BUCKET: deletes it with its objects (moto keeps objects in memory).
+# drop_bucket BUCKET: deletes it with its objects (moto holds on to them until then).
 drop_bucket() { aws_cli s3 rb --force "s3://$1" >/dev/null; }
 
 # object_count BUCKET -> objects in the bucket.
@@ -145,10 +145,11 @@ section_s3() {
   s3_prepare
   local files=${BENCH_S3_FILES:-20000} name tree
   if [ $((files % 1000)) -eq 0 ]; then name="t$((files / 1000))k"; else name="t$files"; fi
-  tree=$(ensure_tree "$name" "$files")
+  tree=$(ensure_tree "$name" scripts/gen_tree.py "$files")
+  # Files of distinct content, so that no deduplication can skip any of them.
   local big_tree one_tree
-  one_tree=$(ensure_tree m200x1m 0 --large 200:1) # 200 files of 1 MiB
-  big_tree=$(ensure_tree m1x512m 0 --large 1:512) # 1 file of 512 MiB
+  one_tree=$(ensure_tree d200x1m scripts/bench/gen_distinct.py 200 1) # 200 files of 1 MiB
+  big_tree=$(ensure_tree d1x512m scripts/bench/gen_distinct.py 1 512) # 1 file of 512 MiB
 
   # --- throughput ---------------------------------------------------------------------
   # One unmeasured run into a local store: warms the page cache (every measured run then

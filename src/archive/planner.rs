@@ -83,11 +83,19 @@ pub fn plan(
     let now = crate::time::now_ns();
     let mut planner = Planner::new(request.caps());
     let mut visited: HashSet<Vec<u8>> = HashSet::new();
-    // Only copies in the target store count as already stored.
-    let stores = match history.as_deref_mut() {
-        Some(catalog) => catalog.bundle_stores()?,
+    // Only copies in the target store count as already stored; sizes are loaded once so a
+    // new file is hashed ahead only when something stored before this run has its size.
+    let (stores, sizes, roots_known) = match history.as_deref_mut() {
+        Some(catalog) => {
+            let mut known = false;
+            for root in &request.roots {
+                known |= catalog.has_dirs_under(root.as_os_str().as_bytes())?;
+            }
+            (catalog.bundle_stores()?, catalog.stored_sizes(&request.store)?, known)
+        }
         None => Default::default(),
     };
+    let context = HistoryContext { stores: &stores, sizes: &sizes, roots_known };
     for folder in Walk::new(&request.roots, options) {
         let root = &request.roots[folder.root];
         let group = group_key(root, &folder.path, folder.depth, request.group_depth);
@@ -97,7 +105,7 @@ pub fn plan(
         let (mut items, skipped, counted) = split_folder(request, done, now, &folder);
         let mut open = skipped.is_empty() || emit(PlanEvent::Skipped(skipped));
         if let Some(catalog) = history.as_deref_mut() {
-            let (reused, gone) = compare_with_history(catalog, &stores, request, done, &folder, &mut items)?;
+            let (reused, gone) = compare_with_history(catalog, &context, request, done, &folder, &mut items)?;
             open = open && (reused.is_empty() || emit(PlanEvent::Reused(reused)));
             open = open && (gone.is_empty() || emit(PlanEvent::Deleted(gone)));
         }
@@ -111,7 +119,7 @@ pub fn plan(
         emit(PlanEvent::Bundle(bundle));
     });
     // Folders recorded before but not walked now are gone with everything in them.
-    if let Some(catalog) = history {
+    if let Some(catalog) = history.filter(|_| context.roots_known) {
         for root in &request.roots {
             for dir in catalog.dirs_under(root.as_os_str().as_bytes())? {
                 if visited.contains(&dir) {
@@ -163,23 +171,44 @@ fn hash_file(path: &Path) -> Option<String> {
 
 /// Takes out of `items` what is already stored (unchanged, or duplicate content) and lists
 /// the folder's names that are gone since their latest version.
+/// What the planner knows of the catalog for this run.
+struct HistoryContext<'a> {
+    /// Store of every stored bundle.
+    stores: &'a std::collections::HashMap<i64, String>,
+    /// Sizes of files stored in the target store before this run.
+    sizes: &'a HashSet<i64>,
+    /// Whether the catalog has seen these roots before (if not, there is nothing to compare).
+    roots_known: bool,
+}
+
 fn compare_with_history(
     catalog: &mut Catalog,
-    stores: &std::collections::HashMap<i64, String>,
+    context: &HistoryContext<'_>,
     request: &ArchiveRequest,
     done: &HashSet<u128>,
     folder: &Folder,
     items: &mut Vec<PlanItem>,
 ) -> Result<(Vec<Reused>, Vec<Gone>), crate::Error> {
     let dir = folder.path.as_os_str().as_bytes();
-    let previous = catalog.latest_in_dir(dir)?;
+    let previous = if context.roots_known { catalog.latest_in_dir(dir)? } else { Default::default() };
+    // An empty folder is recorded in its parent, so its earlier version is found there.
+    let mut parent_versions = None;
     let mut reused = Vec::new();
     let mut keep = Vec::with_capacity(items.len());
     for item in items.drain(..) {
-        let stored = previous
+        let versions = if item.folder.as_os_str().as_bytes() == dir {
+            &previous
+        } else {
+            parent_versions.get_or_insert(if context.roots_known {
+                catalog.latest_in_dir(item.folder.as_os_str().as_bytes())?
+            } else {
+                Default::default()
+            })
+        };
+        let stored = versions
             .get(&item.entry.name)
             .filter(|previous| previous.state == FILE_ARCHIVED && previous.data_offset.is_some())
-            .filter(|previous| previous.bundle_id.and_then(|bundle| stores.get(&bundle)) == Some(&request.store));
+            .filter(|previous| previous.bundle_id.and_then(|bundle| context.stores.get(&bundle)) == Some(&request.store));
         let full = || {
             PathBuf::from(std::ffi::OsStr::from_bytes(&join_path(item.folder.as_os_str().as_bytes(), &item.entry.name)))
         };
@@ -205,7 +234,7 @@ fn compare_with_history(
         let size = item.entry.stat.size as i64;
         if is_file
             && size > 0
-            && catalog.size_is_stored(size)?
+            && context.sizes.contains(&size)
             && let Some(hash) = hash_file(&full())
             && let Some(origin) = catalog.stored_content(size, &hash, &request.store)?
         {

@@ -34,17 +34,37 @@ impl Catalog {
         Ok(latest)
     }
 
-    /// Whether any stored file has exactly this size (then a new file of that size is worth
-    /// hashing ahead to look for a duplicate).
-    pub fn size_is_stored(&mut self, size: i64) -> Result<bool, CatalogError> {
-        Ok(files::table
-            .filter(files::size.eq(size))
+    /// Every size some stored file has in `store`: a new file is hashed ahead, to look for
+    /// a duplicate, only when its size is in this set (loaded once per run).
+    pub fn stored_sizes(&mut self, store: &str) -> Result<std::collections::HashSet<i64>, CatalogError> {
+        let sizes: Vec<i64> = files::table
+            .inner_join(bundles::table)
             .filter(files::blake3.is_not_null())
             .filter(files::state.eq(FILE_ARCHIVED))
-            .select(files::id)
-            .first_any::<i64>(&mut self.connection)
-            .optional()?
-            .is_some())
+            .filter(files::size.gt(0))
+            .filter(bundles::store.eq(store))
+            .select(files::size)
+            .distinct()
+            .load_any(&mut self.connection)?;
+        Ok(sizes.into_iter().collect())
+    }
+
+    /// Whether the catalog knows any folder at or below `root` (no history: first run).
+    pub fn has_dirs_under(&mut self, root: &[u8]) -> Result<bool, CatalogError> {
+        let mut prefix = root.to_vec();
+        if !prefix.ends_with(b"/") {
+            prefix.push(b'/');
+        }
+        let mut upper = prefix.clone();
+        if let Some(last) = upper.last_mut() {
+            *last += 1;
+        }
+        let found: Option<i64> = dirs::table
+            .filter(dirs::path.eq(root).or(dirs::path.ge(prefix).and(dirs::path.lt(upper))))
+            .select(dirs::id)
+            .first_any(&mut self.connection)
+            .optional()?;
+        Ok(found.is_some())
     }
 
     /// A file with this content stored in `store`, if any.

@@ -10,6 +10,7 @@ mod models;
 mod retrievals;
 mod runs;
 mod schema;
+mod transfer;
 
 pub use any::{AnyConnection, RunAny};
 pub use bundles::{BUNDLE_FAILED, BUNDLE_STORED, BUNDLE_UPLOADING};
@@ -17,9 +18,10 @@ pub use connection::{Catalog, CatalogLocation, SchemaStatus, mask_password};
 pub use error::CatalogError;
 pub use files::{PendingFile, StoredBundle, path_hash};
 pub use history::{FILE_ARCHIVED, FILE_DELETED};
-pub use models::{Bundle, File, FileRecord, NewBundle, NewFile, NewRun, Run, join_path};
+pub use models::{Bundle, Dir, File, FileRecord, NewBundle, NewFile, NewRun, Run, join_path};
 pub use retrievals::{
     FILE_DONE, FILE_FAILED, FILE_PENDING, JOB_DONE, JOB_DOWNLOADING, JOB_EXPIRED, JOB_FAILED, JOB_OPEN_STATES,
     JOB_READY, JOB_REQUESTED, JOB_RESTORING, Job, JobUpdate, JobView, NewJob, NewRetrieval, Retrieval,
 };
 pub use runs::{RUN_COMPLETE, RUN_INCOMPLETE, RUN_RUNNING};
+pub use transfer::{TransferError, TransferReport};

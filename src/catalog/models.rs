@@ -1,11 +1,11 @@
 //! Rows of the catalog tables, as read and as inserted.
 
 use diesel::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::schema::{bundles, dirs, files, runs};
 
-#[derive(Debug, Clone, Queryable, Selectable, Serialize)]
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, Serialize, Deserialize)]
 #[diesel(table_name = runs)]
 pub struct Run {
     pub id: i64,
@@ -49,7 +49,7 @@ pub struct NewRun<'a> {
     pub options: &'a str,
 }
 
-#[derive(Debug, Clone, Queryable, Selectable, Serialize)]
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, Serialize, Deserialize)]
 #[diesel(table_name = bundles)]
 pub struct Bundle {
     pub id: i64,
@@ -84,6 +84,15 @@ pub struct NewBundle<'a> {
     pub created_at: i64,
 }
 
+/// A folder row.
+#[derive(Debug, Clone, Queryable, Insertable, Serialize, Deserialize)]
+#[diesel(table_name = dirs)]
+pub struct Dir {
+    pub id: i64,
+    pub path: Vec<u8>,
+    pub path_text: String,
+}
+
 #[derive(Debug, Insertable)]
 #[diesel(table_name = dirs)]
 pub struct NewDir<'a> {
@@ -91,7 +100,7 @@ pub struct NewDir<'a> {
     pub path_text: &'a str,
 }
 
-#[derive(Debug, Clone, Queryable, Selectable)]
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, Serialize, Deserialize)]
 #[diesel(table_name = files)]
 pub struct File {
     pub id: i64,

@@ -24,7 +24,7 @@ pub const FILE_PENDING: &str = "pending";
 pub const FILE_DONE: &str = "done";
 pub const FILE_FAILED: &str = "failed";
 
-#[derive(Debug, Clone, Queryable, Selectable, Serialize)]
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, Serialize, serde::Deserialize)]
 #[diesel(table_name = retrievals)]
 pub struct Retrieval {
     pub id: i64,
@@ -58,7 +58,7 @@ pub struct NewRetrieval<'a> {
     pub estimate: &'a str,
 }
 
-#[derive(Debug, Clone, Queryable, Selectable, Serialize)]
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, Serialize, serde::Deserialize)]
 #[diesel(table_name = jobs)]
 pub struct Job {
     pub id: i64,
@@ -93,6 +93,17 @@ pub struct NewJob {
     pub state: String,
     pub requested_at: i64,
     pub updated_at: i64,
+}
+
+/// A retrieval's file row.
+#[derive(Debug, Clone, Queryable, Insertable, Serialize, serde::Deserialize)]
+#[diesel(table_name = retrieval_files)]
+pub struct RetrievalFile {
+    pub retrieval_id: i64,
+    pub file_id: i64,
+    pub job_id: i64,
+    pub state: String,
+    pub error: Option<String>,
 }
 
 /// A job with its bundle id and file counts, for `esker jobs`.

@@ -51,6 +51,9 @@ pub enum Command {
     /// Show or inspect the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Operate the catalog: schema migrations, moving it between SQLite and PostgreSQL.
+    #[command(subcommand)]
+    Catalog(CatalogCommand),
 }
 
 #[derive(Debug, Args)]
@@ -225,6 +228,27 @@ pub struct ListArgs {
     /// One JSON object per line.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CatalogCommand {
+    /// Apply pending schema migrations (esker also does this on first use).
+    Migrate,
+    /// Show the backend, the location and the applied and pending migrations.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write every catalog row to FILE (zstd-compressed JSON lines).
+    Export {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
+    /// Load an export into the configured catalog, which must be empty.
+    Import {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]

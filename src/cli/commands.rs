@@ -434,6 +434,79 @@ pub fn reindex(settings: &Settings, quiet: bool) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+pub fn catalog(settings: &Settings, command: super::args::CatalogCommand) -> Result<ExitCode> {
+    use super::args::CatalogCommand;
+    let mut out = Output::new();
+    if let crate::catalog::CatalogLocation::Sqlite(_) = settings.catalog {
+        settings.home.ensure()?;
+    }
+    match command {
+        CatalogCommand::Migrate => {
+            let mut catalog = Catalog::open(&settings.catalog)?;
+            let status = catalog.schema_status()?;
+            out.line(format!(
+                "{} catalog at {}: schema up to date ({} migrations)",
+                status.backend,
+                status.location,
+                status.applied.len()
+            ))?;
+        }
+        CatalogCommand::Status { json } => {
+            let Some(mut catalog) = Catalog::open_for_reading(&settings.catalog)
+                .ok()
+                .flatten()
+                .or(Catalog::open_existing(&settings.catalog)?)
+            else {
+                return Err(Error::Input(format!("no catalog at {} yet", settings.catalog.display())));
+            };
+            let status = catalog.schema_status()?;
+            if json {
+                out.json(&status)?;
+            } else {
+                out.line(format!("backend: {}", status.backend))?;
+                out.line(format!("location: {}", status.location))?;
+                out.line(format!("applied: {}", status.applied.join(", ")))?;
+                out.line(format!(
+                    "pending: {}",
+                    if status.pending.is_empty() { "none".into() } else { status.pending.join(", ") }
+                ))?;
+            }
+        }
+        CatalogCommand::Export { file } => {
+            let Some(mut catalog) = Catalog::open_existing(&settings.catalog)? else {
+                return Err(Error::Input(format!("no catalog at {} to export", settings.catalog.display())));
+            };
+            let report = catalog.export(&file)?;
+            out.line(format!(
+                "exported {} runs, {} bundles, {} files to {}",
+                thousands(report.runs),
+                thousands(report.bundles),
+                thousands(report.files),
+                file.display()
+            ))?;
+        }
+        CatalogCommand::Import { file } => {
+            if !file.is_file() {
+                return Err(Error::Input(format!("{}: no such export file", file.display())));
+            }
+            let mut catalog = Catalog::open(&settings.catalog)?;
+            let report = catalog.import(&file)?;
+            out.line(format!(
+                "imported {} runs, {} bundles, {} files into {}",
+                thousands(report.runs),
+                thousands(report.bundles),
+                thousands(report.files),
+                settings.catalog.display()
+            ))?;
+            // The index is derived from the catalog: rebuild it for the imported rows.
+            let report = crate::search::rebuild(&mut catalog, &settings.home.index, |_| {})?;
+            out.line(format!("indexed {} files", thousands(report.indexed)))?;
+        }
+    }
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}
+
 pub fn config(settings: &Settings, command: ConfigCommand) -> Result<ExitCode> {
     let ConfigCommand::Show { json } = command;
     let mut value = serde_json::to_value(settings).map_err(|error| Error::Input(error.to_string()))?;

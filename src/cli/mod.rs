@@ -49,6 +49,7 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
         Command::Status(args) => commands::status(&settings, args),
         Command::Reindex => commands::reindex(&settings, cli.quiet),
         Command::Config(command) => commands::config(&settings, command),
+        Command::Catalog(command) => commands::catalog(&settings, command),
     }
 }
 

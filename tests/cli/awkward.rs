@@ -51,6 +51,7 @@ fn unreadable_files_and_folders_are_skipped_with_a_reason() {
     } else {
         std::process::Command::new(assert_cmd::cargo::cargo_bin("esker"))
     };
+    env.with_catalog(&mut command);
     let output = command
         .env("ESKER_SYSTEM_CONFIG", "/nonexistent")
         .arg("--home")

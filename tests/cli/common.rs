@@ -12,11 +12,34 @@ use assert_cmd::Command;
 use serde_json::Value;
 use tempfile::TempDir;
 
-/// A scratch directory with a home and a source tree inside.
+/// A scratch directory with a home and a source tree inside. With
+/// `ESKER_TEST_BACKEND=postgres` the catalog is a fresh PostgreSQL database instead of the
+/// home's SQLite file (scripts/test.sh runs the suite both ways).
 pub struct Env {
     pub dir: TempDir,
     pub home: PathBuf,
     pub src: PathBuf,
+    pub catalog_url: Option<String>,
+}
+
+/// Whether this test run puts catalogs on PostgreSQL.
+pub fn on_postgres() -> bool {
+    std::env::var("ESKER_TEST_BACKEND").is_ok_and(|backend| backend == "postgres")
+}
+
+/// A new, empty PostgreSQL database on the test cluster; its URL.
+pub fn fresh_postgres_database() -> String {
+    use diesel::{Connection, RunQueryDsl};
+    let admin = std::env::var("ESKER_TEST_PG_URL").unwrap_or_else(|_| {
+        panic!(
+            "PostgreSQL tests need a cluster: run scripts/test.sh, or eval \"$(scripts/fixtures/postgres.sh start)\""
+        )
+    });
+    let name = format!("esker_{}", uuid::Uuid::now_v7().simple());
+    let mut connection = diesel::pg::PgConnection::establish(&admin).expect("connect to the test cluster");
+    diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut connection).expect("create database");
+    let base = admin.rsplit_once('/').map(|(base, _)| base).expect("database in URL");
+    format!("{base}/{name}")
 }
 
 impl Env {
@@ -25,7 +48,33 @@ impl Env {
         let home = dir.path().join("home");
         let src = dir.path().join("src");
         fs::create_dir(&src).expect("mkdir src");
-        Env { dir, home, src }
+        let catalog_url = on_postgres().then(fresh_postgres_database);
+        Env { dir, home, src, catalog_url }
+    }
+
+    /// Points a hand-made command at this env's catalog.
+    pub fn with_catalog<'a>(&self, command: &'a mut std::process::Command) -> &'a mut std::process::Command {
+        match &self.catalog_url {
+            Some(url) => command.env("ESKER_CATALOG_URL", url),
+            None => command.env_remove("ESKER_CATALOG_URL"),
+        }
+    }
+
+    /// Runs raw SQL against the catalog (tests that tamper with it), in the backend's dialect.
+    pub fn catalog_sql(&self, sqlite: &str, postgres: &str) {
+        use diesel::{Connection, RunQueryDsl};
+        match &self.catalog_url {
+            Some(url) => {
+                let mut connection = diesel::pg::PgConnection::establish(url).expect("connect");
+                diesel::sql_query(postgres).execute(&mut connection).expect("sql");
+            }
+            None => {
+                let path = self.home.join("catalog.db");
+                let mut connection =
+                    diesel::sqlite::SqliteConnection::establish(path.to_str().expect("utf8")).expect("open");
+                diesel::sql_query(sqlite).execute(&mut connection).expect("sql");
+            }
+        }
     }
 
     /// `esker --home HOME` with a clean environment.
@@ -42,6 +91,10 @@ impl Env {
             .env("NO_COLOR", "1")
             .arg("--home")
             .arg(&self.home);
+        match &self.catalog_url {
+            Some(url) => command.env("ESKER_CATALOG_URL", url),
+            None => command.env_remove("ESKER_CATALOG_URL"),
+        };
         command
     }
 

@@ -30,6 +30,7 @@ fn bundle_count(env: &Env) -> usize {
 fn a_rerun_packs_only_new_and_changed_files_and_status_follows() {
     let env = Env::new();
     make_tree(&env.src, 3, 5, 1000);
+    fs::create_dir_all(env.src.join("dir001/empty")).expect("mkdir");
     assert_eq!(state_of(&env, "dir000"), "new");
     env.archive(&[]);
     assert_eq!(state_of(&env, "dir000"), "synchronized");
@@ -44,7 +45,7 @@ fn a_rerun_packs_only_new_and_changed_files_and_status_follows() {
 
     let summary = env.archive_json(&[]);
     assert_eq!(summary["files_archived"], 2, "{summary}");
-    assert_eq!(summary["files_unchanged"], 13);
+    assert_eq!(summary["files_unchanged"], 14, "the empty folder is unchanged too");
     assert_eq!(summary["files_deleted"], 1);
     assert_eq!(bundle_count(&env), before + 1, "one new bundle for the two files");
     for unit in ["dir000", "dir001", "dir002"] {

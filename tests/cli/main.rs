@@ -8,6 +8,7 @@ mod conformance;
 mod crash;
 mod errors;
 mod incremental;
+mod postgres;
 mod query;
 mod retrieve;
 mod s3;

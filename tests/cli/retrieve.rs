@@ -249,21 +249,19 @@ fn a_corrupted_bundle_fails_the_file_loudly_and_leaves_nothing_that_looks_good()
 
 #[test]
 fn paths_cannot_escape_the_destination() {
-    use diesel::{Connection, RunQueryDsl};
     let env = Env::new();
     write(&env.src.join("inner/file.txt"), b"payload");
     write(&env.src.join("second/file2.txt"), b"payload 2");
     write(&env.src.join("bystander.txt"), b"not selected");
     env.archive(&[]);
     // A tampered catalog row pointing above the destination.
-    let mut connection =
-        diesel::sqlite::SqliteConnection::establish(env.home.join("catalog.db").to_str().expect("utf8")).expect("open");
     let escape = format!("{}/inner/../../../../escaped", env.src.display());
-    diesel::sql_query(format!(
-        "UPDATE dirs SET path = CAST('{escape}' AS BLOB), path_text = '{escape}' WHERE path_text LIKE '%/inner'"
-    ))
-    .execute(&mut connection)
-    .expect("tamper");
+    env.catalog_sql(
+        &format!("UPDATE dirs SET path = CAST('{escape}' AS BLOB), path_text = '{escape}' WHERE path_text LIKE '%/inner'"),
+        &format!(
+            "UPDATE dirs SET path = convert_to('{escape}', 'UTF8'), path_text = '{escape}' WHERE path_text LIKE '%/inner'"
+        ),
+    );
     let out = env.dir.path().join("out");
     let output = retrieve(&env, &["name:file", "--to", out.to_str().expect("utf8")]);
     assert_eq!(output.status.code(), Some(2));

@@ -1,0 +1,154 @@
+//! PostgreSQL catalog: migrations both ways on both backends, several writers on one
+//! catalog, and moving a catalog between SQLite and PostgreSQL.
+
+use std::collections::BTreeMap;
+
+use esker::catalog::{Catalog, CatalogLocation};
+
+use crate::common::*;
+
+#[test]
+fn migrations_go_up_and_down_on_both_backends() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let locations =
+        [CatalogLocation::Sqlite(dir.path().join("catalog.db")), CatalogLocation::Postgres(fresh_postgres_database())];
+    for location in &locations {
+        let mut catalog = Catalog::open(location).expect("open");
+        let status = catalog.schema_status().expect("status");
+        assert_eq!(status.applied.len(), 4, "{location:?}");
+        assert!(status.pending.is_empty());
+        for _ in 0..4 {
+            catalog.revert_last().expect("revert");
+        }
+        let status = catalog.schema_status().expect("status");
+        assert!(status.applied.is_empty(), "{location:?}: {status:?}");
+        assert_eq!(status.pending.len(), 4);
+        assert_eq!(catalog.migrate().expect("migrate").len(), 4);
+        assert!(catalog.schema_status().expect("status").pending.is_empty());
+    }
+    // Two processes opening a fresh catalog at once both succeed (one migrates).
+    let url = fresh_postgres_database();
+    let handles: Vec<_> = (0..4)
+        .map(|_| {
+            let location = CatalogLocation::Postgres(url.clone());
+            std::thread::spawn(move || Catalog::open(&location).map(|_| ()).map_err(|error| error.to_string()))
+        })
+        .collect();
+    for handle in handles {
+        handle.join().expect("thread").expect("open concurrently");
+    }
+}
+
+#[test]
+fn two_archive_processes_share_one_catalog_without_loss_or_duplicates() {
+    let first = Env::new();
+    let mut second = Env::new();
+    let url = first.catalog_url.clone().unwrap_or_else(fresh_postgres_database);
+    let mut first = first;
+    first.catalog_url = Some(url.clone());
+    second.catalog_url = Some(url);
+    make_tree(&first.src, 10, 40, 300);
+    make_tree(&second.src, 8, 50, 300);
+    let spawn = |env: &Env| {
+        let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin("esker"));
+        env.with_catalog(&mut command);
+        command
+            .env("ESKER_SYSTEM_CONFIG", "/nonexistent")
+            .arg("--home")
+            .arg(&env.home)
+            .args(["archive", "--max-files", "15", "--jobs", "2"])
+            .arg(&env.src)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn")
+    };
+    let (one, two) = (spawn(&first), spawn(&second));
+    for child in [one, two] {
+        let output = child.wait_with_output().expect("wait");
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    }
+    // Each home's own index catches up from the shared catalog and sees both trees.
+    for viewer in [&first, &second] {
+        for env in [&first, &second] {
+            let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+            for found in viewer.find(&format!("in:{}", env.src.display())) {
+                assert_eq!(found["state"], "archived");
+                *counts.entry(found["path"].as_str().expect("path").to_string()).or_default() += 1;
+            }
+            let expected = snapshot(&env.src).len();
+            assert_eq!(counts.len(), expected, "every file found");
+            assert!(counts.values().all(|count| *count == 1), "no duplicates");
+        }
+    }
+    let bundles = first.bundles();
+    let mut ids: Vec<&str> = bundles.iter().map(|bundle| bundle["id"].as_str().expect("id")).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), bundles.len(), "bundle ids are unique");
+    // Both trees hold some identical files: whichever run came second may reference the
+    // other's stored copy instead of uploading it, but every file is archived once.
+    let runs = first.runs();
+    assert_eq!(runs.len(), 2);
+    assert_eq!(runs.iter().map(|run| run["files_archived"].as_u64().expect("count")).sum::<u64>(), 800);
+    assert!(bundles.iter().map(|bundle| bundle["files"].as_u64().expect("files")).sum::<u64>() <= 800);
+}
+
+fn summary_of(env: &Env) -> (Vec<serde_json::Value>, Vec<serde_json::Value>, Vec<String>) {
+    let strip = |mut values: Vec<serde_json::Value>| {
+        for value in &mut values {
+            if let Some(object) = value.as_object_mut() {
+                object.remove("created_at");
+                object.remove("stored_at");
+            }
+        }
+        values
+    };
+    (strip(env.runs()), strip(env.bundles()), env.find_paths(&format!("in:{}", env.src.display())))
+}
+
+#[test]
+fn a_catalog_moves_between_sqlite_and_postgres_and_back() {
+    let mut origin = Env::new();
+    origin.catalog_url = None; // start on SQLite
+    make_tree(&origin.src, 3, 7, 200);
+    origin.archive(&["-t", "moved", "--max-files", "5"]);
+    write(&origin.src.join("dir000/later.txt"), b"second run");
+    origin.archive(&[]);
+    let export = origin.dir.path().join("catalog.jsonl.zst");
+    let output = origin.esker().args(["catalog", "export"]).arg(&export).output().expect("run");
+    assert_success(&output);
+    assert!(String::from_utf8_lossy(&output.stdout).contains("exported 2 runs"));
+
+    // Into PostgreSQL, with the same store folder so retrieval works there too.
+    let mut target = Env::new();
+    target.catalog_url = Some(fresh_postgres_database());
+    let config = format!("[stores.local]\nkind = \"local\"\npath = \"{}\"\n", origin.store_dir().display());
+    std::fs::create_dir_all(&target.home).expect("mkdir");
+    write(&target.home.join("config.toml"), config.as_bytes());
+    target.src = origin.src.clone();
+    let output = target.esker().args(["catalog", "import"]).arg(&export).output().expect("run");
+    assert_success(&output);
+    assert_eq!(summary_of(&target), summary_of(&origin));
+    let status = target.esker().args(["catalog", "status", "--json"]).output().expect("run");
+    let status: serde_json::Value = serde_json::from_slice(&status.stdout).expect("json");
+    assert_eq!(status["backend"], "postgres");
+    // New writes after the import get fresh ids.
+    write(&origin.src.join("dir001/after-import.txt"), b"third run");
+    let summary = target.archive_json(&[]);
+    assert_eq!(summary["files_archived"], 1);
+    assert_eq!(summary["files_unchanged"], 22, "history survived the move");
+    // An import refuses a catalog that is not empty.
+    let output = target.esker().args(["catalog", "import"]).arg(&export).output().expect("run");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("not empty"));
+
+    // And back to SQLite.
+    let back_file = target.dir.path().join("back.jsonl.zst");
+    assert_success(&target.esker().args(["catalog", "export"]).arg(&back_file).output().expect("run"));
+    let mut back = Env::new();
+    back.catalog_url = None;
+    back.src = origin.src.clone();
+    assert_success(&back.esker().args(["catalog", "import"]).arg(&back_file).output().expect("run"));
+    assert_eq!(summary_of(&back), summary_of(&target));
+}
