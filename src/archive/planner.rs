@@ -208,7 +208,9 @@ fn compare_with_history(
         let stored = versions
             .get(&item.entry.name)
             .filter(|previous| previous.state == FILE_ARCHIVED && previous.data_offset.is_some())
-            .filter(|previous| previous.bundle_id.and_then(|bundle| context.stores.get(&bundle)) == Some(&request.store));
+            .filter(|previous| {
+                previous.bundle_id.and_then(|bundle| context.stores.get(&bundle)) == Some(&request.store)
+            });
         let full = || {
             PathBuf::from(std::ffi::OsStr::from_bytes(&join_path(item.folder.as_os_str().as_bytes(), &item.entry.name)))
         };

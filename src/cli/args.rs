@@ -46,8 +46,13 @@ pub enum Command {
     /// Show what of a tree is archived: per folder unit, new, changed, partial, missing or
     /// synchronized. Reads the disk and the catalog only.
     Status(StatusArgs),
-    /// Rebuild the full-text index from the catalog.
-    Reindex,
+    /// Rebuild the full-text index from the catalog (or only catch up with new rows).
+    Reindex {
+        /// Only add what the catalog gained since the index was last written (other hosts'
+        /// runs on a shared catalog); `find` does this by itself.
+        #[arg(long)]
+        incremental: bool,
+    },
     /// Show or inspect the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),

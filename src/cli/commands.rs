@@ -415,7 +415,7 @@ fn csv_cell(text: &str) -> String {
     if text.contains([',', '"', '\n', '\r']) { format!("\"{}\"", text.replace('"', "\"\"")) } else { text.to_string() }
 }
 
-pub fn reindex(settings: &Settings, quiet: bool) -> Result<ExitCode> {
+pub fn reindex(settings: &Settings, quiet: bool, incremental: bool) -> Result<ExitCode> {
     let Some(mut catalog) = Catalog::open_existing(&settings.catalog)? else {
         return Err(Error::Input(format!(
             "no catalog at {} yet: archive something first",
@@ -423,13 +423,19 @@ pub fn reindex(settings: &Settings, quiet: bool) -> Result<ExitCode> {
         )));
     };
     let progress = spinner(quiet);
-    let report = crate::search::rebuild(&mut catalog, &settings.home.index, |count| {
-        progress.set_message(format!("indexed {count} files"));
-    });
+    let report = if incremental {
+        crate::search::catch_up(&mut catalog, &settings.home.index, |count| {
+            progress.set_message(format!("indexed {count} files"));
+        })
+    } else {
+        crate::search::rebuild(&mut catalog, &settings.home.index, |count| {
+            progress.set_message(format!("indexed {count} files"));
+        })
+    };
     progress.finish_and_clear();
     let report = report?;
     let mut out = Output::new();
-    out.line(format!("indexed {} files (up to file id {})", thousands(report.indexed), report.last_file_id))?;
+    out.line(format!("indexed {} files (catalog commit {})", thousands(report.indexed), report.last_file_id))?;
     out.flush()?;
     Ok(ExitCode::SUCCESS)
 }

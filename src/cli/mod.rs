@@ -47,7 +47,7 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
         Command::Jobs(args) => retrieval::jobs(&settings, args),
         Command::Poll(args) => retrieval::poll(&settings, args),
         Command::Status(args) => commands::status(&settings, args),
-        Command::Reindex => commands::reindex(&settings, cli.quiet),
+        Command::Reindex { incremental } => commands::reindex(&settings, cli.quiet, incremental),
         Command::Config(command) => commands::config(&settings, command),
         Command::Catalog(command) => commands::catalog(&settings, command),
     }

@@ -238,6 +238,16 @@ fn reindex_rebuilds_the_index_from_the_catalog() {
     assert_success(&output);
     assert!(String::from_utf8_lossy(&output.stdout).contains("indexed 1 files"));
     assert_eq!(env.find_paths("thesis draft").len(), 1);
+    // An incremental reindex adds only what is new.
+    write(&env.src.join("alpha/second.txt"), b"s");
+    let output = env.esker().arg("archive").arg(&env.src).arg("--quiet").output().expect("run");
+    assert_success(&output);
+    let output = env.run(&["reindex", "--incremental"]);
+    assert_success(&output);
+    assert!(String::from_utf8_lossy(&output.stdout).contains("indexed 0 files"), "archive indexed it already");
+    fs::remove_dir_all(env.home.join("index")).expect("remove index");
+    let output = env.run(&["reindex", "--incremental"]);
+    assert!(String::from_utf8_lossy(&output.stdout).contains("indexed 2 files"), "a missing index is built up");
     // find also catches up by itself when the index lags behind the catalog.
     fs::remove_dir_all(env.home.join("index")).expect("remove index");
     assert_eq!(env.find_paths("v2").len(), 1);
