@@ -334,18 +334,7 @@ fn record_outcome(
 fn skipped_row(run_id: i64, entry: Skipped, summary: &mut Summary) -> PendingFile {
     let path = entry.path();
     summary.skip(entry.reason.category(), String::from_utf8_lossy(&path).into_owned(), entry.reason.to_string());
-    let stat = entry.stat.clone().unwrap_or(Stat {
-        kind: crate::crawl::FileKind::File,
-        size: 0,
-        mode: 0,
-        uid: 0,
-        gid: 0,
-        mtime_ns: 0,
-        atime_ns: 0,
-        ctime_ns: 0,
-        inode: 0,
-        device: 0,
-    });
+    let stat = entry.stat.clone().unwrap_or_else(Stat::zeroed);
     let mut row = new_file_row(run_id, &entry.name, &stat, "skipped", Some(entry.reason.to_string()));
     if entry.stat.is_none() {
         row.kind = "unknown".into();

@@ -114,22 +114,11 @@ pub fn group_key(root: &Path, folder: &Path, depth: usize, group_depth: Option<u
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::crawl::{FileKind, Stat};
+    use crate::crawl::Stat;
     use proptest::prelude::*;
 
     fn item(folder: &Arc<PathBuf>, name: String, size: u64) -> PlanItem {
-        let stat = Stat {
-            kind: FileKind::File,
-            size,
-            mode: 0o644,
-            uid: 0,
-            gid: 0,
-            mtime_ns: 0,
-            atime_ns: 0,
-            ctime_ns: 0,
-            inode: 0,
-            device: 0,
-        };
+        let stat = Stat { size, mode: 0o644, ..Stat::zeroed() };
         PlanItem { folder: folder.clone(), entry: Entry { name: name.into_bytes(), stat, link_target: None } }
     }
 

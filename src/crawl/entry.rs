@@ -64,6 +64,22 @@ pub struct Stat {
 }
 
 impl Stat {
+    /// A regular file with every field zero (for entries whose `lstat` failed, and tests).
+    pub fn zeroed() -> Stat {
+        Stat {
+            kind: FileKind::File,
+            size: 0,
+            mode: 0,
+            uid: 0,
+            gid: 0,
+            mtime_ns: 0,
+            atime_ns: 0,
+            ctime_ns: 0,
+            inode: 0,
+            device: 0,
+        }
+    }
+
     pub fn from_metadata(metadata: &Metadata) -> Stat {
         let file_type = metadata.file_type();
         let kind = if file_type.is_file() {
