@@ -44,9 +44,13 @@ fn unreadable_files_and_folders_are_skipped_with_a_reason() {
         // Root reads everything: run esker as `nobody` so permissions bite.
         fs::set_permissions(env.dir.path(), fs::Permissions::from_mode(0o777)).expect("chmod");
         fs::set_permissions(&env.src, fs::Permissions::from_mode(0o755)).expect("chmod");
+        // A copy of the binary `nobody` can reach, wherever the checkout lives.
+        let binary = env.dir.path().join("esker");
+        fs::copy(assert_cmd::cargo::cargo_bin("esker"), &binary).expect("copy binary");
+        fs::set_permissions(&binary, fs::Permissions::from_mode(0o755)).expect("chmod");
         let mut command = std::process::Command::new("setpriv");
         command.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"]);
-        command.arg(assert_cmd::cargo::cargo_bin("esker"));
+        command.arg(&binary);
         command
     } else {
         std::process::Command::new(assert_cmd::cargo::cargo_bin("esker"))
