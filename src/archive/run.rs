@@ -51,9 +51,9 @@ pub fn archive(settings: &Settings, request: &ArchiveRequest, progress: &Progres
     let locks = settings.home.data.join("locks");
     std::fs::create_dir_all(&locks).map_err(|error| Error::io(locks.display(), &error))?;
 
-    sweep_unfinished(&mut catalog, store.as_ref(), &locks, &mut summary)?;
     let host = hostname();
-    let (run, _lock, done) = match resume(&mut catalog, store.as_ref(), request, &locks)? {
+    sweep_unfinished(&mut catalog, store.as_ref(), &locks, &host, &mut summary)?;
+    let (run, _lock, done) = match resume(&mut catalog, store.as_ref(), request, &locks, &host)? {
         Some((run, lock, done)) => {
             summary.resumed = true;
             (run, lock, done)
@@ -163,8 +163,9 @@ fn resume(
     store: &dyn Store,
     request: &ArchiveRequest,
     locks: &Path,
+    host: &str,
 ) -> Result<Option<(Run, File, HashSet<u128>)>> {
-    for run in catalog.resumable_runs(&request.roots_key(), &request.store)? {
+    for run in catalog.resumable_runs(&request.roots_key(), &request.store, host)? {
         let Some(lock) = lock_run(locks, run.id)? else { continue };
         if run.state == RUN_RUNNING || run.state == RUN_INCOMPLETE {
             for bundle in catalog.unfinished_bundles(run.id)? {
@@ -185,9 +186,16 @@ fn resume(
     Ok(None)
 }
 
-/// Aborts unfinished uploads left behind by runs that no live process holds (their bundles
-/// are redone when the run is resumed). Uploads this catalog never started are left alone.
-fn sweep_unfinished(catalog: &mut Catalog, store: &dyn Store, locks: &Path, summary: &mut Summary) -> Result<()> {
+/// Aborts unfinished uploads left behind by this host's runs that no live process holds
+/// (their bundles are redone when the run is resumed). Uploads of other hosts' runs (a
+/// shared catalog), and uploads this catalog never started, are left alone.
+fn sweep_unfinished(
+    catalog: &mut Catalog,
+    store: &dyn Store,
+    locks: &Path,
+    host: &str,
+    summary: &mut Summary,
+) -> Result<()> {
     for upload in store.unfinished_uploads(&store.key("bundles/"))? {
         let uuid = upload.key.rsplit('/').next().and_then(|name| name.strip_suffix(".tar")).unwrap_or_default();
         let Some(bundle) = catalog.bundle_by_uuid(uuid)? else {
@@ -199,7 +207,8 @@ fn sweep_unfinished(catalog: &mut Catalog, store: &dyn Store, locks: &Path, summ
         if bundle.state == crate::catalog::BUNDLE_STORED {
             continue;
         }
-        if lock_run(locks, bundle.run_id)?.is_some() {
+        let ours = catalog.run(bundle.run_id)?.is_some_and(|run| run.host == host);
+        if ours && lock_run(locks, bundle.run_id)?.is_some() {
             tracing::info!("aborting unfinished upload of {} (run {} was interrupted)", upload.key, bundle.run_id);
             store.discard_unfinished(&upload.key)?;
         }

@@ -24,11 +24,13 @@ impl Catalog {
         Ok(runs::table.find(id).select(runs::all_columns).first_any(&mut self.connection).optional()?)
     }
 
-    /// Unfinished runs over the same roots and store, newest first: candidates to resume.
-    pub fn resumable_runs(&mut self, roots_key: &str, store: &str) -> Result<Vec<Run>, CatalogError> {
+    /// Unfinished runs of this host over the same roots and store, newest first:
+    /// candidates to resume. Runs of other hosts sharing the catalog are theirs to resume.
+    pub fn resumable_runs(&mut self, roots_key: &str, store: &str, host: &str) -> Result<Vec<Run>, CatalogError> {
         Ok(runs::table
             .filter(runs::roots_key.eq(roots_key))
             .filter(runs::store.eq(store))
+            .filter(runs::host.eq(host))
             .filter(runs::state.ne(RUN_COMPLETE))
             .order(runs::id.desc())
             .select(runs::all_columns)

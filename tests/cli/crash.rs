@@ -119,3 +119,21 @@ fn repeated_sigkill_then_rerun_loses_and_duplicates_nothing() {
     assert!(String::from_utf8_lossy(&output.stdout).contains("resumed"));
     assert_complete(&env);
 }
+
+#[test]
+fn another_hosts_interrupted_run_is_neither_resumed_nor_swept() {
+    let env = tree();
+    crash_at(&env, "member_written:10");
+    let unfinished = || fs::read_dir(env.store_dir().join("tmp")).expect("tmp").count();
+    assert!(unfinished() >= 1, "the crash left an unfinished upload");
+    // On a shared catalog, that run could be another host's, still running.
+    env.catalog_sql("UPDATE runs SET host = 'elsewhere'", "UPDATE runs SET host = 'elsewhere'");
+    let output = env.archive(&CAPS);
+    assert!(!String::from_utf8_lossy(&output.stdout).contains("resumed"));
+    assert!(unfinished() >= 1, "another host's upload was aborted");
+    let runs = env.runs();
+    assert_eq!(runs.len(), 2);
+    assert_eq!(runs[0]["host"], "elsewhere");
+    assert_eq!(runs[0]["state"], "running");
+    assert_eq!(runs[1]["state"], "complete");
+}

@@ -283,3 +283,45 @@ fn paths_cannot_escape_the_destination() {
     assert!(stderr(&output).contains("symlinked folder"), "{}", stderr(&output));
     assert!(listing(&elsewhere).is_empty(), "wrote through a symlink");
 }
+
+#[test]
+fn two_pollers_at_once_never_work_the_same_job() {
+    let env = cold_env("1s", None);
+    make_tree(&env.src, 12, 8, 20_000);
+    write(&env.src.join("bystander.txt"), b"not selected");
+    env.archive(&["--max-files", "8"]);
+    let out = env.dir.path().join("out");
+    let query = format!("in:{} -name:bystander", env.src.display());
+    assert_success(&retrieve(&env, &[&query, "--to", out.to_str().expect("utf8")]));
+    assert_eq!(jobs(&env).len(), 12);
+    std::thread::sleep(Duration::from_millis(1200));
+    let pollers: Vec<_> = (0..2)
+        .map(|_| {
+            let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin("esker"));
+            env.with_catalog(&mut command);
+            command
+                .env("ESKER_SYSTEM_CONFIG", "/nonexistent")
+                .arg("--home")
+                .arg(&env.home)
+                .args(["poll", "--once", "--json"])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("spawn poller")
+        })
+        .collect();
+    let mut done = 0;
+    for poller in pollers {
+        let output = poller.wait_with_output().expect("wait");
+        // A file written twice would fail with "exists"; a failed file fails the poller.
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        let report: Value = serde_json::from_slice(&output.stdout).expect("report");
+        done += report["jobs_done"].as_u64().expect("count");
+    }
+    assert_eq!(done, 12, "each job finished by exactly one poller");
+    assert!(jobs(&env).iter().all(|job| job["state"] == "done" && job["files_failed"] == 0));
+    for folder in 0..12 {
+        let name = format!("dir{folder:03}");
+        assert_eq!(snapshot(&restored_copy(&out, &env, &name)), snapshot(&env.src.join(&name)));
+    }
+}
