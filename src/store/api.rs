@@ -34,6 +34,8 @@ pub struct ObjectInfo {
     pub size: u64,
     pub storage_class: Option<String>,
     pub restore: RestoreState,
+    /// The object's checksum as the store reports it (S3: SHA-256, base64), when it has one.
+    pub checksum: Option<String>,
 }
 
 /// An upload that was started and neither completed nor aborted.

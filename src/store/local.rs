@@ -197,6 +197,7 @@ impl Store for LocalStore {
                 size: metadata.len(),
                 storage_class: None,
                 restore: self.cold_state(key),
+                checksum: None,
             })),
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(error) => Err(StoreError::io(&path.display().to_string(), error)),
@@ -245,7 +246,13 @@ impl Store for LocalStore {
                 let key = format!("{folder}/{}", item.file_name().to_string_lossy());
                 if key.starts_with(prefix) {
                     let size = item.metadata().map(|metadata| metadata.len()).unwrap_or(0);
-                    found.push(ObjectInfo { key, size, storage_class: None, restore: RestoreState::Online });
+                    found.push(ObjectInfo {
+                        key,
+                        size,
+                        storage_class: None,
+                        restore: RestoreState::Online,
+                        checksum: None,
+                    });
                 }
             }
         }

@@ -244,11 +244,18 @@ impl Store for S3Store {
 
     fn head(&self, key: &str) -> Result<Option<ObjectInfo>, StoreError> {
         let inner = &self.inner;
-        let request = inner.client().head_object().bucket(&inner.settings.bucket).key(key).send();
+        let request = inner
+            .client()
+            .head_object()
+            .bucket(&inner.settings.bucket)
+            .key(key)
+            .checksum_mode(ChecksumMode::Enabled)
+            .send();
         match inner.block_on(request) {
             Ok(output) => {
                 let class = output.storage_class().map(|class| class.as_str().to_string());
                 Ok(Some(ObjectInfo {
+                    checksum: output.checksum_sha256().map(str::to_string),
                     key: key.to_string(),
                     size: output.content_length().unwrap_or(0).max(0) as u64,
                     restore: restore_state(class.as_deref(), output.restore()),
@@ -310,6 +317,7 @@ impl Store for S3Store {
                 for object in page.contents() {
                     let class = object.storage_class().map(|class| class.as_str().to_string());
                     found.push(ObjectInfo {
+                        checksum: None,
                         key: object.key().unwrap_or_default().to_string(),
                         size: object.size().unwrap_or(0).max(0) as u64,
                         restore: restore_state(class.as_deref(), None),

@@ -4,6 +4,8 @@
 
 use std::io::Write;
 
+use sha2::Digest;
+
 use esker::store::{LocalStore, RestoreState, RestoreTier, S3Store, Store, StoreErrorKind};
 
 use crate::common::*;
@@ -34,6 +36,13 @@ fn conformance(store: &dyn Store, cold: bool) {
     write_object(store, &small_key, b"tiny bundle");
     let info = store.head(&key).expect("head").expect("exists");
     assert_eq!(info.size, big.len() as u64);
+    // S3 keeps and reports the composite SHA-256 of the parts esker sent.
+    assert_eq!(info.checksum.is_some(), store.kind() == "s3", "{info:?}");
+    if let Some(checksum) = &info.checksum {
+        let parts: Vec<[u8; 32]> = big.chunks(5 * MIB).map(|part| sha2::Sha256::digest(part).into()).collect();
+        let expected = esker::store::composite_sha256(&parts);
+        assert_eq!(checksum.split('-').next(), expected.split('-').next(), "{checksum} vs {expected}");
+    }
 
     // Cold objects refuse reads until restored.
     if cold {
