@@ -476,9 +476,10 @@ fn confirm(inner: &Inner, key: &str, size: u64, checksum: &str) -> Result<Stored
 type PartResult = Result<(CompletedPart, [u8; 32], Option<Vec<u8>>), StoreError>;
 
 /// Streams a bundle into a multipart upload. Memory: one part being filled, at most
-/// `upload_concurrency` parts in flight and one spare, so `part_size × (upload_concurrency
-/// + 2)` per bundle being written (measured: 6 × 16 MiB for a 512 MiB bundle with the
-/// defaults), whatever the size of the bundle. Part buffers are reused, not reallocated.
+/// `upload_concurrency` parts in flight and one spare, so
+/// `part_size × (upload_concurrency + 2)` per bundle being written (measured: 6 × 16 MiB
+/// for a 512 MiB bundle with the defaults), whatever the size of the bundle. Part buffers
+/// are reused, not reallocated.
 struct S3Writer {
     inner: Arc<Inner>,
     key: String,
