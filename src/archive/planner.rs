@@ -160,10 +160,13 @@ pub(crate) fn same_stat(previous: &File, entry: &Entry) -> bool {
 fn hash_file(path: &Path) -> Option<String> {
     use std::os::unix::fs::OpenOptionsExt;
     let open = |flags| std::fs::OpenOptions::new().read(true).custom_flags(flags).open(path);
-    let mut file = match open(libc::O_NOFOLLOW | libc::O_NOATIME) {
-        Err(error) if error.raw_os_error() == Some(libc::EPERM) => open(libc::O_NOFOLLOW).ok()?,
+    let mut file = match open(libc::O_NOFOLLOW | libc::O_NOATIME | libc::O_NONBLOCK) {
+        Err(error) if error.raw_os_error() == Some(libc::EPERM) => open(libc::O_NOFOLLOW | libc::O_NONBLOCK).ok()?,
         other => other.ok()?,
     };
+    if !file.metadata().ok()?.is_file() {
+        return None;
+    }
     let mut hasher = blake3::Hasher::new();
     std::io::copy(&mut file, &mut hasher).ok()?;
     Some(hasher.finalize().to_hex().to_string())

@@ -92,7 +92,7 @@ pub fn archive(settings: &Settings, request: &ArchiveRequest, progress: &Progres
     crate::failpoint::hit("run_finished");
 
     progress.set_message("indexing");
-    let report = crate::search::catch_up(&mut catalog, &settings.home.index, |count| {
+    let report = crate::search::catch_up_or_warn(&mut catalog, &settings.home.index, |count| {
         progress.set_message(format!("indexing: {count} files"));
     })?;
     summary.indexed = report.indexed;

@@ -44,7 +44,10 @@ pub struct ManifestLine {
     pub data_offset: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub link_target: Option<String>,
+    /// archived, changed (stored as first seen), failed (data incomplete: do not use).
     pub state: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// Text and hex forms of raw path bytes for JSON: hex only when the bytes are not UTF-8.

@@ -119,7 +119,8 @@ pub fn pack_bundle(
                 return Err(write_error(error));
             }
         };
-        if let (Some(offsets), false) = (packed.0, matches!(packed.3, PackState::Failed(_))) {
+        // Every member of the tar gets a line, failed ones too (their data is partly zeros).
+        if let Some(offsets) = packed.0 {
             let (text, path_hex) = text_and_hex(&path);
             let line = ManifestLine {
                 path: text,
@@ -141,7 +142,12 @@ pub fn pack_bundle(
                     .link_target
                     .as_deref()
                     .map(|target| String::from_utf8_lossy(target).into_owned()),
-                state: packed.3.as_str(),
+                state: if matches!(packed.3, PackState::Failed(_)) { "failed" } else { packed.3.as_str() },
+                reason: match &packed.3 {
+                    PackState::Failed(reason) => Some(reason.to_string()),
+                    PackState::Changed => Some("changed while reading".into()),
+                    PackState::Stored => None,
+                },
             };
             serde_json::to_writer(&mut manifest, &line)
                 .map_err(|error| PackError::Write { key: key.clone(), message: error.to_string() })?;
@@ -151,7 +157,7 @@ pub fn pack_bundle(
         crate::failpoint::hit("member_written");
     }
 
-    let stored = entries.iter().filter(|entry| !matches!(entry.state, PackState::Failed(_))).count();
+    let stored = entries.iter().filter(|entry| entry.offsets.is_some()).count();
     let now = crate::time::now_ns();
     let header = ManifestHeader {
         esker_manifest: 1,
@@ -233,8 +239,10 @@ fn open_for_reading(path: &std::path::Path) -> io::Result<File> {
     let open = |flags| std::fs::OpenOptions::new().read(true).custom_flags(flags).open(path);
     // O_NOATIME keeps access times intact (they drive --atime-older); it needs ownership or
     // CAP_FOWNER, so fall back to a plain open.
-    match open(libc::O_NOFOLLOW | libc::O_NOATIME) {
-        Err(error) if error.raw_os_error() == Some(libc::EPERM) => open(libc::O_NOFOLLOW),
+    // O_NONBLOCK: a FIFO swapped in after the crawl opens at once (and is refused as not a
+    // regular file) instead of blocking; it changes nothing for regular files.
+    match open(libc::O_NOFOLLOW | libc::O_NOATIME | libc::O_NONBLOCK) {
+        Err(error) if error.raw_os_error() == Some(libc::EPERM) => open(libc::O_NOFOLLOW | libc::O_NONBLOCK),
         other => other,
     }
 }
@@ -263,6 +271,8 @@ fn pack_file<'a>(
     if before.kind != FileKind::File {
         return failed(SkipReason::Special(before.kind));
     }
+    #[cfg(test)]
+    tests::after_open_hook(&os_path);
     let offsets = tar.begin_member(&header(MemberKind::Regular, before.size, &before)).map_err(EntryError::Sink)?;
     let mut hasher = blake3::Hasher::new();
     let mut state = PackState::Stored;
@@ -286,6 +296,14 @@ fn pack_file<'a>(
         }
     }
     if tar.remaining() > 0 {
+        // The stored bytes are the file's plus zeros: hash exactly what the tar holds.
+        let zeros = vec![0u8; (tar.remaining().min(buffer.len() as u64)) as usize];
+        let mut left = tar.remaining();
+        while left > 0 {
+            let chunk = left.min(zeros.len() as u64) as usize;
+            hasher.update(&zeros[..chunk]);
+            left -= chunk as u64;
+        }
         tar.zero_fill().map_err(EntryError::Sink)?;
     }
     if state == PackState::Stored {
@@ -308,7 +326,6 @@ mod tests {
     use std::io::Write;
     use std::path::Path;
     use std::sync::Arc;
-    use std::sync::atomic::{AtomicBool, Ordering};
 
     use super::*;
     use crate::crawl::Entry;
@@ -356,35 +373,59 @@ mod tests {
         assert_eq!(text.lines().count(), 2, "header + the stored file only: {text}");
     }
 
+    type Hook = Option<Box<dyn Fn(&Path)>>;
+
+    thread_local! {
+        /// Runs between the packer's pre-read `fstat` and its read (this thread only).
+        static AFTER_OPEN: std::cell::RefCell<Hook> = const { std::cell::RefCell::new(None) };
+    }
+
+    pub(super) fn after_open_hook(path: &Path) {
+        AFTER_OPEN.with(|hook| {
+            if let Some(hook) = hook.borrow().as_ref() {
+                hook(path);
+            }
+        });
+    }
+
+    fn pack_while(store: &LocalStore, path: &Path, change: impl Fn(&Path) + 'static) -> PackedBundle {
+        let planned = item(path);
+        AFTER_OPEN.with(|hook| *hook.borrow_mut() = Some(Box::new(change)));
+        let packed = pack(store, vec![planned]);
+        AFTER_OPEN.with(|hook| *hook.borrow_mut() = None);
+        packed
+    }
+
     #[test]
     fn a_file_written_while_read_is_stored_but_flagged_changed() {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = LocalStore::new("local", &dir.path().join("store"));
         store.prepare().expect("prepare");
-        let path = dir.path().join("growing.log");
-        std::fs::write(&path, vec![b'a'; 4 << 20]).expect("write");
-        let planned = item(&path);
-        let stop = Arc::new(AtomicBool::new(false));
-        let writer = {
-            let stop = stop.clone();
-            let path = path.clone();
-            std::thread::spawn(move || {
-                let mut file = std::fs::OpenOptions::new().append(true).open(&path).expect("open");
-                let mut appended = 0u64;
-                while !stop.load(Ordering::SeqCst) || appended == 0 {
-                    file.write_all(b"more\n").expect("append");
-                    appended += 1;
-                }
-            })
-        };
-        // Make sure the writer is running before packing starts.
-        while std::fs::metadata(&path).expect("stat").len() == 4 << 20 {
-            std::thread::yield_now();
-        }
-        let packed = pack(&store, vec![planned]);
-        stop.store(true, Ordering::SeqCst);
-        writer.join().expect("writer");
+
+        // Grows after the header was written: stored as stat'ed, flagged.
+        let growing = dir.path().join("growing.log");
+        std::fs::write(&growing, vec![b'a'; 1 << 20]).expect("write");
+        let packed = pack_while(&store, &growing, |path| {
+            let mut file = std::fs::OpenOptions::new().append(true).open(path).expect("open");
+            file.write_all(b"more\n").expect("append");
+        });
         assert_eq!(packed.entries[0].state, PackState::Changed);
-        assert!(packed.entries[0].blake3.is_some(), "the stored bytes are still hashed");
+        assert_eq!(packed.entries[0].stat.size, 1 << 20, "stored as it was stat'ed");
+
+        // Shrinks: the rest is zeros, and the checksum covers exactly the stored bytes.
+        let shrinking = dir.path().join("shrinking.log");
+        std::fs::write(&shrinking, vec![b'b'; 100_000]).expect("write");
+        let packed = pack_while(&store, &shrinking, |path| {
+            std::fs::File::options().write(true).open(path).expect("open").set_len(10).expect("truncate");
+        });
+        assert_eq!(packed.entries[0].state, PackState::Changed);
+        let mut stored = vec![b'b'; 10];
+        stored.resize(100_000, 0);
+        assert_eq!(packed.entries[0].blake3, Some(*blake3::hash(&stored).as_bytes()));
+
+        // Untouched: stored and counted.
+        let still = dir.path().join("still.log");
+        std::fs::write(&still, b"calm").expect("write");
+        assert_eq!(pack_while(&store, &still, |_| {}).entries[0].state, PackState::Stored);
     }
 }

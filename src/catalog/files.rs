@@ -242,10 +242,12 @@ impl Catalog {
         Ok(ids.iter().filter_map(|id| by_id.remove(id)).collect())
     }
 
-    /// Every file of a bundle, in tar order.
+    /// Every file of a bundle, in tar order: the rows written when it was packed, not the
+    /// later versions (unchanged files, duplicates) that only point at its bytes.
     pub fn bundle_records(&mut self, bundle_id: i64) -> Result<Vec<FileRecord>, CatalogError> {
         let rows: Vec<RecordRow> = record_query!()
             .filter(files::bundle_id.eq(bundle_id))
+            .filter(files::origin_id.is_null())
             .order(files::header_offset.asc())
             .load_any(&mut self.connection)?;
         self.attach_runs(rows)

@@ -115,6 +115,15 @@ pub struct JobView {
     pub files: i64,
     pub files_done: i64,
     pub files_failed: i64,
+    /// The first failed files: catalog file id and why.
+    pub failures: Vec<FileFailure>,
+}
+
+/// One file a job could not bring back.
+#[derive(Debug, Clone, Serialize)]
+pub struct FileFailure {
+    pub file_id: i64,
+    pub error: String,
 }
 
 /// What changes on a job.
@@ -180,7 +189,7 @@ impl Catalog {
     pub fn active_job_for_bundle(&mut self, bundle_id: i64) -> Result<Option<Job>, CatalogError> {
         Ok(jobs::table
             .filter(jobs::bundle_id.eq(bundle_id))
-            .filter(jobs::state.eq_any([JOB_RESTORING, JOB_READY, JOB_DOWNLOADING, JOB_DONE]))
+            .filter(jobs::state.eq_any([JOB_RESTORING, JOB_READY, JOB_DOWNLOADING]))
             .order(jobs::id.desc())
             .select(jobs::all_columns)
             .first_any(&mut self.connection)
@@ -231,6 +240,27 @@ impl Catalog {
             .into_iter()
             .flatten()
             .collect())
+    }
+
+    /// Extends a claim this poller holds (long downloads renew it as they go). False when
+    /// the claim is no longer ours: the poller must stop working the job.
+    pub fn renew_claim(&mut self, id: i64, claimer: &str, until: i64) -> Result<bool, CatalogError> {
+        let renewed = diesel::update(jobs::table.find(id).filter(jobs::claimed_by.eq(claimer)))
+            .set(jobs::claimed_until.eq(until))
+            .execute_any(&mut self.connection)?;
+        Ok(renewed == 1)
+    }
+
+    /// Files of a job that failed, with the reason (at most `limit`).
+    pub fn failed_job_files(&mut self, job_id: i64, limit: i64) -> Result<Vec<(i64, String)>, CatalogError> {
+        let rows: Vec<(i64, Option<String>)> = retrieval_files::table
+            .filter(retrieval_files::job_id.eq(job_id))
+            .filter(retrieval_files::state.eq(FILE_FAILED))
+            .order(retrieval_files::file_id.asc())
+            .limit(limit)
+            .select((retrieval_files::file_id, retrieval_files::error))
+            .load_any(&mut self.connection)?;
+        Ok(rows.into_iter().map(|(id, error)| (id, error.unwrap_or_default())).collect())
     }
 
     pub fn release_job(&mut self, id: i64, claimer: &str) -> Result<(), CatalogError> {
@@ -313,7 +343,22 @@ impl Catalog {
         let mut views = Vec::with_capacity(rows.len());
         for (job, bundle) in rows {
             let (pending, done, failed) = self.job_file_counts(job.id)?;
-            views.push(JobView { job, bundle, files: pending + done + failed, files_done: done, files_failed: failed });
+            let failures = if failed > 0 {
+                self.failed_job_files(job.id, 20)?
+                    .into_iter()
+                    .map(|(file_id, error)| FileFailure { file_id, error })
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            views.push(JobView {
+                job,
+                bundle,
+                files: pending + done + failed,
+                files_done: done,
+                files_failed: failed,
+                failures,
+            });
         }
         Ok(views)
     }

@@ -443,11 +443,15 @@ pub fn reindex(settings: &Settings, quiet: bool, incremental: bool) -> Result<Ex
 pub fn catalog(settings: &Settings, command: super::args::CatalogCommand) -> Result<ExitCode> {
     use super::args::CatalogCommand;
     let mut out = Output::new();
-    if let crate::catalog::CatalogLocation::Sqlite(_) = settings.catalog {
-        settings.home.ensure()?;
-    }
+    let prepare_home = || -> Result<()> {
+        if let crate::catalog::CatalogLocation::Sqlite(_) = settings.catalog {
+            settings.home.ensure()?;
+        }
+        Ok(())
+    };
     match command {
         CatalogCommand::Migrate => {
+            prepare_home()?;
             let mut catalog = Catalog::open(&settings.catalog)?;
             let status = catalog.schema_status()?;
             out.line(format!(
@@ -495,6 +499,7 @@ pub fn catalog(settings: &Settings, command: super::args::CatalogCommand) -> Res
             if !file.is_file() {
                 return Err(Error::Input(format!("{}: no such export file", file.display())));
             }
+            prepare_home()?;
             let mut catalog = Catalog::open(&settings.catalog)?;
             let report = catalog.import(&file)?;
             out.line(format!(

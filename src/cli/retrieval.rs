@@ -174,6 +174,9 @@ fn print_report(out: &mut Output, report: &PollReport) -> Result<()> {
             format_size(report.bytes_downloaded),
             thousands(report.files_failed)
         ))?;
+        if report.files_failed > 0 {
+            out.line("failed files and why: esker jobs --json (field `failures`)")?;
+        }
     }
     for error in &report.errors {
         eprintln!("error: {error}");

@@ -81,13 +81,19 @@ enum Slot {
     Submitted(Receiver<Listing>),
 }
 
+/// A root that is not a folder.
+enum RootEntry {
+    Found(Entry),
+    Vanished(Vec<u8>),
+}
+
 struct Pending {
     root: usize,
     path: PathBuf,
     depth: usize,
     stat: Option<Stat>,
     slot: Slot,
-    file_root: Option<Entry>,
+    file_root: Option<RootEntry>,
 }
 
 /// Iterator over the folders of one or more roots.
@@ -130,12 +136,24 @@ impl Walk {
                 Ok(_) | Err(_) => {
                     let parent = root.parent().unwrap_or(Path::new("/")).to_path_buf();
                     let name = root.file_name().unwrap_or(OsStr::new("")).as_bytes().to_vec();
-                    let entry = fs::symlink_metadata(root).ok().map(|metadata| Entry {
-                        link_target: read_link_target(root, &metadata),
-                        stat: Stat::from_metadata(&metadata),
-                        name,
-                    });
-                    Pending { root: index, path: parent, depth: 0, stat: None, slot: Slot::Waiting, file_root: entry }
+                    // A root that vanished since it was checked is reported, never replaced by
+                    // a walk of its parent.
+                    let root_entry = match fs::symlink_metadata(root) {
+                        Ok(metadata) => RootEntry::Found(Entry {
+                            link_target: read_link_target(root, &metadata),
+                            stat: Stat::from_metadata(&metadata),
+                            name,
+                        }),
+                        Err(_) => RootEntry::Vanished(name),
+                    };
+                    Pending {
+                        root: index,
+                        path: parent,
+                        depth: 0,
+                        stat: None,
+                        slot: Slot::Waiting,
+                        file_root: Some(root_entry),
+                    }
                 }
             };
             stack.push(pending);
@@ -169,8 +187,13 @@ impl Iterator for Walk {
 
     fn next(&mut self) -> Option<Folder> {
         let pending = self.stack.pop()?;
-        if let Some(entry) = pending.file_root {
-            let (entries, problems) = classify_root_file(entry);
+        if let Some(root_entry) = pending.file_root {
+            let (entries, problems) = match root_entry {
+                RootEntry::Found(entry) => classify_root_file(entry),
+                RootEntry::Vanished(name) => {
+                    (Vec::new(), vec![Problem { name, stat: None, reason: SkipReason::Vanished }])
+                }
+            };
             return Some(Folder {
                 root: pending.root,
                 path: pending.path,

@@ -128,7 +128,18 @@ fn failed(
     Ok(())
 }
 
+/// Renews this poller's claim; an error when another poller has taken the job over.
+fn keep_claim(catalog: &mut Catalog, job: &Job) -> Result<()> {
+    let until = crate::time::now_seconds() + super::LEASE_SECONDS;
+    if catalog.renew_claim(job.id, &super::claimer(), until)? {
+        Ok(())
+    } else {
+        Err(crate::Error::Input(format!("job {}: the claim passed to another poller; stopping", job.id)))
+    }
+}
+
 fn restored(catalog: &mut Catalog, job: &Job, record: &FileRecord, outcome: &mut JobOutcome) -> Result<()> {
+    keep_claim(catalog, job)?;
     catalog.mark_retrieval_file(job.id, record.file.id, FILE_DONE, None)?;
     outcome.files_done += 1;
     crate::failpoint::hit("file_restored");
@@ -180,6 +191,7 @@ fn download(
         if writable.is_empty() {
             continue;
         }
+        keep_claim(catalog, job)?;
         // Small neighbours come in one request; a large file in chunks.
         let chunked = group.len() > MAX_REQUEST;
         if !chunked {
@@ -215,6 +227,7 @@ fn download(
         let mut offset = group.start;
         let mut broken = None;
         while offset < group.end && broken.is_none() {
+            keep_claim(catalog, job)?;
             let end = (offset + MAX_REQUEST).min(group.end);
             match read(store, job, offset..end)? {
                 Read::Bytes(bytes) => {

@@ -82,8 +82,9 @@ pub fn check_target(destination: &Path, record: &FileRecord, overwrite: bool) ->
     }
 }
 
+/// Temp name per file and per process, so two writers can never share one.
 fn temp_name(target: &Path, record: &FileRecord) -> PathBuf {
-    target.with_file_name(format!(".esker-{}.part", record.file.id))
+    target.with_file_name(format!(".esker-{}-{}.part", record.file.id, std::process::id()))
 }
 
 /// Incremental writer of one regular file: bytes go to a temp file and into BLAKE3.
@@ -108,8 +109,11 @@ impl Drop for FileWriter {
 impl FileWriter {
     pub fn create(target: PathBuf, record: &FileRecord) -> Result<FileWriter, ExtractError> {
         let temp = temp_name(&target, record);
-        let file = File::create(&temp)
-            .map_err(|error| fail(format!("cannot create {}: {}", temp.display(), crate::error::io_message(&error))))?;
+        let _ = fs::remove_file(&temp); // a leftover of this same process id
+        let file =
+            File::options().write(true).create_new(true).open(&temp).map_err(|error| {
+                fail(format!("cannot create {}: {}", temp.display(), crate::error::io_message(&error)))
+            })?;
         Ok(FileWriter { target, temp, file, hasher: blake3::Hasher::new(), written: 0, placed: false })
     }
 
@@ -200,6 +204,9 @@ pub fn write_metadata_only(target: &Path, record: &FileRecord) -> Result<(), Ext
                 .map_err(|error| fail(format!("{}: {}", target.display(), crate::error::io_message(&error))))
         }
         "dir" => {
+            if fs::symlink_metadata(target).is_ok_and(|metadata| metadata.file_type().is_symlink()) {
+                return Err(fail(format!("refusing to restore a folder over symlink {}", target.display())));
+            }
             if !target.is_dir() {
                 fs::create_dir(target)
                     .map_err(|error| fail(format!("{}: {}", target.display(), crate::error::io_message(&error))))?;

@@ -84,7 +84,7 @@ pub fn select(
     let mut matched: Option<Vec<i64>> = None;
     if let Some(query) = query {
         let parsed = esker_index::parse_query(query)?;
-        crate::search::catch_up(catalog, &settings.home.index, |_| {})?;
+        crate::search::catch_up_or_warn(catalog, &settings.home.index, |_| {})?;
         if let Some(index) = esker_index::FileIndex::open(&settings.home.index)? {
             matched = Some(index.search(&parsed, None)?.into_iter().map(|hit| hit.file_id as i64).collect());
         }
@@ -123,7 +123,15 @@ pub fn select(
     ids.sort_unstable();
     ids.dedup();
     let mut selection = Selection { description: parts.join(" + "), everything, ..Selection::default() };
+    // One version per path: the newest selected one (a path written twice would race).
+    let mut newest: std::collections::HashMap<(i64, Vec<u8>), FileRecord> = std::collections::HashMap::new();
     for record in catalog.records_by_ids(&ids)? {
+        let key = (record.file.dir_id, record.file.name.clone());
+        if newest.get(&key).is_none_or(|kept| kept.file.id < record.file.id) {
+            newest.insert(key, record);
+        }
+    }
+    for record in newest.into_values() {
         match (record.file.bundle_id, record.file.data_offset, record.file.state.as_str()) {
             (Some(bundle), Some(_), "archived" | "changed") => {
                 selection.by_bundle.entry(bundle).or_default().push(record)

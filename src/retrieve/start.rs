@@ -145,11 +145,12 @@ pub fn retrieve(settings: &Settings, request: &RetrieveRequest) -> Result<Retrie
     // (the stores check the object's state before asking).
     let mut restores_reused = 0;
     for (job_id, bundle) in job_ids.iter().zip(&bundles) {
-        if catalog.active_job_for_bundle(bundle.id)?.is_some_and(|job| job.id != *job_id) {
-            restores_reused += 1;
-        }
+        let earlier = catalog.active_job_for_bundle(bundle.id)?.is_some_and(|job| job.id != *job_id);
         let store = crate::store::open(&bundle.store, settings.store(&bundle.store)?)?;
         let state = store.request_restore(&bundle.object_key, request.days.max(1), tier_of(&chosen.tier))?;
+        if earlier && matches!(state, RestoreState::Restoring | RestoreState::Restored { .. }) {
+            restores_reused += 1;
+        }
         let next = match state {
             RestoreState::Online | RestoreState::Restored { .. } => JOB_READY,
             RestoreState::Restoring | RestoreState::Archived => JOB_RESTORING,

@@ -71,12 +71,26 @@ fn feed(
 /// Indexes the catalog rows the index does not hold yet.
 pub fn catch_up(catalog: &mut Catalog, index_dir: &Path, progress: impl FnMut(u64)) -> Result<SyncReport> {
     let index = FileIndex::open_or_create(index_dir)?;
-    let last = index.last_file_id()?;
-    if catalog.max_sequence()? <= last as i64 {
-        return Ok(SyncReport { indexed: 0, last_file_id: last });
+    if catalog.max_sequence()? <= index.last_file_id()? as i64 {
+        return Ok(SyncReport { indexed: 0, last_file_id: index.last_file_id()? });
     }
     let mut writer = index.writer(WRITER_MEMORY)?;
+    // Read the position again under the writer lock: another process may have caught up
+    // in between, and its rows must not be added twice.
+    let last = FileIndex::open_or_create(index_dir)?.last_file_id()?;
     feed(catalog, &mut writer, last as i64, progress)
+}
+
+/// Like [`catch_up`], but another process writing the index is only a warning: the rows
+/// stay in the catalog and the next catch-up (or `find`) indexes them.
+pub fn catch_up_or_warn(catalog: &mut Catalog, index_dir: &Path, progress: impl FnMut(u64)) -> Result<SyncReport> {
+    match catch_up(catalog, index_dir, progress) {
+        Err(crate::Error::Index(esker_index::IndexError::Locked { .. })) => {
+            tracing::warn!("another process is writing the index; the newest files are indexed by the next find");
+            Ok(SyncReport::default())
+        }
+        other => other,
+    }
 }
 
 /// Drops the index contents and rebuilds them from the catalog.
