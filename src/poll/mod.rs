@@ -16,6 +16,9 @@ use crate::config::Settings;
 use crate::error::Result;
 use crate::store::Store;
 
+/// Outcome marker for a job another poller finished while this pass was under way.
+const FINISHED_ELSEWHERE: &str = "finished elsewhere";
+
 /// How long a claim lasts without renewal (a poller that died frees its jobs after this).
 pub const LEASE_SECONDS: i64 = 15 * 60;
 
@@ -76,6 +79,7 @@ pub fn poll_once(settings: &Settings, catalog: &mut Catalog, retrieval: Option<i
             },
         };
         match outcome.state.as_str() {
+            FINISHED_ELSEWHERE => report.jobs_busy += 1,
             crate::catalog::JOB_DONE => report.jobs_done += 1,
             crate::catalog::JOB_FAILED => report.jobs_failed += 1,
             _ => report.jobs_waiting += 1,
@@ -98,7 +102,8 @@ fn work_claimed(
     // Re-read under the claim: another poller may have finished it meanwhile.
     let Some(job) = catalog.job(job_id)? else { return Ok(JobOutcome::default()) };
     if !crate::catalog::JOB_OPEN_STATES.contains(&job.state.as_str()) {
-        return Ok(JobOutcome { state: job.state, ..JobOutcome::default() });
+        // Finished by another poller since this pass listed it: not ours to count.
+        return Ok(JobOutcome { state: FINISHED_ELSEWHERE.into(), ..JobOutcome::default() });
     }
     let retrieval = catalog
         .retrieval(job.retrieval_id)?
