@@ -116,6 +116,7 @@ pub fn status(settings: &Settings, root: &Path, depth: usize) -> Result<Vec<Unit
             let mut present: HashSet<&[u8]> = folder.entries.iter().map(|entry| entry.name.as_slice()).collect();
             present.extend(folder.problems.iter().map(|problem| problem.name.as_slice()));
             present.extend(folder.subfolder_names.iter().map(Vec::as_slice));
+            present.extend(folder.excluded_names.iter().map(Vec::as_slice));
             for version in previous.values().filter(|version| version.state != FILE_DELETED) {
                 if version.kind == "dir" {
                     continue;

@@ -83,6 +83,9 @@ pub fn plan(
     let now = crate::time::now_ns();
     let mut planner = Planner::new(request.caps());
     let mut visited: HashSet<Vec<u8>> = HashSet::new();
+    // Subtrees the walk did not see (excluded, or below a folder that could not be listed):
+    // what the catalog holds there is not known to be gone.
+    let mut unseen: Vec<Vec<u8>> = Vec::new();
     // Only copies in the target store count as already stored; sizes are loaded once so a
     // new file is hashed ahead only when something stored before this run has its size.
     let (stores, sizes, roots_known) = match history.as_deref_mut() {
@@ -100,7 +103,12 @@ pub fn plan(
         let root = &request.roots[folder.root];
         let group = group_key(root, &folder.path, folder.depth, request.group_depth);
         if history.is_some() && !folder.file_root {
-            visited.insert(folder.path.as_os_str().as_bytes().to_vec());
+            let here = folder.path.as_os_str().as_bytes();
+            visited.insert(here.to_vec());
+            unseen.extend(folder.excluded_names.iter().map(|name| join_path(here, name)));
+            if folder.error.is_some() {
+                unseen.push(here.to_vec());
+            }
         }
         let (mut items, skipped, counted) = split_folder(request, done, now, &folder);
         let mut open = skipped.is_empty() || emit(PlanEvent::Skipped(skipped));
@@ -122,7 +130,10 @@ pub fn plan(
     if let Some(catalog) = history.filter(|_| context.roots_known) {
         for root in &request.roots {
             for dir in catalog.dirs_under(root.as_os_str().as_bytes())? {
-                if visited.contains(&dir) {
+                let below_unseen = unseen
+                    .iter()
+                    .any(|prefix| dir.starts_with(prefix) && (dir.len() == prefix.len() || dir[prefix.len()] == b'/'));
+                if visited.contains(&dir) || below_unseen {
                     continue;
                 }
                 let gone: Vec<Gone> = catalog
@@ -260,6 +271,7 @@ fn compare_with_history(
     let mut present: HashSet<&[u8]> = folder.entries.iter().map(|entry| entry.name.as_slice()).collect();
     present.extend(folder.problems.iter().map(|problem| problem.name.as_slice()));
     present.extend(folder.subfolder_names.iter().map(Vec::as_slice));
+    present.extend(folder.excluded_names.iter().map(Vec::as_slice));
     let gone = if folder.error.is_some() || folder.file_root {
         Vec::new()
     } else {

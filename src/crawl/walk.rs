@@ -37,6 +37,8 @@ pub struct Folder {
     pub subfolder_names: Vec<Vec<u8>>,
     /// Entries left out by `--exclude`.
     pub excluded: u64,
+    /// Their names (they are still there: not deleted, just not archived).
+    pub excluded_names: Vec<Vec<u8>>,
     /// Set when the folder itself could not be listed.
     pub error: Option<SkipReason>,
     /// True for the synthetic folder holding a root that is a file.
@@ -67,7 +69,7 @@ struct Listing {
     entries: Vec<Entry>,
     problems: Vec<Problem>,
     subfolders: Vec<(Vec<u8>, Stat)>,
-    excluded: u64,
+    excluded: Vec<Vec<u8>>,
     error: Option<SkipReason>,
 }
 
@@ -204,6 +206,7 @@ impl Iterator for Walk {
                 subfolders: 0,
                 subfolder_names: Vec::new(),
                 excluded: 0,
+                excluded_names: Vec::new(),
                 error: None,
                 file_root: true,
             });
@@ -237,7 +240,8 @@ impl Iterator for Walk {
             problems: listing.problems,
             subfolders,
             subfolder_names,
-            excluded: listing.excluded,
+            excluded: listing.excluded.len() as u64,
+            excluded_names: listing.excluded,
             error: listing.error,
             file_root: false,
         })
@@ -256,7 +260,13 @@ impl Drop for Walk {
 
 impl Listing {
     fn failed(reason: SkipReason) -> Listing {
-        Listing { entries: Vec::new(), problems: Vec::new(), subfolders: Vec::new(), excluded: 0, error: Some(reason) }
+        Listing {
+            entries: Vec::new(),
+            problems: Vec::new(),
+            subfolders: Vec::new(),
+            excluded: Vec::new(),
+            error: Some(reason),
+        }
     }
 }
 
@@ -289,8 +299,13 @@ fn read_folder(path: &Path, excludes: Option<&GlobSet>) -> Listing {
         Ok(reader) => reader,
         Err(error) => return Listing::failed(SkipReason::from_io(&error)),
     };
-    let mut listing =
-        Listing { entries: Vec::new(), problems: Vec::new(), subfolders: Vec::new(), excluded: 0, error: None };
+    let mut listing = Listing {
+        entries: Vec::new(),
+        problems: Vec::new(),
+        subfolders: Vec::new(),
+        excluded: Vec::new(),
+        error: None,
+    };
     for item in reader {
         let item = match item {
             Ok(item) => item,
@@ -301,7 +316,7 @@ fn read_folder(path: &Path, excludes: Option<&GlobSet>) -> Listing {
         };
         let name = item.file_name();
         if is_excluded(excludes, path, &name) {
-            listing.excluded += 1;
+            listing.excluded.push(name.as_bytes().to_vec());
             continue;
         }
         let name_bytes = name.as_bytes().to_vec();

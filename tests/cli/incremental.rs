@@ -198,3 +198,26 @@ fn a_folder_gone_from_disk_shows_missing_and_is_marked_deleted() {
     assert_eq!(summary["files_deleted"], 2);
     assert_eq!(env.find_paths("name:b OR name:c").len(), 2, "archived versions stay findable");
 }
+
+#[test]
+fn excluded_or_unlistable_paths_are_not_marked_deleted() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::new();
+    write(&env.src.join("keep/a.txt"), b"a");
+    write(&env.src.join("keep/scratch.tmp"), b"t");
+    write(&env.src.join("cache/deep/blob"), b"c");
+    write(&env.src.join("locked/inner/file"), b"l");
+    env.archive(&[]);
+    // Now exclude some of it, and make a folder unlistable (as nobody would see it; root
+    // reads anyway, so only the exclusions apply when running as root).
+    let cache = format!("{}/cache", env.src.display());
+    if !is_root() {
+        fs::set_permissions(env.src.join("locked"), fs::Permissions::from_mode(0o000)).expect("chmod");
+    }
+    let summary = env.archive_json(&["--exclude", "*.tmp", "--exclude", &cache]);
+    if !is_root() {
+        fs::set_permissions(env.src.join("locked"), fs::Permissions::from_mode(0o755)).expect("chmod back");
+    }
+    assert_eq!(summary["files_deleted"], 0, "{summary}");
+    assert_eq!(summary["excluded"], 2);
+}
