@@ -102,7 +102,9 @@ pub fn pack_bundle(
     buffer: &mut Vec<u8>,
 ) -> Result<PackedBundle, PackError> {
     let key = store.key(&bundle_key(&id));
-    let writer = store.create(&key)?;
+    // Data, a header (and maybe a pax header) per member, the manifest, the end marker.
+    let size_hint = bundle.data_bytes + bundle.items.len() as u64 * 2048 + (1 << 20);
+    let writer = store.create(&key, size_hint)?;
     let mut tar = TarWriter::new(writer);
     let write_error =
         |error: io::Error| PackError::Write { key: key.clone(), message: crate::error::io_message(&error) };

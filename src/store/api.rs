@@ -82,8 +82,9 @@ pub trait Store: Send + Sync {
     fn storage_class(&self) -> Option<String>;
     /// Creates what the store needs before the first write (folders, checks).
     fn prepare(&self) -> Result<(), StoreError>;
-    /// Starts streaming a new object.
-    fn create(&self, key: &str) -> Result<Box<dyn ObjectWriter>, StoreError>;
+    /// Starts streaming a new object of about `size_hint` bytes (backends with part limits
+    /// size their parts from it; writing more is allowed).
+    fn create(&self, key: &str, size_hint: u64) -> Result<Box<dyn ObjectWriter>, StoreError>;
     /// Stores a small object in one request (manifests), in the hot class.
     fn put_small(&self, key: &str, bytes: &[u8]) -> Result<StoredObject, StoreError>;
     /// Size and class of an object, or None when it does not exist.

@@ -171,7 +171,7 @@ impl Store for LocalStore {
         Ok(())
     }
 
-    fn create(&self, key: &str) -> Result<Box<dyn ObjectWriter>, StoreError> {
+    fn create(&self, key: &str, _size_hint: u64) -> Result<Box<dyn ObjectWriter>, StoreError> {
         let target = self.path_of(key)?;
         let temp = self.temp_path_of(key);
         let file = File::create(&temp).map_err(|error| StoreError::io(&temp.display().to_string(), error))?;
@@ -184,7 +184,7 @@ impl Store for LocalStore {
     }
 
     fn put_small(&self, key: &str, bytes: &[u8]) -> Result<StoredObject, StoreError> {
-        let mut writer = self.create(key)?;
+        let mut writer = self.create(key, bytes.len() as u64)?;
         writer.write_all(bytes).map_err(|error| StoreError::io(key, error))?;
         writer.finish(bytes.len() as u64)
     }

@@ -13,7 +13,7 @@ pub use api::{
 };
 pub use error::{StoreError, StoreErrorKind};
 pub use local::LocalStore;
-pub use s3::{S3Store, composite_sha256};
+pub use s3::{S3Store, composite_sha256, part_size_for};
 
 use crate::config::StoreSettings;
 

@@ -166,6 +166,19 @@ fn restore_state(class: Option<&str>, restore: Option<&str>) -> RestoreState {
     }
 }
 
+/// S3 takes at most 10,000 parts; esker plans for 9,000 so a file that grows a little
+/// while read still fits.
+const PLANNED_PARTS: u64 = 9_000;
+const MAX_PARTS: i32 = 10_000;
+
+/// The part size for an object of about `size` bytes: the configured one, or larger (in
+/// whole MiB, at most 5 GiB) when the object would need too many parts.
+pub fn part_size_for(size: u64, configured: u64) -> u64 {
+    const MIB: u64 = 1 << 20;
+    let needed = size.div_ceil(PLANNED_PARTS).div_ceil(MIB) * MIB;
+    configured.max(needed).min(5 * 1024 * MIB)
+}
+
 /// S3's checksum of a multipart object: SHA-256 over the parts' raw SHA-256 digests,
 /// base64, then `-` and the number of parts.
 pub fn composite_sha256(part_digests: &[[u8; 32]]) -> String {
@@ -220,8 +233,8 @@ impl Store for S3Store {
         Ok(())
     }
 
-    fn create(&self, key: &str) -> Result<Box<dyn ObjectWriter>, StoreError> {
-        let part_size = self.inner.settings.part_size as usize;
+    fn create(&self, key: &str, size_hint: u64) -> Result<Box<dyn ObjectWriter>, StoreError> {
+        let part_size = part_size_for(size_hint, self.inner.settings.part_size) as usize;
         Ok(Box::new(S3Writer {
             inner: self.inner.clone(),
             key: key.to_string(),
@@ -548,6 +561,16 @@ impl S3Writer {
     }
 
     fn send_part(&mut self, part: Vec<u8>) -> Result<(), StoreError> {
+        if self.next_part > MAX_PARTS {
+            return Err(StoreError::new(
+                StoreErrorKind::Other,
+                format!(
+                    "{}: more than {MAX_PARTS} parts of {} bytes; the object outgrew its planned size",
+                    self.inner.url(&self.key),
+                    self.part_size
+                ),
+            ));
+        }
         let upload_id = self.start_upload()?;
         while self.in_flight.len() >= self.inner.settings.upload_concurrency {
             self.collect_one()?;
@@ -697,6 +720,18 @@ impl Drop for S3Writer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parts_grow_so_huge_objects_fit_the_part_limit() {
+        let mib = 1u64 << 20;
+        assert_eq!(part_size_for(500 * mib, 16 * mib), 16 * mib, "the configured size when it fits");
+        // 200 GB at 16 MiB would need ~11,900 parts: grow to fit in 9,000.
+        let size = 200_000_000_000;
+        let part = part_size_for(size, 16 * mib);
+        assert!(size.div_ceil(part) <= 9_000, "{part}");
+        assert_eq!(part % mib, 0);
+        assert_eq!(part_size_for(u64::MAX / 2, 16 * mib), 5 * 1024 * mib, "never above S3's maximum");
+    }
 
     #[test]
     fn composite_checksum_hashes_the_part_digests() {

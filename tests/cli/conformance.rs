@@ -13,7 +13,7 @@ use crate::common::*;
 const MIB: usize = 1024 * 1024;
 
 fn write_object(store: &dyn Store, key: &str, data: &[u8]) {
-    let mut writer = store.create(key).expect("create");
+    let mut writer = store.create(key, data.len() as u64).expect("create");
     // Odd-sized writes, as the tar writer makes them.
     for chunk in data.chunks(777_777) {
         writer.write_all(chunk).expect("write");
@@ -77,14 +77,14 @@ fn conformance(store: &dyn Store, cold: bool) {
 
     // A wrong size is refused and leaves nothing under the key.
     let bad_key = store.key("bundles/conformance-bad.tar");
-    let mut writer = store.create(&bad_key).expect("create");
+    let mut writer = store.create(&bad_key, 12).expect("create");
     writer.write_all(b"twelve bytes").expect("write");
     assert!(writer.finish(99).is_err());
     assert!(store.head(&bad_key).expect("head").is_none());
 
     // An upload abandoned mid-way (a crash) is found and discarded.
     let lost_key = store.key("bundles/conformance-lost.tar");
-    let mut writer = store.create(&lost_key).expect("create");
+    let mut writer = store.create(&lost_key, 6 * MIB as u64).expect("create");
     writer.write_all(&content(2, 6 * MIB)).expect("write");
     std::mem::forget(writer);
     let unfinished = store.unfinished_uploads(&store.key("bundles/")).expect("unfinished");
@@ -95,7 +95,7 @@ fn conformance(store: &dyn Store, cold: bool) {
 
     // An explicit abort leaves nothing either.
     let aborted_key = store.key("bundles/conformance-aborted.tar");
-    let mut writer = store.create(&aborted_key).expect("create");
+    let mut writer = store.create(&aborted_key, 6 * MIB as u64).expect("create");
     writer.write_all(&content(3, 6 * MIB)).expect("write");
     writer.abort();
     assert!(store.unfinished_uploads(&store.key("bundles/")).expect("unfinished").is_empty());
