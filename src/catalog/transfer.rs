@@ -76,8 +76,23 @@ macro_rules! export_paged {
 }
 
 impl Catalog {
-    /// Writes every row to `path` (zstd JSON lines).
+    /// Writes every row to `path` (zstd JSON lines), from one consistent snapshot: writers
+    /// may go on meanwhile without tearing the export.
     pub fn export(&mut self, path: &Path) -> Result<TransferReport, TransferError> {
+        let begin = match self.backend() {
+            "postgres" => "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+            _ => "BEGIN",
+        };
+        // Migration bookkeeping may write (create its table): read it before the snapshot.
+        let schema = self.schema_status()?.applied;
+        self.connection.batch_execute(begin).map_err(CatalogError::from)?;
+        let result = self.export_rows(path, schema);
+        let end = if result.is_ok() { "COMMIT" } else { "ROLLBACK" };
+        self.connection.batch_execute(end).map_err(CatalogError::from)?;
+        result
+    }
+
+    fn export_rows(&mut self, path: &Path, schema: Vec<String>) -> Result<TransferReport, TransferError> {
         let file_error = |error: std::io::Error| TransferError::File {
             path: path.display().to_string(),
             message: crate::error::io_message(&error),
@@ -91,12 +106,11 @@ impl Catalog {
             })?;
             out.write_all(b"\n").map_err(file_error)
         };
-        let status = self.schema_status()?;
         let sequence: i64 = commit_sequence::table
             .select(commit_sequence::value)
             .first_any(&mut self.connection)
             .map_err(CatalogError::from)?;
-        write(Line::Header { esker_catalog_export: 1, schema: status.applied, sequence })?;
+        write(Line::Header { esker_catalog_export: 1, schema, sequence })?;
         let mut report = TransferReport::default();
         export_paged!(self, runs, Run, Runs, write, report.runs);
         export_paged!(self, bundles, Bundle, Bundles, write, report.bundles);
@@ -148,6 +162,15 @@ impl Catalog {
                 batch.push(connection, line, &mut report)?;
             }
             batch.flush(connection)?;
+            // Rows may carry commit numbers above the header's (an export taken while a
+            // writer committed): continue after the highest one.
+            let highest: Option<i64> = files::table.select(diesel::dsl::max(files::seq)).first_any(connection)?;
+            diesel::update(commit_sequence::table.find(1))
+                .set(commit_sequence::value.eq(diesel::dsl::sql::<diesel::sql_types::BigInt>(&format!(
+                    "CASE WHEN value > {0} THEN value ELSE {0} END",
+                    highest.unwrap_or(0)
+                ))))
+                .execute_any(connection)?;
             if backend == "postgres" {
                 // Explicit ids do not move the sequences: set them past the imported rows.
                 for table in ["runs", "bundles", "dirs", "files", "retrievals", "jobs"] {
