@@ -46,12 +46,13 @@ impl DirCache {
             return Ok(id);
         }
         let text = String::from_utf8_lossy(path);
+        let key = super::models::dir_key(path);
         diesel::insert_into(dirs::table)
-            .values(&NewDir { path, path_text: &text })
-            .on_conflict(dirs::path)
+            .values(&NewDir { path, path_text: &text, path_hash: &key })
+            .on_conflict(dirs::path_hash)
             .do_nothing()
             .execute_any(connection)?;
-        let id = dirs::table.filter(dirs::path.eq(path)).select(dirs::id).first_any(connection)?;
+        let id = dirs::table.filter(dirs::path_hash.eq(&key[..])).select(dirs::id).first_any(connection)?;
         if self.ids.len() >= DIR_CACHE_LIMIT {
             self.ids.clear();
         }

@@ -17,8 +17,12 @@ pub const FILE_DELETED: &str = "deleted";
 impl Catalog {
     /// The latest version of every name recorded in folder `dir` (raw path), any state.
     pub fn latest_in_dir(&mut self, dir: &[u8]) -> Result<HashMap<Vec<u8>, File>, CatalogError> {
-        let found: Option<i64> =
-            dirs::table.filter(dirs::path.eq(dir)).select(dirs::id).first_any(&mut self.connection).optional()?;
+        let key = super::models::dir_key(dir);
+        let found: Option<i64> = dirs::table
+            .filter(dirs::path_hash.eq(&key[..]))
+            .select(dirs::id)
+            .first_any(&mut self.connection)
+            .optional()?;
         let Some(dir_id) = found else {
             return Ok(HashMap::new());
         };

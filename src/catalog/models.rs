@@ -91,6 +91,7 @@ pub struct Dir {
     pub id: i64,
     pub path: Vec<u8>,
     pub path_text: String,
+    pub path_hash: Vec<u8>,
 }
 
 #[derive(Debug, Insertable)]
@@ -98,6 +99,12 @@ pub struct Dir {
 pub struct NewDir<'a> {
     pub path: &'a [u8],
     pub path_text: &'a str,
+    pub path_hash: &'a [u8],
+}
+
+/// The key of a folder row: BLAKE3 of its raw path (long paths cannot be index keys).
+pub fn dir_key(path: &[u8]) -> [u8; 32] {
+    *blake3::hash(path).as_bytes()
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, Serialize, Deserialize)]

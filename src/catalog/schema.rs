@@ -46,6 +46,7 @@ diesel::table! {
         id -> BigInt,
         path -> Binary,
         path_text -> Text,
+        path_hash -> Binary,
     }
 }
 

@@ -152,3 +152,25 @@ fn a_catalog_moves_between_sqlite_and_postgres_and_back() {
     assert_success(&back.esker().args(["catalog", "import"]).arg(&back_file).output().expect("run"));
     assert_eq!(summary_of(&back), summary_of(&target));
 }
+
+#[test]
+fn very_long_folder_paths_are_cataloged_on_both_backends() {
+    for postgres in [false, true] {
+        let mut env = Env::new();
+        env.catalog_url = postgres.then(fresh_postgres_database);
+        // About 3.4 KB of folders: above what a PostgreSQL B-tree entry may hold.
+        let mut deep = env.src.clone();
+        for level in 0..14 {
+            // Incompressible names (PostgreSQL compresses index entries).
+            deep.push(format!("{level:02}{}", &hex::encode(content(level, 200))[..238]));
+        }
+        write(&deep.join("needle.txt"), b"deep down");
+        assert!(deep.as_os_str().len() > 3300);
+        env.archive(&[]);
+        let found = env.find("name:needle");
+        assert_eq!(found.len(), 1, "postgres: {postgres}");
+        // And again: the folder rows are found by key, nothing is duplicated.
+        let summary = env.archive_json(&[]);
+        assert_eq!(summary["files_unchanged"], 1);
+    }
+}

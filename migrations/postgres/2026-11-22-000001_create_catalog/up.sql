@@ -40,8 +40,9 @@ CREATE INDEX bundles_run ON bundles (run_id);
 
 CREATE TABLE dirs (
     id BIGSERIAL PRIMARY KEY,
-    path BYTEA NOT NULL UNIQUE,
-    path_text TEXT NOT NULL
+    path BYTEA NOT NULL,                 -- no index: B-tree entries are capped near 2.7 KB
+    path_text TEXT NOT NULL,
+    path_hash BYTEA NOT NULL UNIQUE      -- BLAKE3 of path: the key
 );
 
 CREATE TABLE files (

@@ -42,9 +42,11 @@ CREATE INDEX bundles_run ON bundles (run_id);
 
 CREATE TABLE dirs (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
-    path BLOB NOT NULL UNIQUE,           -- raw bytes
-    path_text TEXT NOT NULL              -- lossy UTF-8 for display and search
+    path BLOB NOT NULL,                  -- raw bytes
+    path_text TEXT NOT NULL,             -- lossy UTF-8 for display and search
+    path_hash BLOB NOT NULL UNIQUE       -- BLAKE3 of path: the key (paths can be long)
 );
+CREATE INDEX dirs_path ON dirs (path);
 
 CREATE TABLE files (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
