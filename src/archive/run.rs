@@ -56,6 +56,12 @@ pub fn archive(settings: &Settings, request: &ArchiveRequest, progress: &Progres
     let (run, _lock, done) = match resume(&mut catalog, store.as_ref(), request, &locks, &host)? {
         Some((run, lock, done)) => {
             summary.resumed = true;
+            if run.tag_list() != request.tags || run.description != request.description {
+                summary.warnings.push(format!(
+                    "resuming run {} with the tags and description it started with; new ones apply to the next run",
+                    run.id
+                ));
+            }
             (run, lock, done)
         }
         None => {

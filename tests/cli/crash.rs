@@ -71,6 +71,24 @@ fn rerun_after_a_crash_at_each_point_completes_the_run() {
 }
 
 #[test]
+fn a_resumed_run_keeps_its_tags_and_says_so() {
+    let env = tree();
+    let output = env
+        .esker()
+        .env("ESKER_FAILPOINT", "bundle_recorded:2")
+        .args(["archive", "-t", "first"])
+        .arg(&env.src)
+        .args(CAPS)
+        .output()
+        .expect("run");
+    assert!(!output.status.success());
+    let output = env.archive(&["-t", "second", "--max-files", "7", "--jobs", "2"]);
+    assert!(stderr(&output).contains("tags and description it started with"), "{}", stderr(&output));
+    assert_eq!(env.find("tag:first").len(), snapshot(&env.src).len());
+    assert!(env.find("tag:second").is_empty());
+}
+
+#[test]
 fn crash_after_the_run_before_indexing_is_caught_up_by_find() {
     let env = tree();
     crash_at(&env, "run_finished");
