@@ -5,8 +5,11 @@
 #   scripts/bench.sh [SECTION...]     no section = every section
 #
 # Sections (one file each in scripts/bench/, defining `section_NAME`):
-#   s3   upload throughput against a local moto server, esker vs `aws s3 cp --recursive`
-#        of the same bundles, and esker's peak memory for 1 vs 100 bundles and one big one
+#   s3       upload throughput against a local moto server, esker vs `aws s3 cp --recursive`
+#            of the same bundles, and esker's peak memory for 1 vs 100 bundles and one big one
+#   catalog  catalog ingest rate, index build rate and `esker find` latency with 1 million
+#            cataloged files (BENCH_CATALOG_SIZES="1000000 10000000" adds 10 million), on
+#            SQLite and PostgreSQL (examples/catalog_bench.rs, scripts/fixtures/postgres.sh)
 #
 # Environment:
 #   CARGO_TARGET_DIR  where cargo builds (default: target/ in the repository)
@@ -29,7 +32,7 @@ cd "$REPO"
 # shellcheck source=scripts/bench/lib.sh
 source "$REPO/scripts/bench/lib.sh"
 
-ALL_SECTIONS=(s3)
+ALL_SECTIONS=(s3 catalog)
 
 usage() {
   sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//' >&2
@@ -73,6 +76,7 @@ fi
 ESKER_COMMIT="" # the commit the binary was built from, when known for certain
 if [ -n "${ESKER_BIN:-}" ]; then
   ESKER="$(realpath "$ESKER_BIN")"
+  BUILD_DIR="$REPO" # sections that build more (the catalog section's example) build the working tree
   [ -x "$ESKER" ] || die "ESKER_BIN=$ESKER_BIN is not an executable"
   BUILD_NOTE="given by ESKER_BIN, not built by this run"
 else
@@ -92,6 +96,7 @@ else
   fi
   log "building the release binary in $build_dir (cargo build --release --locked, CARGO_TARGET_DIR=$CARGO_TARGET_DIR)"
   (cd "$build_dir" && cargo build --release --locked >&2)
+  BUILD_DIR="$build_dir"
   ESKER="$CARGO_TARGET_DIR/release/esker"
 fi
 
@@ -111,7 +116,7 @@ trap 'exit 130' INT TERM
 
 # esker reads only what each measurement gives it: no system config, no ESKER_* defaults.
 export ESKER_SYSTEM_CONFIG="$WORK/no-system-config.toml"
-unset ESKER_HOME ESKER_STORE ESKER_MAX_FILES ESKER_MAX_SIZE ESKER_JOBS ESKER_LOG ESKER_FAILPOINT
+unset ESKER_HOME ESKER_CATALOG_URL ESKER_STORE ESKER_MAX_FILES ESKER_MAX_SIZE ESKER_JOBS ESKER_LOG ESKER_FAILPOINT
 
 emit "esker benchmarks: ${SECTIONS[*]} ($RUNS runs each)"
 for section in "${SECTIONS[@]}"; do

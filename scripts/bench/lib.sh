@@ -6,6 +6,8 @@
 #   RESULTS  measurements (TSV)        REPORT   the tables, also printed to stdout
 #   BENCH_DIR generated test trees     RUNS     runs per measurement
 #   JOB_ARGS extra `esker archive` args (-j N when BENCH_JOBS is set)
+#   BUILD_DIR the source tree the binary was built from (the working tree, or the export of
+#            BENCH_REV); sections that build more build from there
 
 log() { printf 'bench: %s\n' "$*" >&2; }
 die() { log "$*"; exit 2; }
@@ -109,8 +111,8 @@ machine_info() {
     commit=$(git -C "$REPO" rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
     if [ -n "${ESKER_BIN:-}" ]; then
       commit="unknown: ESKER_BIN was given; the repository is at $commit"
-    elif [ -n "$(git -C "$REPO" status --porcelain -- src index migrations Cargo.toml Cargo.lock 2>/dev/null)" ]; then
-      commit="$commit plus uncommitted changes in src/, index/, migrations/ or Cargo.* (BENCH_REV=HEAD builds the commit alone)"
+    elif [ -n "$(git -C "$REPO" status --porcelain -- src index migrations examples Cargo.toml Cargo.lock 2>/dev/null)" ]; then
+      commit="$commit plus uncommitted changes in src/, index/, migrations/, examples/ or Cargo.* (BENCH_REV=HEAD builds the commit alone)"
     fi
   fi
   rustc=$(rustc --version 2>/dev/null || echo unknown)

@@ -225,6 +225,8 @@ impl Catalog {
     pub fn records_after(&mut self, after: (i64, i64), limit: i64) -> Result<Vec<FileRecord>, CatalogError> {
         let (seq, id) = after;
         let rows: Vec<RecordRow> = record_query!()
+            // The redundant `seq >= $1` lets PostgreSQL scan an index range, not from row one.
+            .filter(files::seq.ge(seq))
             .filter(files::seq.gt(seq).or(files::seq.eq(seq).and(files::id.gt(id))))
             .order((files::seq.asc(), files::id.asc()))
             .limit(limit)

@@ -230,7 +230,12 @@ pub fn find(settings: &Settings, args: FindArgs) -> Result<ExitCode> {
         eprintln!("nothing archived yet in {}", settings.home.data.display());
     }
     if result.total > result.matches.len() {
-        eprintln!("showing {} of {} matches (use --limit N, or --limit 0 for all)", result.matches.len(), result.total);
+        let of = if result.total_is_upper_bound { "up to " } else { "" };
+        eprintln!(
+            "showing {} of {of}{} matches (use --limit N, or --limit 0 for all)",
+            result.matches.len(),
+            thousands(result.total as u64)
+        );
     }
     Ok(if result.matches.is_empty() { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }

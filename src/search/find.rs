@@ -64,14 +64,12 @@ impl Match {
     }
 }
 
-fn all_ids(index: &FileIndex, query: &esker_index::Query) -> Result<Vec<i64>> {
-    Ok(index.search(query, None)?.into_iter().map(|hit| hit.file_id as i64).collect())
-}
-
 /// Matches of a query, best first, and how many there are in all.
 pub struct FindResult {
     pub matches: Vec<Match>,
     pub total: usize,
+    /// `total` counts every version of the matching paths (an upper bound of paths).
+    pub total_is_upper_bound: bool,
     /// True when the home has no catalog yet.
     pub empty_catalog: bool,
 }
@@ -88,7 +86,7 @@ pub fn latest_only(catalog: &mut Catalog, ids: Vec<i64>) -> Result<Vec<i64>> {
 pub fn find(settings: &Settings, query_text: &str, limit: Option<usize>, all_versions: bool) -> Result<FindResult> {
     let query = esker_index::parse_query(query_text)?;
     let Some(mut catalog) = Catalog::open_existing(&settings.catalog)? else {
-        return Ok(FindResult { matches: Vec::new(), total: 0, empty_catalog: true });
+        return Ok(FindResult { matches: Vec::new(), total: 0, total_is_upper_bound: false, empty_catalog: true });
     };
     match super::sync::catch_up(&mut catalog, &settings.home.index, |_| {}) {
         Ok(_) => {}
@@ -98,8 +96,9 @@ pub fn find(settings: &Settings, query_text: &str, limit: Option<usize>, all_ver
         Err(error) => return Err(error),
     }
     let Some(index) = FileIndex::open(&settings.home.index)? else {
-        return Ok(FindResult { matches: Vec::new(), total: 0, empty_catalog: false });
+        return Ok(FindResult { matches: Vec::new(), total: 0, total_is_upper_bound: false, empty_catalog: false });
     };
+    let mut total_is_upper_bound = false;
     let (ids, total) = if all_versions {
         let hits = index.search(&query, limit)?;
         let total = if limit.is_some_and(|limit| hits.len() >= limit) { index.count(&query)? } else { hits.len() };
@@ -113,8 +112,10 @@ pub fn find(settings: &Settings, query_text: &str, limit: Option<usize>, all_ver
             let exhausted = fetch.is_none_or(|fetch| hits.len() < fetch);
             let ids = latest_only(&mut catalog, hits.iter().map(|hit| hit.file_id as i64).collect())?;
             if exhausted || limit.is_some_and(|limit| ids.len() >= limit) {
-                let total =
-                    if exhausted { ids.len() } else { latest_only(&mut catalog, all_ids(&index, &query)?)?.len() };
+                // Resolving versions over every hit only to count them costs seconds on broad
+                // queries: past the limit, report the index's count (all versions) as a bound.
+                let (total, bound) = if exhausted { (ids.len(), false) } else { (index.count(&query)?, true) };
+                total_is_upper_bound = bound;
                 let shown = limit.map_or(ids.len(), |limit| limit.min(ids.len()));
                 break (ids[..shown].to_vec(), total);
             }
@@ -122,5 +123,5 @@ pub fn find(settings: &Settings, query_text: &str, limit: Option<usize>, all_ver
         }
     };
     let matches = catalog.records_by_ids(&ids)?.into_iter().map(Match::from_record).collect();
-    Ok(FindResult { matches, total, empty_catalog: false })
+    Ok(FindResult { matches, total, total_is_upper_bound, empty_catalog: false })
 }
