@@ -10,6 +10,12 @@
 #   catalog  catalog ingest rate, index build rate and `esker find` latency with 1 million
 #            cataloged files (BENCH_CATALOG_SIZES="1000000 10000000" adds 10 million), on
 #            SQLite and PostgreSQL (examples/catalog_bench.rs, scripts/fixtures/postgres.sh)
+#   crawl    `esker archive --dry-run` vs `find -printf` of the same stat fields, warm cache
+#   archive  `esker archive` to the local store vs `tar -cf`, both on the tree's disk
+#   hash     BLAKE3 over the same files: `esker archive` (includes hashing) vs `b3sum`
+#            (installed into $BENCH_DIR/tools with `cargo install b3sum --locked` if missing)
+#   crawl, archive and hash measure the trees named by BENCH_TREES (default t200k: 200,000
+#   small files; t1m = 1 million, ~13 GB, ~2 min to generate; l20x64m = 20 x 64 MiB files)
 #
 # Environment:
 #   CARGO_TARGET_DIR  where cargo builds (default: target/ in the repository)
@@ -32,7 +38,7 @@ cd "$REPO"
 # shellcheck source=scripts/bench/lib.sh
 source "$REPO/scripts/bench/lib.sh"
 
-ALL_SECTIONS=(s3 catalog)
+ALL_SECTIONS=(s3 catalog crawl archive hash)
 
 usage() {
   sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//' >&2

@@ -128,3 +128,30 @@ machine_info() {
   emit "toolchain: $rustc"
   for tool in "${TOOL_VERSIONS[@]}"; do emit "$tool"; done
 }
+
+# bench_trees -> the trees the crawl, archive and hash sections measure, one path a line,
+# generating any that is missing. BENCH_TREES names them (default "t200k"):
+#   tNk / tNm   N thousand / N million small files (scripts/gen_tree.py; t1m takes ~2 min
+#               and ~13 GB to generate)
+#   lCxSm       C files of S MiB each (scripts/gen_tree.py --large C:S), e.g. l20x64m
+bench_trees() {
+  local name count
+  for name in ${BENCH_TREES:-t200k}; do
+    case "$name" in
+      t[0-9]*k) count=$((${name:1:-1} * 1000)); ensure_tree "$name" scripts/gen_tree.py "$count" ;;
+      t[0-9]*m) count=$((${name:1:-1} * 1000000)); ensure_tree "$name" scripts/gen_tree.py "$count" ;;
+      l[0-9]*x[0-9]*m)
+        local spec=${name:1:-1}
+        ensure_tree "$name" scripts/gen_tree.py 0 --large "${spec/x/:}"
+        ;;
+      *) die "BENCH_TREES: unknown tree \`$name\` (tNk, tNm or lCOUNTxSIZEm)" ;;
+    esac
+  done
+}
+
+# tree_note DIR -> "NAME: N files, X MiB" for a table note.
+tree_note() { printf '%s: %s files, %s of file data' "$(basename "$1")" "$(tree_files "$1")" "$(mib "$(tree_bytes "$1")")"; }
+
+# fresh_home -> a new, empty esker home under $WORK/homes (the same disk as the trees when
+# BENCH_DIR and the repository share one, as they do by default).
+fresh_home() { mktemp -d "$WORK/homes/home.XXXXXX"; }

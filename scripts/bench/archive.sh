@@ -1,0 +1,68 @@
+# Section `archive` of scripts/bench.sh: `esker archive` to the local store next to
+# `tar -cf` of the same tree, both writing to the disk the tree is on. Sourced.
+#
+# Settings (environment):
+#   BENCH_TREES  the trees to archive (default t200k; see bench_trees in scripts/bench/lib.sh)
+#
+# Issue 8's target: archive <= 1.3x `tar -cf`. esker also hashes every file with BLAKE3 and
+# SHA-256, writes the catalog and the index and fsyncs its bundles; tar does none of that.
+
+# archive_esker NAME RUN TREE: one measured `esker archive` to the local store of a fresh
+# home (default caps); `sync` first, the home deleted after.
+archive_esker() {
+  local home
+  home=$(fresh_home)
+  sync
+  measure "$1" "$2" - "$ESKER" --home "$home" archive --quiet --json "${JOB_ARGS[@]}" "$3"
+  local failed
+  failed=$(json_field "$MEASURED_OUT" bundles_failed)
+  [ "$failed" = 0 ] || die "esker reported $failed failed bundles (see $MEASURED_OUT)"
+  set_payload "$(json_field "$MEASURED_OUT" bytes_archived)"
+  ARCHIVE_LAST_BUNDLES=$(find "$home/store" -name '*.tar' | wc -l | tr -d ' ')
+  ARCHIVE_LAST_STORE=$(du -sb "$home" | cut -f1)
+  rm -rf "$home"
+}
+
+# archive_tar NAME RUN TREE BYTES: one measured `tar -cf` of TREE into $WORK (same disk);
+# `sync` first, the tar deleted after.
+archive_tar() {
+  local out="$WORK/homes/bench.tar"
+  rm -f "$out"
+  sync
+  measure "$1" "$2" "$4" tar -cf "$out" -C "$(dirname "$3")" "$(basename "$3")"
+  TAR_LAST_BYTES=$(stat -c %s "$out")
+  rm -f "$out"
+}
+
+section_archive() {
+  TOOL_VERSIONS+=("tar:       $(tar --version | head -n 1)")
+  local tree name run bytes
+  for tree in $(bench_trees); do
+    name=$(basename "$tree")
+    bytes=$(tree_bytes "$tree")
+    # Warm the page cache so both read the tree from memory (as far as it fits). Through a
+    # pipe: GNU tar writing to /dev/null itself skips reading the files' contents.
+    log "warming the caches for $name"
+    tar -cf - -C "$(dirname "$tree")" "$name" | cat >/dev/null
+    for run in $(seq 1 "$RUNS"); do
+      if [ $((run % 2)) -eq 1 ]; then
+        archive_esker "archive-esker-$name" "$run" "$tree"
+        archive_tar "archive-tar-$name" "$run" "$tree" "$bytes"
+      else
+        archive_tar "archive-tar-$name" "$run" "$tree" "$bytes"
+        archive_esker "archive-esker-$name" "$run" "$tree"
+      fi
+    done
+    emit ""
+    table --title "archive to local disk: $name" \
+      --note "tree $(tree_note "$tree")" \
+      --note "esker: --home FRESH archive --quiet ${JOB_ARGS[*]:-(default -j)} to the local store, default caps ($ARCHIVE_LAST_BUNDLES bundles, $(mib "$ARCHIVE_LAST_STORE") home);" \
+      --note "  includes crawl, BLAKE3 + SHA-256 of every file, catalog, index and fsync'd bundles + manifests." \
+      --note "tar: -cf OUT.tar -C PARENT $name ($(mib "$TAR_LAST_BYTES")); no hashing, no fsync." \
+      --note "Both write to the tree's disk; outputs deleted and \`sync\` run before each run. MiB/s = file data / wall." \
+      --note "Issue 8 target: esker <= 1.3x tar." \
+      --row "archive-esker-$name" "esker archive (local store)" \
+      --row "archive-tar-$name" "tar -cf" \
+      --ratio "archive-esker-$name" "archive-tar-$name" "ratio esker/tar (wall)"
+  done
+}
