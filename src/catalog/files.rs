@@ -204,6 +204,21 @@ impl Catalog {
         Ok(seen)
     }
 
+    /// How many distinct paths have a version stored in a bundle (one query, for guards).
+    pub fn stored_path_count(&mut self) -> Result<i64, CatalogError> {
+        #[derive(diesel::QueryableByName)]
+        struct Count {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            paths: i64,
+        }
+        let count: Count = diesel::sql_query(
+            "SELECT COUNT(*) AS paths FROM (SELECT DISTINCT dir_id, name FROM files \
+             WHERE bundle_id IS NOT NULL AND state IN ('archived', 'changed')) AS stored",
+        )
+        .get_result_any(&mut self.connection)?;
+        Ok(count.paths)
+    }
+
     /// Ids of every file stored in a bundle.
     pub fn stored_file_ids(&mut self) -> Result<Vec<i64>, CatalogError> {
         Ok(files::table

@@ -139,7 +139,6 @@ fn keep_claim(catalog: &mut Catalog, job: &Job) -> Result<()> {
 }
 
 fn restored(catalog: &mut Catalog, job: &Job, record: &FileRecord, outcome: &mut JobOutcome) -> Result<()> {
-    keep_claim(catalog, job)?;
     catalog.mark_retrieval_file(job.id, record.file.id, FILE_DONE, None)?;
     outcome.files_done += 1;
     crate::failpoint::hit("file_restored");

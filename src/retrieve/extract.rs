@@ -179,16 +179,20 @@ fn apply_metadata(path: &Path, record: &FileRecord) -> Result<(), ExtractError> 
     Ok(())
 }
 
+/// Whether the effective uid is 0 (read once: it is asked for every restored file).
 fn running_as_root() -> bool {
-    fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| {
-            status
-                .lines()
-                .find(|line| line.starts_with("Uid:"))
-                .and_then(|line| line.split_whitespace().nth(2).map(str::to_string))
-        })
-        .is_some_and(|uid| uid == "0")
+    static ROOT: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ROOT.get_or_init(|| {
+        fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|status| {
+                status
+                    .lines()
+                    .find(|line| line.starts_with("Uid:"))
+                    .and_then(|line| line.split_whitespace().nth(2).map(str::to_string))
+            })
+            .is_some_and(|uid| uid == "0")
+    })
 }
 
 /// Entries that need no bytes from the bundle: symlinks and (empty) folders.

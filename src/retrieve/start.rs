@@ -75,11 +75,9 @@ pub fn retrieve(settings: &Settings, request: &RetrieveRequest) -> Result<Retrie
         return Ok(RetrieveOutcome::Estimate { estimate });
     }
     let mut reasons = Vec::new();
-    let stored = catalog.stored_file_ids()?;
-    let stored_paths = crate::search::latest_only(&mut catalog, stored)?.len();
     if selection.everything {
         reasons.push("no query, bundle or file was given: this retrieves everything in the catalog".to_string());
-    } else if stored_paths <= selection.files() {
+    } else if catalog.stored_path_count()? <= selection.files() as i64 {
         reasons.push("the selection is every stored file in the catalog".to_string());
     }
     if chosen.cost_usd > settings.retrieve.max_cost_usd {
