@@ -361,6 +361,7 @@ impl Generator {
                 origin_id: None,
                 seq: 0,
             },
+            attributes: None,
         })
     }
 }

@@ -20,6 +20,8 @@
 //! - [`retrieve`]: selecting files to get back, estimates per tier, restore jobs, safe extraction.
 //! - [`poll`]: the poller that finishes restore jobs (claims, downloads, verification).
 //! - [`status`]: what of a tree is safe in cold storage, per folder unit.
+//! - [`acl`]: extended attributes, ACL parsers (POSIX, NFSv4, Windows), names from NSS and LDAP.
+//! - [`identities`]: naming the catalog's owners and ACL principals, refreshing the index.
 //! - [`config`]: home directory, config files, environment, resolved settings.
 //! - [`cli`]: argument parsing and output; `main.rs` only calls [`cli::main`].
 //!
@@ -27,6 +29,7 @@
 //! store; a killed run is resumed by running the same command again, without losing or
 //! duplicating files; bad input fails before anything is written.
 
+pub mod acl;
 pub mod archive;
 pub mod bundle;
 pub mod catalog;
@@ -36,6 +39,7 @@ pub mod cost;
 pub mod crawl;
 pub mod error;
 pub mod failpoint;
+pub mod identities;
 pub mod poll;
 pub mod retrieve;
 pub mod search;

@@ -92,7 +92,8 @@ pub fn status(settings: &Settings, root: &Path, depth: usize) -> Result<Vec<Unit
     let mut tally = Tally { units: BTreeMap::new(), runs: &runs };
     let mut visited: HashSet<Vec<u8>> = HashSet::new();
     if root.exists() {
-        let options = WalkOptions { threads: crate::config::default_jobs().max(2), prefetch: 64, excludes: None };
+        let options =
+            WalkOptions { threads: crate::config::default_jobs().max(2), prefetch: 64, excludes: None, xattrs: false };
         for folder in Walk::new(std::slice::from_ref(&root), options) {
             let dir = folder.path.as_os_str().as_bytes().to_vec();
             let unit = unit_of(&root, &folder.path, depth);

@@ -11,8 +11,24 @@ pub(crate) fn parse_filter(name: &str, value: &str, quoted: bool) -> Result<Filt
     let key = name.to_lowercase();
     let term = if quoted { format!("{name}:\"{value}\"") } else { format!("{name}:{value}") };
     let known = [
-        "tag", "ext", "name", "path", "in", "size", "modified", "mtime", "kind", "state", "run", "bundle", "store",
+        "tag",
+        "ext",
+        "name",
+        "path",
+        "in",
+        "size",
+        "modified",
+        "mtime",
+        "kind",
+        "state",
+        "run",
+        "bundle",
+        "store",
         "host",
+        "owner",
+        "group",
+        "principal",
+        "xattr",
     ];
     if !known.contains(&key.as_str()) {
         return Err(QueryError::UnknownFilter { name: name.to_owned() });
@@ -75,6 +91,10 @@ pub(crate) fn parse_filter(name: &str, value: &str, quoted: bool) -> Result<Filt
         ),
         "bundle" => Filter::Bundle(lower),
         "store" => Filter::Store(lower),
+        "owner" => Filter::Owner(lower),
+        "group" => Filter::Group(lower),
+        "principal" => Filter::Principal(lower),
+        "xattr" => Filter::Xattr(lower),
         _ => Filter::Host(lower),
     };
     Ok(filter)

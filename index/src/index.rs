@@ -45,6 +45,14 @@ pub struct FileDoc<'a> {
     pub bundle: &'a str,
     pub store: &'a str,
     pub host: &'a str,
+    /// Owner terms: the name(s) and the uid as text.
+    pub owner: &'a [String],
+    /// Group terms: the name(s) and the gid as text.
+    pub group: &'a [String],
+    /// ACL principals: names and keys (`uid:1001`, `sid:S-1-…`, `everyone`).
+    pub principals: &'a [String],
+    /// Extended attributes: name and, when it is text, the value.
+    pub xattrs: &'a [(String, Option<String>)],
 }
 
 /// One search result.
@@ -177,6 +185,12 @@ impl IndexWriter {
     pub fn add(&mut self, doc: &FileDoc<'_>) -> Result<(), IndexError> {
         self.writer.add_document(self.fields.document(doc)).map_err(|error| tantivy_error(&self.dir, error))?;
         Ok(())
+    }
+
+    /// Replaces the document of `doc.file_id` (takes effect at the next commit).
+    pub fn replace(&mut self, doc: &FileDoc<'_>) -> Result<(), IndexError> {
+        self.writer.delete_term(tantivy::Term::from_field_u64(self.fields.file_id, doc.file_id));
+        self.add(doc)
     }
 
     /// Deletes every document (takes effect at the next commit).

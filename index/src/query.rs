@@ -52,6 +52,14 @@ pub enum Filter {
     Bundle(String),
     Store(String),
     Host(String),
+    /// Owner name or uid (lowercase).
+    Owner(String),
+    /// Group name or gid (lowercase).
+    Group(String),
+    /// Any ACL principal: name or key (`uid:1001`, `sid:s-1-5-…`), lowercase.
+    Principal(String),
+    /// An extended attribute: `name` or `name=value`, lowercase.
+    Xattr(String),
 }
 
 /// Where a file lies (`in:`/`path:`).
@@ -179,6 +187,10 @@ impl fmt::Display for Filter {
             Filter::Bundle(value) => write_filter(f, "bundle", value),
             Filter::Store(value) => write_filter(f, "store", value),
             Filter::Host(value) => write_filter(f, "host", value),
+            Filter::Owner(value) => write_filter(f, "owner", value),
+            Filter::Group(value) => write_filter(f, "group", value),
+            Filter::Principal(value) => write_filter(f, "principal", value),
+            Filter::Xattr(value) => write_filter(f, "xattr", value),
         }
     }
 }

@@ -33,6 +33,11 @@ pub(crate) struct Fields {
     pub store: Field,
     pub host: Field,
     pub run: Field,
+    pub owner: Field,
+    pub group: Field,
+    pub principal: Field,
+    /// `name` and `name=value` of each extended attribute, lowercase.
+    pub xattr: Field,
 }
 
 impl Fields {
@@ -60,6 +65,10 @@ impl Fields {
             store: builder.add_text_field("store", STRING),
             host: builder.add_text_field("host", STRING),
             run: builder.add_u64_field("run", INDEXED),
+            owner: builder.add_text_field("owner", STRING),
+            group: builder.add_text_field("group", STRING),
+            principal: builder.add_text_field("principal", STRING),
+            xattr: builder.add_text_field("xattr", STRING),
         };
         (builder.build(), fields)
     }
@@ -90,6 +99,23 @@ impl Fields {
         }
         for folder in parts.folders() {
             document.add_text(self.folder, folder.to_lowercase());
+        }
+
+        for (field, values) in [(self.owner, file.owner), (self.group, file.group), (self.principal, file.principals)] {
+            for value in values {
+                let value = value.trim();
+                if !value.is_empty() {
+                    document.add_text(field, value.to_lowercase());
+                }
+            }
+        }
+        for (name, value) in file.xattrs {
+            let name = name.to_lowercase();
+            if let Some(value) = value {
+                document.add_text(self.text, value);
+                document.add_text(self.xattr, format!("{name}={}", value.trim().to_lowercase()));
+            }
+            document.add_text(self.xattr, name);
         }
 
         document.add_u64(self.size, file.size);

@@ -116,6 +116,10 @@ fn filter_query(filter: &Filter, fields: &Fields) -> Boxed {
         Filter::Bundle(bundle) => prefix_query(fields.bundle, bundle),
         Filter::Store(store) => exact(fields.store, store),
         Filter::Host(host) => exact(fields.host, host),
+        Filter::Owner(owner) => exact(fields.owner, owner),
+        Filter::Group(group) => exact(fields.group, group),
+        Filter::Principal(principal) => exact(fields.principal, principal),
+        Filter::Xattr(xattr) => exact(fields.xattr, xattr),
     }
 }
 

@@ -115,6 +115,7 @@ fn add_samples(index: &FileIndex) {
                 bundle: sample.bundle,
                 store: sample.store,
                 host: sample.host,
+                ..Default::default()
             })
             .expect("add");
     }

@@ -16,8 +16,9 @@ use super::ArchiveError;
 use super::planner::{PlanEvent, ReuseReason, Reused, Skipped, plan};
 use super::request::ArchiveRequest;
 use super::summary::Summary;
+use crate::acl::acl_entries;
 use crate::bundle::{BundleContext, PackError, PackState, PackedBundle, PlannedBundle, entry_path, pack_bundle};
-use crate::catalog::{BUNDLE_UPLOADING, Catalog, NewBundle, NewFile, PendingFile, StoredBundle};
+use crate::catalog::{BUNDLE_UPLOADING, Catalog, FileAttributes, NewBundle, NewFile, PendingFile, StoredBundle};
 use crate::crawl::Stat;
 use crate::error::Result;
 use crate::store::{Store, bundle_key, manifest_key};
@@ -191,6 +192,7 @@ fn drive(
                                 link_target: previous.link_target,
                                 blake3: previous.blake3,
                             },
+                            attributes: None,
                         });
                     }
                 }
@@ -244,13 +246,31 @@ fn reused_row(run_id: i64, reused: Reused, summary: &mut Summary) -> PendingFile
     }
     let origin = reused.origin;
     let mut row = new_file_row(run_id, &reused.entry.name, &reused.entry.stat, crate::catalog::FILE_ARCHIVED, None);
-    row.link_target = reused.entry.link_target;
+    row.link_target = reused.entry.link_target.clone();
     row.blake3 = reused.blake3;
     row.bundle_id = origin.bundle_id;
     row.header_offset = origin.header_offset;
     row.data_offset = origin.data_offset;
     row.origin_id = Some(origin.origin_id.unwrap_or(origin.id));
-    PendingFile { dir_path: reused.folder.as_os_str().as_encoded_bytes().to_vec(), row }
+    let dir_path = reused.folder.as_os_str().as_encoded_bytes().to_vec();
+    let attributes = attributes_of(&dir_path, reused.entry, summary);
+    PendingFile { dir_path, row, attributes }
+}
+
+/// The xattrs of an entry with its ACLs parsed (None when it has none); ACLs that do not
+/// parse are warnings: the raw values are kept either way.
+fn attributes_of(dir_path: &[u8], entry: crate::crawl::Entry, summary: &mut Summary) -> Option<Box<FileAttributes>> {
+    if entry.xattrs.is_empty() {
+        return None;
+    }
+    let (acl, problems) = acl_entries(&entry.xattrs, entry.stat.uid, entry.stat.gid);
+    summary.files_with_xattrs += 1;
+    summary.acl_entries += acl.len() as u64;
+    for problem in problems {
+        let path = String::from_utf8_lossy(&crate::catalog::join_path(dir_path, &entry.name)).into_owned();
+        summary.warnings.push(format!("{path}: {problem} (raw value kept)"));
+    }
+    Some(Box::new(FileAttributes { xattrs: entry.xattrs, acl }))
 }
 
 fn record_outcome(
@@ -312,7 +332,9 @@ fn record_outcome(
         row.bundle_id = bundle_id;
         row.header_offset = header_offset;
         row.data_offset = data_offset;
-        rows.push(PendingFile { dir_path: entry.item.folder.as_os_str().as_encoded_bytes().to_vec(), row });
+        let dir_path = entry.item.folder.as_os_str().as_encoded_bytes().to_vec();
+        let attributes = attributes_of(&dir_path, entry.item.entry, summary);
+        rows.push(PendingFile { dir_path, row, attributes });
     }
     catalog.record_stored_bundle(
         context.run_id,
@@ -339,7 +361,7 @@ fn skipped_row(run_id: i64, entry: Skipped, summary: &mut Summary) -> PendingFil
     if entry.stat.is_none() {
         row.kind = "unknown".into();
     }
-    PendingFile { dir_path: entry.folder.as_os_str().as_encoded_bytes().to_vec(), row }
+    PendingFile { dir_path: entry.folder.as_os_str().as_encoded_bytes().to_vec(), row, attributes: None }
 }
 
 fn new_file_row(run_id: i64, name: &[u8], stat: &Stat, state: &str, reason: Option<String>) -> NewFile {

@@ -79,7 +79,12 @@ pub fn plan(
     mut history: Option<&mut Catalog>,
     mut emit: impl FnMut(PlanEvent) -> bool,
 ) -> Result<(), crate::Error> {
-    let options = WalkOptions { threads: request.jobs.max(2), prefetch: 64, excludes: request.exclude_set()? };
+    let options = WalkOptions {
+        threads: request.jobs.max(2),
+        prefetch: 64,
+        excludes: request.exclude_set()?,
+        xattrs: request.xattrs,
+    };
     let now = crate::time::now_ns();
     let mut planner = Planner::new(request.caps());
     let mut visited: HashSet<Vec<u8>> = HashSet::new();
@@ -298,8 +303,10 @@ fn split_folder(
     let mut items = Vec::with_capacity(folder.entries.len());
     let mut skipped = Vec::new();
 
-    // A folder that could not be listed, or an empty folder, is recorded under its parent.
-    if folder.error.is_some() || folder.is_empty_dir() {
+    // A folder that could not be listed, an empty folder, or one with extended attributes
+    // (default ACLs, tags) is recorded under its parent.
+    let has_xattrs = !folder.xattrs.is_empty() && !folder.file_root;
+    if folder.error.is_some() || folder.is_empty_dir() || has_xattrs {
         let parent = Arc::new(folder.path.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("/")));
         let name = folder.path.file_name().map(|name| name.as_bytes().to_vec()).unwrap_or_default();
         if is_done(&join_path(parent.as_os_str().as_bytes(), &name)) {
@@ -307,7 +314,8 @@ fn split_folder(
         } else if let Some(reason) = folder.error.clone() {
             skipped.push(Skipped { folder: parent, name, stat: folder.stat.clone(), reason });
         } else if let Some(stat) = folder.stat.clone() {
-            items.push(PlanItem { folder: parent, entry: Entry { name, stat, link_target: None } });
+            let xattrs = folder.xattrs.clone();
+            items.push(PlanItem { folder: parent, entry: Entry { name, stat, link_target: None, xattrs } });
         }
     }
 

@@ -26,6 +26,8 @@ pub struct ArchiveRequest {
     pub dry_run: bool,
     /// Compare content (BLAKE3) instead of size/mtime/ctime/inode to find changed files.
     pub checksum: bool,
+    /// Read and keep extended attributes and ACLs.
+    pub xattrs: bool,
 }
 
 impl ArchiveRequest {

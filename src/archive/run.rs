@@ -97,6 +97,9 @@ pub fn archive(settings: &Settings, request: &ArchiveRequest, progress: &Progres
     catalog.finish_run(run.id, state, crate::time::now_seconds())?;
     crate::failpoint::hit("run_finished");
 
+    progress.set_message("naming owners");
+    summary.identities = Some(crate::identities::resolve_unnamed(&mut catalog, settings, Some(run.id))?);
+
     progress.set_message("indexing");
     let report = crate::search::catch_up_or_warn(&mut catalog, &settings.home.index, |count| {
         progress.set_message(format!("indexing: {count} files"));

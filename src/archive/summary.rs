@@ -48,6 +48,12 @@ pub struct Summary {
     /// Files skipped because the resumed run had recorded them already.
     pub already_recorded: u64,
     pub indexed: u64,
+    /// Files recorded with extended attributes, and ACL entries found on them (`--xattrs`).
+    pub files_with_xattrs: u64,
+    pub acl_entries: u64,
+    /// Owner, group and ACL principals named in this run and how their lookup went.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub identities: Option<crate::acl::ResolverReport>,
     pub elapsed_seconds: f64,
     pub files_per_second: f64,
     pub bytes_per_second: f64,

@@ -183,6 +183,7 @@ pub fn pack_bundle(
         uid: 0,
         gid: 0,
         mtime: now.div_euclid(1_000_000_000),
+        xattrs: &[],
     };
     if let Err(error) = tar.append(&manifest_header, &document) {
         tar.into_inner().abort();
@@ -220,6 +221,7 @@ fn pack_entry(
         uid: u64::from(stat.uid),
         gid: u64::from(stat.gid),
         mtime: stat.mtime_seconds(),
+        xattrs: &item.entry.xattrs,
     };
     match stat.kind {
         FileKind::Dir => {
@@ -341,6 +343,7 @@ mod tests {
                 name: path.file_name().expect("name").as_bytes().to_vec(),
                 stat: Stat::from_metadata(&metadata),
                 link_target: None,
+                xattrs: Vec::new(),
             },
         }
     }

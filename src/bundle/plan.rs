@@ -119,7 +119,10 @@ mod tests {
 
     fn item(folder: &Arc<PathBuf>, name: String, size: u64) -> PlanItem {
         let stat = Stat { size, mode: 0o644, ..Stat::zeroed() };
-        PlanItem { folder: folder.clone(), entry: Entry { name: name.into_bytes(), stat, link_target: None } }
+        PlanItem {
+            folder: folder.clone(),
+            entry: Entry { name: name.into_bytes(), stat, link_target: None, xattrs: Vec::new() },
+        }
     }
 
     /// Folders as (group, sizes of files).

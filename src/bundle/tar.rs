@@ -30,6 +30,8 @@ pub struct MemberHeader<'a> {
     pub gid: u64,
     /// Seconds since the epoch (may be negative).
     pub mtime: i64,
+    /// Extended attributes, written as `SCHILY.xattr.NAME` pax records (GNU tar `--xattrs`).
+    pub xattrs: &'a [crate::acl::Xattr],
 }
 
 /// Where a member landed in the archive.
@@ -117,6 +119,11 @@ impl<W: Write> TarWriter<W> {
         }
         if header.mtime < 0 || header.mtime as u64 >= OCTAL_11 {
             pax_record(&mut records, b"mtime", header.mtime.to_string().as_bytes());
+        }
+        for xattr in header.xattrs {
+            let mut key = b"SCHILY.xattr.".to_vec();
+            key.extend_from_slice(&xattr.name);
+            pax_record(&mut records, &key, &xattr.value);
         }
 
         if !records.is_empty() {
@@ -303,7 +310,7 @@ mod tests {
     use super::*;
 
     fn header<'a>(path: &'a [u8], kind: MemberKind<'a>, size: u64) -> MemberHeader<'a> {
-        MemberHeader { path, kind, size, mode: 0o644, uid: 1000, gid: 1000, mtime: 1_600_000_000 }
+        MemberHeader { path, kind, size, mode: 0o644, uid: 1000, gid: 1000, mtime: 1_600_000_000, xattrs: &[] }
     }
 
     #[test]
@@ -406,7 +413,7 @@ mod round_trip {
                 let mut path = path.clone();
                 path.extend_from_slice(format!("-{index}").as_bytes());
                 let kind = if *symlink { MemberKind::Symlink { target: data.as_slice() } } else { MemberKind::Regular };
-                let header = MemberHeader { path: &path, kind, size: 0, mode: 0o640, uid: 4_000_000, gid: 12, mtime: 1_700_000_000 };
+                let header = MemberHeader { path: &path, kind, size: 0, mode: 0o640, uid: 4_000_000, gid: 12, mtime: 1_700_000_000, xattrs: &[] };
                 let data: &[u8] = if *symlink { b"" } else { data };
                 offsets.push((path.clone(), writer.append(&header, data).expect("append")));
             }
@@ -456,7 +463,7 @@ mod round_trip {
             for (index, (name, data)) in names.iter().enumerate() {
                 let mut path = format!("m{index}/").into_bytes();
                 path.extend_from_slice(name);
-                let header = MemberHeader { path: &path, kind: MemberKind::Regular, size: 0, mode: 0o644, uid: 0, gid: 0, mtime: 0 };
+                let header = MemberHeader { path: &path, kind: MemberKind::Regular, size: 0, mode: 0o644, uid: 0, gid: 0, mtime: 0, xattrs: &[] };
                 writer.append(&header, data).expect("append");
                 expected.push((path, data.clone()));
             }

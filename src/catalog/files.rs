@@ -7,6 +7,7 @@ use diesel::prelude::*;
 
 use super::any::{AnyConnection, RunAny};
 
+use super::attributes::{FileAttributes, insert_attributes};
 use super::bundles::BUNDLE_STORED;
 use super::connection::Catalog;
 use super::error::CatalogError;
@@ -22,6 +23,8 @@ const DIR_CACHE_LIMIT: usize = 100_000;
 pub struct PendingFile {
     pub dir_path: Vec<u8>,
     pub row: NewFile,
+    /// Extended attributes and ACL entries (`archive --xattrs`), boxed: most files have none.
+    pub attributes: Option<Box<FileAttributes>>,
 }
 
 /// What changes on a bundle row when its object is confirmed.
@@ -69,18 +72,50 @@ fn insert_files(
 ) -> Result<(), diesel::result::Error> {
     let seq = Catalog::next_sequence(connection)?;
     let mut rows = Vec::with_capacity(pending.len().min(INSERT_CHUNK));
-    for PendingFile { dir_path, mut row } in pending {
+    let mut attributes = Vec::new();
+    for PendingFile { dir_path, mut row, attributes: found } in pending {
         row.seq = seq;
         row.dir_id = cache.resolve(connection, &dir_path)?;
+        if let Some(found) = found {
+            attributes.push((rows.len(), found));
+        }
         rows.push(row);
         if rows.len() == INSERT_CHUNK {
-            diesel::insert_into(files::table).values(&rows).execute_any(connection)?;
+            insert_chunk(connection, &rows, &mut attributes)?;
             rows.clear();
         }
     }
     if !rows.is_empty() {
-        diesel::insert_into(files::table).values(&rows).execute_any(connection)?;
+        insert_chunk(connection, &rows, &mut attributes)?;
     }
+    Ok(())
+}
+
+/// One multi-row INSERT; when some rows carry attributes, their new ids are read back (by
+/// folder and name, unique within a transaction) to record them.
+fn insert_chunk(
+    connection: &mut AnyConnection,
+    rows: &[NewFile],
+    attributes: &mut Vec<(usize, Box<FileAttributes>)>,
+) -> Result<(), diesel::result::Error> {
+    if attributes.is_empty() {
+        diesel::insert_into(files::table).values(rows).execute_any(connection)?;
+        return Ok(());
+    }
+    let inserted: Vec<(i64, i64, Vec<u8>)> = diesel::insert_into(files::table)
+        .values(rows)
+        .returning((files::id, files::dir_id, files::name))
+        .load_any(connection)?;
+    let ids: HashMap<(i64, &[u8]), i64> =
+        inserted.iter().map(|(id, dir_id, name)| ((*dir_id, name.as_slice()), *id)).collect();
+    let mut found = Vec::with_capacity(attributes.len());
+    for (index, file_attributes) in attributes.iter() {
+        let row = &rows[*index];
+        let id = ids.get(&(row.dir_id, row.name.as_slice())).copied().ok_or(diesel::result::Error::NotFound)?;
+        found.push((id, file_attributes.as_ref()));
+    }
+    insert_attributes(connection, &found)?;
+    attributes.clear();
     Ok(())
 }
 

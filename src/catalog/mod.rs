@@ -1,6 +1,7 @@
-//! The catalog: runs, bundles, folders and files in SQLite (diesel, migrations in `migrations/`).
+//! The catalog: runs, bundles, folders and files in SQLite or PostgreSQL (diesel, migrations in `migrations/`).
 
 mod any;
+mod attributes;
 mod bundles;
 mod connection;
 mod error;
@@ -13,6 +14,7 @@ mod schema;
 mod transfer;
 
 pub use any::{AnyConnection, RunAny};
+pub use attributes::{FileAttributes, IdentityRow, PrincipalRow};
 pub use bundles::{BUNDLE_FAILED, BUNDLE_STORED, BUNDLE_UPLOADING};
 pub use connection::{Catalog, CatalogLocation, SchemaStatus, mask_password};
 pub use error::CatalogError;

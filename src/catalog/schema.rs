@@ -86,6 +86,39 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    xattrs (file_id, name) {
+        file_id -> BigInt,
+        name -> Binary,
+        name_text -> Text,
+        value -> Binary,
+    }
+}
+
+diesel::table! {
+    principals (file_id, position) {
+        file_id -> BigInt,
+        position -> Integer,
+        source -> Text,
+        access -> Text,
+        principal -> Text,
+        rights -> Text,
+        flags -> Text,
+    }
+}
+
+diesel::table! {
+    identities (principal) {
+        principal -> Text,
+        name -> Nullable<Text>,
+        source -> Text,
+        error -> Nullable<Text>,
+        checked_at -> BigInt,
+    }
+}
+
+diesel::joinable!(xattrs -> files (file_id));
+diesel::joinable!(principals -> files (file_id));
 diesel::joinable!(files -> dirs (dir_id));
 diesel::joinable!(files -> runs (run_id));
 diesel::joinable!(files -> bundles (bundle_id));
@@ -147,4 +180,15 @@ diesel::joinable!(jobs -> retrievals (retrieval_id));
 diesel::joinable!(jobs -> bundles (bundle_id));
 diesel::joinable!(retrieval_files -> jobs (job_id));
 diesel::joinable!(retrieval_files -> files (file_id));
-diesel::allow_tables_to_appear_in_same_query!(retrievals, jobs, retrieval_files, runs, bundles, dirs, files);
+diesel::allow_tables_to_appear_in_same_query!(
+    retrievals,
+    jobs,
+    retrieval_files,
+    runs,
+    bundles,
+    dirs,
+    files,
+    xattrs,
+    principals,
+    identities
+);

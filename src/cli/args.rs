@@ -59,6 +59,38 @@ pub enum Command {
     /// Operate the catalog: schema migrations, moving it between SQLite and PostgreSQL.
     #[command(subcommand)]
     Catalog(CatalogCommand),
+    /// Names of file owners and ACL principals (local NSS, then LDAP/AD from [ldap]).
+    #[command(subcommand)]
+    Identities(IdentitiesCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum IdentitiesCommand {
+    /// List the principals the catalog knows (uid:, gid:, sid:, …) and their names.
+    List {
+        /// Only those without a name.
+        #[arg(long)]
+        unresolved: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Look up the principals that have no name yet (e.g. LDAP was down during a run), or
+    /// every principal with --all; rewrites the index entries of files whose names changed.
+    Refresh {
+        /// Look up every principal again (names can change in the directory).
+        #[arg(long)]
+        all: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Resolve principals now, without saving anything (checks the [ldap] settings).
+    Lookup {
+        /// `uid:N`, `gid:N`, `sid:S-1-…`
+        #[arg(required = true, value_name = "PRINCIPAL")]
+        principals: Vec<String>,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -115,6 +147,11 @@ pub struct ArchiveArgs {
     /// every file that was archived before.
     #[arg(long)]
     pub checksum: bool,
+
+    /// Also record extended attributes and ACLs (POSIX, NFSv4, SMB/CIFS), in the catalog and
+    /// in the bundles' pax headers; searchable with xattr: and principal:.
+    #[arg(long)]
+    pub xattrs: bool,
 
     /// Print the summary as JSON.
     #[arg(long)]

@@ -43,6 +43,7 @@ pub fn archive(settings: &Settings, args: ArchiveArgs, quiet: bool) -> Result<Ex
         jobs,
         dry_run: args.dry_run,
         checksum: args.checksum,
+        xattrs: args.xattrs,
     };
     if !quiet {
         for warning in &warnings {
@@ -199,7 +200,7 @@ pub fn find(settings: &Settings, args: FindArgs) -> Result<ExitCode> {
             out.json(found)?;
         }
     } else if !result.matches.is_empty() {
-        let mut header = vec!["SIZE".to_string(), "MODIFIED".into(), "BUNDLE".into(), "PATH".into()];
+        let mut header = vec!["SIZE".to_string(), "MODIFIED".into(), "OWNER".into(), "BUNDLE".into(), "PATH".into()];
         if args.all_versions {
             header.insert(0, "RUN".into());
         }
@@ -213,6 +214,7 @@ pub fn find(settings: &Settings, args: FindArgs) -> Result<ExitCode> {
             let mut row = vec![
                 format_size(found.size.max(0) as u64),
                 crate::time::format_minutes(found.mtime_ns.div_euclid(1_000_000_000)),
+                found.owner.clone().unwrap_or_else(|| found.uid.to_string()),
                 bundle,
                 printable(&path),
             ];

@@ -14,6 +14,8 @@ pub const MAX_SIZE: &str = "ESKER_MAX_SIZE";
 pub const JOBS: &str = "ESKER_JOBS";
 /// Log filter (tracing `EnvFilter` syntax), e.g. `esker=debug`.
 pub const LOG: &str = "ESKER_LOG";
+/// Bind password for `[ldap]` (instead of `bind_password_file`).
+pub const LDAP_PASSWORD: &str = "ESKER_LDAP_PASSWORD";
 /// Fault injection for crash tests: `NAME[:N]` aborts the process at the N-th time the
 /// named point is reached (see `failpoint`).
 pub const FAILPOINT: &str = "ESKER_FAILPOINT";

@@ -22,6 +22,48 @@ pub struct Options {
     pub retrieve: RetrieveOptions,
     #[serde(default)]
     pub catalog: CatalogOptions,
+    #[serde(default)]
+    pub ldap: LdapOptions,
+}
+
+/// `[ldap]`: the directory that names uids, gids and SIDs (OpenLDAP/Samba or Active Directory).
+#[derive(Debug, Default, Clone, Deserialize, Serialize)]
+pub struct LdapOptions {
+    /// `ldap://host[:port]` or `ldaps://host[:port]`.
+    pub url: Option<String>,
+    /// Upgrade `ldap://` with StartTLS.
+    pub starttls: Option<bool>,
+    /// Simple bind as this DN (anonymous when unset).
+    pub bind_dn: Option<String>,
+    /// File holding the bind password (or set ESKER_LDAP_PASSWORD); never on the command line.
+    pub bind_password_file: Option<PathBuf>,
+    /// Search base, e.g. `dc=example,dc=org`.
+    pub base: Option<String>,
+    /// Connect and per-operation timeout (`5s`).
+    pub timeout: Option<String>,
+    /// Filters: `{id}` is the number, `{sid}` the text SID, `{sid_binary}` its escaped bytes.
+    pub user_filter: Option<String>,
+    pub group_filter: Option<String>,
+    pub sid_filter: Option<String>,
+    /// Attributes tried in order for the name.
+    pub name_attributes: Option<Vec<String>>,
+}
+
+impl LdapOptions {
+    fn over(self, lower: LdapOptions) -> LdapOptions {
+        LdapOptions {
+            url: self.url.or(lower.url),
+            starttls: self.starttls.or(lower.starttls),
+            bind_dn: self.bind_dn.or(lower.bind_dn),
+            bind_password_file: self.bind_password_file.or(lower.bind_password_file),
+            base: self.base.or(lower.base),
+            timeout: self.timeout.or(lower.timeout),
+            user_filter: self.user_filter.or(lower.user_filter),
+            group_filter: self.group_filter.or(lower.group_filter),
+            sid_filter: self.sid_filter.or(lower.sid_filter),
+            name_attributes: self.name_attributes.or(lower.name_attributes),
+        }
+    }
 }
 
 /// `[catalog]`: where the catalog lives.
@@ -120,6 +162,11 @@ impl Options {
         {
             options.pricing.file = Some(base.join(file));
         }
+        if let Some(file) = &options.ldap.bind_password_file
+            && file.is_relative()
+        {
+            options.ldap.bind_password_file = Some(base.join(file));
+        }
         for store in options.stores.values_mut() {
             if let Some(store_path) = &store.path
                 && store_path.is_relative()
@@ -146,6 +193,7 @@ impl Options {
             stores,
             pricing: PricingOptions { file: self.pricing.file.or(lower.pricing.file) },
             catalog: CatalogOptions { url: self.catalog.url.or(lower.catalog.url) },
+            ldap: self.ldap.over(lower.ldap),
             retrieve: RetrieveOptions {
                 max_cost_usd: self.retrieve.max_cost_usd.or(lower.retrieve.max_cost_usd),
                 max_bytes: self.retrieve.max_bytes.or(lower.retrieve.max_bytes),

@@ -158,6 +158,8 @@ pub struct Settings {
     /// Pricing table for estimates; None = the built-in table.
     pub pricing_file: Option<PathBuf>,
     pub retrieve: RetrieveSettings,
+    /// The directory for names; None = local NSS only.
+    pub ldap: Option<crate::acl::LdapSettings>,
     #[serde(skip)]
     pub warnings: Vec<String>,
 }
@@ -278,6 +280,7 @@ impl Settings {
                     None => DEFAULT_MAX_RETRIEVE_BYTES,
                 },
             },
+            ldap: ldap_settings(options.ldap)?,
             warnings,
         };
         Ok(settings)
@@ -290,6 +293,54 @@ impl Settings {
             known: self.stores.keys().cloned().collect::<Vec<_>>().join(", "),
         })
     }
+}
+
+/// `[ldap]` resolved: None without a url. The password comes from ESKER_LDAP_PASSWORD or
+/// `bind_password_file` (first line), never from argv.
+fn ldap_settings(options: super::options::LdapOptions) -> Result<Option<crate::acl::LdapSettings>, ConfigError> {
+    use crate::acl::ldap_defaults as defaults;
+    let Some(url) = options.url else { return Ok(None) };
+    if !(url.starts_with("ldap://") || url.starts_with("ldaps://")) {
+        return Err(ConfigError::Value {
+            what: "ldap.url".into(),
+            value: url,
+            message: "expected ldap://HOST[:PORT] or ldaps://HOST[:PORT]".into(),
+        });
+    }
+    let base = options.base.ok_or_else(|| ConfigError::Value {
+        what: "ldap.base".into(),
+        value: String::new(),
+        message: "set the search base, e.g. base = \"dc=example,dc=org\"".into(),
+    })?;
+    let bind_password = match (env::var(env::LDAP_PASSWORD), &options.bind_password_file) {
+        (Some(password), _) => Some(password),
+        (None, Some(file)) => {
+            let text = std::fs::read_to_string(file).map_err(|error| ConfigError::Read {
+                path: file.display().to_string(),
+                message: crate::error::io_message(&error),
+            })?;
+            Some(text.lines().next().unwrap_or_default().to_string())
+        }
+        (None, None) => None,
+    };
+    let timeout = match options.timeout {
+        Some(text) => parse_duration("ldap.timeout", &text)?.max(1),
+        None => 5,
+    };
+    Ok(Some(crate::acl::LdapSettings {
+        url,
+        starttls: options.starttls.unwrap_or(false),
+        bind_dn: options.bind_dn,
+        bind_password,
+        base,
+        timeout: std::time::Duration::from_secs(timeout),
+        user_filter: options.user_filter.unwrap_or_else(|| defaults::DEFAULT_USER_FILTER.into()),
+        group_filter: options.group_filter.unwrap_or_else(|| defaults::DEFAULT_GROUP_FILTER.into()),
+        sid_filter: options.sid_filter.unwrap_or_else(|| defaults::DEFAULT_SID_FILTER.into()),
+        name_attributes: options
+            .name_attributes
+            .unwrap_or_else(|| defaults::DEFAULT_NAME_ATTRIBUTES.iter().map(|name| name.to_string()).collect()),
+    }))
 }
 
 /// A duration: `90`, `90s`, `5m`, `2h`, `1d` (whole numbers).

@@ -128,6 +128,8 @@ pub struct Entry {
     pub stat: Stat,
     /// Target of a symlink, raw bytes.
     pub link_target: Option<Vec<u8>>,
+    /// Extended attributes, read only with `archive --xattrs`.
+    pub xattrs: Vec<crate::acl::Xattr>,
 }
 
 /// An entry the crawler could not take, with the reason.

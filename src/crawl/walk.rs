@@ -15,6 +15,7 @@ use crossbeam_channel::{Receiver, Sender, bounded};
 use globset::GlobSet;
 
 use super::entry::{Entry, FileKind, Problem, SkipReason, Stat};
+use crate::acl::{Xattr, is_cifs, read_xattrs};
 
 /// One folder's direct contents, minus subfolders (which follow as their own folders).
 #[derive(Debug)]
@@ -43,6 +44,8 @@ pub struct Folder {
     pub error: Option<SkipReason>,
     /// True for the synthetic folder holding a root that is a file.
     pub file_root: bool,
+    /// The folder's own extended attributes (with `WalkOptions::xattrs`).
+    pub xattrs: Vec<Xattr>,
 }
 
 impl Folder {
@@ -63,6 +66,8 @@ pub struct WalkOptions {
     pub threads: usize,
     pub prefetch: usize,
     pub excludes: Option<GlobSet>,
+    /// Read every entry's extended attributes too.
+    pub xattrs: bool,
 }
 
 struct Listing {
@@ -71,6 +76,7 @@ struct Listing {
     subfolders: Vec<(Vec<u8>, Stat)>,
     excluded: Vec<Vec<u8>>,
     error: Option<SkipReason>,
+    xattrs: Vec<Xattr>,
 }
 
 struct Job {
@@ -116,9 +122,10 @@ impl Walk {
             .map(|_| {
                 let job_receiver = job_receiver.clone();
                 let excludes = options.excludes.clone();
+                let xattrs = options.xattrs;
                 std::thread::spawn(move || {
                     for job in job_receiver {
-                        let listing = read_folder(&job.path, excludes.as_ref());
+                        let listing = read_folder(&job.path, excludes.as_ref(), xattrs);
                         let _ = job.reply.send(listing);
                     }
                 })
@@ -145,6 +152,7 @@ impl Walk {
                             link_target: read_link_target(root, &metadata),
                             stat: Stat::from_metadata(&metadata),
                             name,
+                            xattrs: if options.xattrs { entry_xattrs(root, is_cifs(root)) } else { Vec::new() },
                         }),
                         Err(_) => RootEntry::Vanished(name),
                     };
@@ -209,10 +217,11 @@ impl Iterator for Walk {
                 excluded_names: Vec::new(),
                 error: None,
                 file_root: true,
+                xattrs: Vec::new(),
             });
         }
         let listing = match pending.slot {
-            Slot::Waiting => read_folder(&pending.path, self.options.excludes.as_ref()),
+            Slot::Waiting => read_folder(&pending.path, self.options.excludes.as_ref(), self.options.xattrs),
             Slot::Submitted(receiver) => {
                 self.in_flight -= 1;
                 receiver.recv().unwrap_or_else(|_| Listing::failed(SkipReason::Unreadable("walker stopped".into())))
@@ -244,6 +253,7 @@ impl Iterator for Walk {
             excluded_names: listing.excluded,
             error: listing.error,
             file_root: false,
+            xattrs: listing.xattrs,
         })
     }
 }
@@ -266,6 +276,7 @@ impl Listing {
             subfolders: Vec::new(),
             excluded: Vec::new(),
             error: Some(reason),
+            xattrs: Vec::new(),
         }
     }
 }
@@ -294,7 +305,28 @@ fn is_excluded(excludes: Option<&GlobSet>, folder: &Path, name: &OsStr) -> bool 
     }
 }
 
-fn read_folder(path: &Path, excludes: Option<&GlobSet>) -> Listing {
+/// The extended attributes of one path; a failure to read them is logged, not fatal (the
+/// file's data is still worth archiving).
+fn entry_xattrs(path: &Path, on_cifs: bool) -> Vec<Xattr> {
+    read_xattrs(path, on_cifs).unwrap_or_else(|error| {
+        tracing::warn!("cannot read extended attributes of {}: {}", path.display(), crate::error::io_message(&error));
+        Vec::new()
+    })
+}
+
+fn read_folder(path: &Path, excludes: Option<&GlobSet>, xattrs: bool) -> Listing {
+    let mut listing = list_folder(path, excludes);
+    if xattrs && listing.error.is_none() {
+        let on_cifs = is_cifs(path);
+        listing.xattrs = entry_xattrs(path, on_cifs);
+        for entry in &mut listing.entries {
+            entry.xattrs = entry_xattrs(&path.join(OsStr::from_bytes(&entry.name)), on_cifs);
+        }
+    }
+    listing
+}
+
+fn list_folder(path: &Path, excludes: Option<&GlobSet>) -> Listing {
     let reader = match fs::read_dir(path) {
         Ok(reader) => reader,
         Err(error) => return Listing::failed(SkipReason::from_io(&error)),
@@ -305,6 +337,7 @@ fn read_folder(path: &Path, excludes: Option<&GlobSet>) -> Listing {
         subfolders: Vec::new(),
         excluded: Vec::new(),
         error: None,
+        xattrs: Vec::new(),
     };
     for item in reader {
         let item = match item {
@@ -330,12 +363,15 @@ fn read_folder(path: &Path, excludes: Option<&GlobSet>) -> Listing {
         let stat = Stat::from_metadata(&metadata);
         match stat.kind {
             FileKind::Dir => listing.subfolders.push((name_bytes, stat)),
-            FileKind::File => listing.entries.push(Entry { name: name_bytes, stat, link_target: None }),
+            FileKind::File => {
+                listing.entries.push(Entry { name: name_bytes, stat, link_target: None, xattrs: Vec::new() })
+            }
             FileKind::Symlink => match fs::read_link(item.path()) {
                 Ok(target) => listing.entries.push(Entry {
                     name: name_bytes,
                     stat,
                     link_target: Some(target.into_os_string().as_bytes().to_vec()),
+                    xattrs: Vec::new(),
                 }),
                 Err(error) => listing.problems.push(Problem {
                     name: name_bytes,
@@ -361,7 +397,7 @@ mod tests {
     use super::*;
 
     fn walk_paths(root: &Path, threads: usize, prefetch: usize) -> Vec<String> {
-        let options = WalkOptions { threads, prefetch, excludes: None };
+        let options = WalkOptions { threads, prefetch, excludes: None, xattrs: false };
         let mut seen = Vec::new();
         for folder in Walk::new(&[root.to_path_buf()], options) {
             seen.push(format!("{}/", folder.path.display()));
@@ -399,7 +435,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         fs::create_dir(dir.path().join("empty")).expect("mkdir");
         std::os::unix::net::UnixListener::bind(dir.path().join("sock")).expect("socket");
-        let options = WalkOptions { threads: 2, prefetch: 4, excludes: None };
+        let options = WalkOptions { threads: 2, prefetch: 4, excludes: None, xattrs: false };
         let folders: Vec<_> = Walk::new(&[dir.path().to_path_buf()], options).collect();
         assert_eq!(folders.len(), 2);
         assert_eq!(folders[0].problems.len(), 1);

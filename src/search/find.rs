@@ -21,6 +21,9 @@ pub struct Match {
     pub mode: String,
     pub uid: i64,
     pub gid: i64,
+    /// Owner and group names (local NSS or LDAP), when known.
+    pub owner: Option<String>,
+    pub group: Option<String>,
     pub tags: Vec<String>,
     pub description: String,
     pub bundle: Option<String>,
@@ -33,6 +36,20 @@ pub struct Match {
     pub blake3: Option<String>,
     pub header_offset: Option<i64>,
     pub data_offset: Option<i64>,
+    /// Extended attributes (`archive --xattrs`): name and value (lossy text).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub xattrs: Vec<crate::acl::Xattr>,
+    /// ACL entries, with `name` filled in where the principal is known.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub acl: Vec<AclView>,
+}
+
+/// One ACL entry of a match.
+#[derive(Debug, Serialize)]
+pub struct AclView {
+    #[serde(flatten)]
+    pub entry: crate::catalog::PrincipalRow,
+    pub name: Option<String>,
 }
 
 impl Match {
@@ -49,6 +66,8 @@ impl Match {
             mode: crate::bundle::mode_text(record.file.mode as u32),
             uid: record.file.uid,
             gid: record.file.gid,
+            owner: None,
+            group: None,
             tags: record.run.tag_list(),
             description: record.run.description.clone(),
             store: record.bundle_store.clone().unwrap_or_else(|| record.run.store.clone()),
@@ -60,8 +79,37 @@ impl Match {
             blake3: record.file.blake3,
             header_offset: record.file.header_offset,
             data_offset: record.file.data_offset,
+            xattrs: Vec::new(),
+            acl: Vec::new(),
         }
     }
+}
+
+/// Records as matches with owner names, xattrs and ACL entries filled in.
+pub fn matches_of(catalog: &mut Catalog, records: Vec<FileRecord>) -> Result<Vec<Match>> {
+    let names = catalog.identity_names()?;
+    let ids: Vec<i64> = records.iter().map(|record| record.file.id).collect();
+    let (mut xattrs, mut principals) = if catalog.has_attributes()? {
+        (catalog.xattrs_of(&ids)?, catalog.principals_of(&ids)?)
+    } else {
+        Default::default()
+    };
+    Ok(records
+        .into_iter()
+        .map(|record| {
+            let mut found = Match::from_record(record);
+            found.owner = names.get(&format!("uid:{}", found.uid)).cloned();
+            found.group = names.get(&format!("gid:{}", found.gid)).cloned();
+            found.xattrs = xattrs.remove(&found.file_id).unwrap_or_default();
+            found.acl = principals
+                .remove(&found.file_id)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|entry| AclView { name: names.get(&entry.principal).cloned(), entry })
+                .collect();
+            found
+        })
+        .collect())
 }
 
 /// Matches of a query, best first, and how many there are in all.
@@ -122,6 +170,7 @@ pub fn find(settings: &Settings, query_text: &str, limit: Option<usize>, all_ver
             fetch = fetch.map(|fetch| fetch.saturating_mul(4));
         }
     };
-    let matches = catalog.records_by_ids(&ids)?.into_iter().map(Match::from_record).collect();
+    let records = catalog.records_by_ids(&ids)?;
+    let matches = matches_of(&mut catalog, records)?;
     Ok(FindResult { matches, total, total_is_upper_bound, empty_catalog: false })
 }

@@ -5,9 +5,12 @@
 
 use std::path::Path;
 
+use std::collections::HashMap;
+
 use esker_index::{FileDoc, FileIndex, IndexWriter};
 
-use crate::catalog::{Catalog, FileRecord};
+use crate::acl::Xattr;
+use crate::catalog::{Catalog, FileRecord, PrincipalRow};
 use crate::error::Result;
 
 const PAGE: i64 = 5_000;
@@ -21,9 +24,78 @@ pub struct SyncReport {
     pub last_file_id: u64,
 }
 
-fn add_record(writer: &mut IndexWriter, record: &FileRecord, tags: &[String]) -> Result<()> {
+/// What the index needs beyond the file rows: principal names, and per page the xattrs
+/// and ACL entries of its files.
+struct Extras {
+    names: HashMap<String, String>,
+    attributes: bool,
+    xattrs: HashMap<i64, Vec<Xattr>>,
+    principals: HashMap<i64, Vec<PrincipalRow>>,
+}
+
+impl Extras {
+    fn load(catalog: &mut Catalog) -> Result<Extras> {
+        Ok(Extras {
+            names: catalog.identity_names()?,
+            attributes: catalog.has_attributes()?,
+            xattrs: HashMap::new(),
+            principals: HashMap::new(),
+        })
+    }
+
+    fn load_page(&mut self, catalog: &mut Catalog, records: &[FileRecord]) -> Result<()> {
+        if self.attributes {
+            let ids: Vec<i64> = records.iter().map(|record| record.file.id).collect();
+            self.xattrs = catalog.xattrs_of(&ids)?;
+            self.principals = catalog.principals_of(&ids)?;
+        }
+        Ok(())
+    }
+
+    /// A key and, when known, its name.
+    fn terms(&self, key: &str, into: &mut Vec<String>) {
+        into.push(key.to_string());
+        if let Some(name) = self.names.get(key) {
+            into.push(name.clone());
+        }
+    }
+}
+
+fn add_record(
+    writer: &mut IndexWriter,
+    record: &FileRecord,
+    tags: &[String],
+    extras: &Extras,
+    replace: bool,
+) -> Result<()> {
     let path = record.path_text();
-    writer.add(&FileDoc {
+    let (uid_key, gid_key) = (format!("uid:{}", record.file.uid), format!("gid:{}", record.file.gid));
+    let mut owner = vec![record.file.uid.to_string()];
+    let mut group = vec![record.file.gid.to_string()];
+    extras.terms(&uid_key, &mut owner);
+    extras.terms(&gid_key, &mut group);
+    let mut principals = Vec::new();
+    extras.terms(&uid_key, &mut principals);
+    extras.terms(&gid_key, &mut principals);
+    for entry in extras.principals.get(&record.file.id).map(Vec::as_slice).unwrap_or_default() {
+        extras.terms(&entry.principal, &mut principals);
+        match entry.access.as_str() {
+            "owner" => extras.terms(&entry.principal, &mut owner),
+            "group" => extras.terms(&entry.principal, &mut group),
+            _ => {}
+        }
+    }
+    principals.sort_unstable();
+    principals.dedup();
+    let xattrs: Vec<(String, Option<String>)> = extras
+        .xattrs
+        .get(&record.file.id)
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .map(|xattr| (xattr.name_text(), xattr.text_value().map(str::to_string)))
+        .collect();
+    let doc = FileDoc {
         file_id: record.file.id as u64,
         path: &path,
         kind: &record.file.kind,
@@ -36,7 +108,35 @@ fn add_record(writer: &mut IndexWriter, record: &FileRecord, tags: &[String]) ->
         bundle: record.bundle_uuid.as_deref().unwrap_or(""),
         store: record.bundle_store.as_deref().unwrap_or(&record.run.store),
         host: &record.run.host,
-    })?;
+        owner: &owner,
+        group: &group,
+        principals: &principals,
+        xattrs: &xattrs,
+    };
+    if replace {
+        writer.replace(&doc)?
+    } else {
+        writer.add(&doc)?
+    }
+    Ok(())
+}
+
+fn add_page(
+    writer: &mut IndexWriter,
+    catalog: &mut Catalog,
+    records: &[FileRecord],
+    extras: &mut Extras,
+    tag_cache: &mut Option<(i64, Vec<String>)>,
+    replace: bool,
+) -> Result<()> {
+    extras.load_page(catalog, records)?;
+    for record in records {
+        if tag_cache.as_ref().map(|(run, _)| *run) != Some(record.run.id) {
+            *tag_cache = Some((record.run.id, record.run.tag_list()));
+        }
+        let tags = tag_cache.as_ref().map(|(_, tags)| tags.as_slice()).unwrap_or_default();
+        add_record(writer, record, tags, extras, replace)?;
+    }
     Ok(())
 }
 
@@ -48,18 +148,13 @@ fn feed(
 ) -> Result<SyncReport> {
     let mut report = SyncReport { indexed: 0, last_file_id: after_seq as u64 };
     let mut tag_cache: Option<(i64, Vec<String>)> = None;
+    let mut extras = Extras::load(catalog)?;
     let mut cursor = (after_seq, i64::MAX);
     loop {
         let records = catalog.records_after(cursor, PAGE)?;
         let Some(last) = records.last() else { break };
         cursor = (last.file.seq, last.file.id);
-        for record in &records {
-            if tag_cache.as_ref().map(|(run, _)| *run) != Some(record.run.id) {
-                tag_cache = Some((record.run.id, record.run.tag_list()));
-            }
-            let tags = tag_cache.as_ref().map(|(_, tags)| tags.as_slice()).unwrap_or_default();
-            add_record(writer, record, tags)?;
-        }
+        add_page(writer, catalog, &records, &mut extras, &mut tag_cache, false)?;
         report.indexed += records.len() as u64;
         progress(report.indexed);
     }
@@ -68,9 +163,33 @@ fn feed(
     Ok(report)
 }
 
+/// Rewrites the documents of `file_ids` (already indexed) from the catalog, e.g. after
+/// `identities refresh` named their owners. Rows the index does not hold yet are left to
+/// the next catch-up.
+pub fn reindex_files(catalog: &mut Catalog, index_dir: &Path, file_ids: &[i64]) -> Result<u64> {
+    let index = FileIndex::open_or_create(index_dir)?;
+    let mut writer = index.writer(WRITER_MEMORY)?;
+    let last = FileIndex::open_or_create(index_dir)?.last_file_id()?;
+    let mut extras = Extras::load(catalog)?;
+    let mut tag_cache = None;
+    let mut rewritten = 0;
+    for chunk in file_ids.chunks(PAGE as usize) {
+        let records: Vec<FileRecord> =
+            catalog.records_by_ids(chunk)?.into_iter().filter(|record| record.file.seq <= last as i64).collect();
+        add_page(&mut writer, catalog, &records, &mut extras, &mut tag_cache, true)?;
+        rewritten += records.len() as u64;
+    }
+    writer.commit(last)?;
+    Ok(rewritten)
+}
+
 /// Indexes the catalog rows the index does not hold yet.
 pub fn catch_up(catalog: &mut Catalog, index_dir: &Path, progress: impl FnMut(u64)) -> Result<SyncReport> {
-    let index = FileIndex::open_or_create(index_dir)?;
+    let index = match FileIndex::open_or_create(index_dir) {
+        // An index written by another esker version is derived data: build it again.
+        Err(esker_index::IndexError::SchemaMismatch { .. }) => return rebuild(catalog, index_dir, progress),
+        other => other?,
+    };
     if catalog.max_sequence()? <= index.last_file_id()? as i64 {
         return Ok(SyncReport { indexed: 0, last_file_id: index.last_file_id()? });
     }

@@ -1,0 +1,5 @@
+DROP INDEX files_gid;
+DROP INDEX files_uid;
+DROP TABLE identities;
+DROP TABLE principals;
+DROP TABLE xattrs;

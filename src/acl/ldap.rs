@@ -1,0 +1,137 @@
+//! Looking up names in LDAP / Active Directory (ldap3, synchronous): by `uidNumber`,
+//! `gidNumber`, `sambaSID` or binary `objectSid`, with a connect and operation timeout.
+
+use std::time::Duration;
+
+use ldap3::{LdapConn, LdapConnSettings, Scope, SearchEntry};
+
+use super::sid::Sid;
+
+/// Default filter for a uid; `{id}` is replaced. Covers posixAccount (OpenLDAP) and AD users
+/// with RFC 2307 attributes.
+pub const DEFAULT_USER_FILTER: &str = "(&(|(objectClass=posixAccount)(objectClass=user))(uidNumber={id}))";
+/// Default filter for a gid.
+pub const DEFAULT_GROUP_FILTER: &str = "(&(|(objectClass=posixGroup)(objectClass=group))(gidNumber={id}))";
+/// Default filter for a SID: Samba's text `sambaSID` or AD's binary `objectSid`.
+pub const DEFAULT_SID_FILTER: &str = "(|(sambaSID={sid})(objectSid={sid_binary}))";
+/// Attributes tried in order for the name.
+pub const DEFAULT_NAME_ATTRIBUTES: [&str; 3] = ["sAMAccountName", "uid", "cn"];
+
+/// Resolved `[ldap]` settings.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LdapSettings {
+    /// `ldap://host:port` or `ldaps://host:port`.
+    pub url: String,
+    /// Upgrade an `ldap://` connection with StartTLS.
+    pub starttls: bool,
+    pub bind_dn: Option<String>,
+    #[serde(skip)]
+    pub bind_password: Option<String>,
+    pub base: String,
+    pub timeout: Duration,
+    pub user_filter: String,
+    pub group_filter: String,
+    pub sid_filter: String,
+    pub name_attributes: Vec<String>,
+}
+
+/// Why LDAP could not answer.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("LDAP {url}: {message}")]
+pub struct LdapError {
+    pub url: String,
+    pub message: String,
+}
+
+/// What to look up.
+pub(crate) enum LdapQuery<'a> {
+    Uid(u32),
+    Gid(u32),
+    Sid(&'a Sid),
+}
+
+/// One bound connection.
+pub(crate) struct LdapClient {
+    settings: LdapSettings,
+    connection: LdapConn,
+}
+
+/// Escapes bytes for an RFC 4515 filter value (`\xx` for every byte keeps binary exact).
+fn escape_bytes(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("\\{byte:02x}")).collect()
+}
+
+fn escape_text(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for character in text.chars() {
+        match character {
+            '*' | '(' | ')' | '\\' | '\0' => escaped.push_str(&escape_bytes(character.to_string().as_bytes())),
+            other => escaped.push(other),
+        }
+    }
+    escaped
+}
+
+impl LdapClient {
+    /// Connects (with the timeout) and binds.
+    pub(crate) fn connect(settings: &LdapSettings) -> Result<LdapClient, LdapError> {
+        let error = |message: String| LdapError { url: settings.url.clone(), message };
+        let connection_settings =
+            LdapConnSettings::new().set_conn_timeout(settings.timeout).set_starttls(settings.starttls);
+        let mut connection = LdapConn::with_settings(connection_settings, &settings.url)
+            .map_err(|failure| error(format!("cannot connect: {failure}")))?;
+        if let Some(bind_dn) = &settings.bind_dn {
+            connection
+                .with_timeout(settings.timeout)
+                .simple_bind(bind_dn, settings.bind_password.as_deref().unwrap_or(""))
+                .and_then(|result| result.success())
+                .map_err(|failure| error(format!("bind as {bind_dn} failed: {failure}")))?;
+        }
+        Ok(LdapClient { settings: settings.clone(), connection })
+    }
+
+    /// The name of the entry matching `query`, or None when there is none.
+    pub(crate) fn lookup(&mut self, query: LdapQuery<'_>) -> Result<Option<String>, LdapError> {
+        let filter = match query {
+            LdapQuery::Uid(id) => self.settings.user_filter.replace("{id}", &id.to_string()),
+            LdapQuery::Gid(id) => self.settings.group_filter.replace("{id}", &id.to_string()),
+            LdapQuery::Sid(sid) => self
+                .settings
+                .sid_filter
+                .replace("{sid_binary}", &escape_bytes(&sid.to_bytes()))
+                .replace("{sid}", &escape_text(&sid.to_string())),
+        };
+        let attributes: Vec<&str> = self.settings.name_attributes.iter().map(String::as_str).collect();
+        let (entries, _) = self
+            .connection
+            .with_timeout(self.settings.timeout)
+            .search(&self.settings.base, Scope::Subtree, &filter, attributes)
+            .and_then(|result| result.success())
+            .map_err(|failure| LdapError {
+                url: self.settings.url.clone(),
+                message: format!("search {filter}: {failure}"),
+            })?;
+        Ok(entries.into_iter().find_map(|entry| {
+            let entry = SearchEntry::construct(entry);
+            self.settings.name_attributes.iter().find_map(|attribute| {
+                entry
+                    .attrs
+                    .iter()
+                    .find(|(name, _)| name.eq_ignore_ascii_case(attribute))
+                    .and_then(|(_, values)| values.first().cloned())
+            })
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filter_values_are_escaped() {
+        assert_eq!(escape_bytes(&[0x01, 0x05, 0xff]), "\\01\\05\\ff");
+        assert_eq!(escape_text("S-1-5-21-1"), "S-1-5-21-1");
+        assert_eq!(escape_text("a*(b)\\"), "a\\2a\\28b\\29\\5c");
+    }
+}

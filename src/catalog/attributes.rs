@@ -1,0 +1,284 @@
+//! Extended attributes, ACL entries and the identity cache: recording them with file rows,
+//! reading them back for the index and for restores, and keeping principal names.
+
+use std::collections::HashMap;
+
+use diesel::prelude::*;
+
+use super::any::{AnyConnection, RunAny};
+use super::connection::Catalog;
+use super::error::CatalogError;
+use super::schema::{files, identities, principals, xattrs};
+use crate::acl::{AclEntry, Resolution, Xattr};
+
+/// Rows per multi-row INSERT of attributes (well under SQLite's bound-variable limit).
+const CHUNK: usize = 2000;
+/// Ids per `IN (...)` lookup.
+const LOOKUP_CHUNK: usize = 5000;
+
+/// What `archive --xattrs` found on one file.
+#[derive(Debug, Clone, Default)]
+pub struct FileAttributes {
+    pub xattrs: Vec<Xattr>,
+    pub acl: Vec<AclEntry>,
+}
+
+/// One ACL entry as the catalog keeps it.
+#[derive(Debug, Clone, Queryable, serde::Serialize)]
+pub struct PrincipalRow {
+    #[serde(skip)]
+    pub file_id: i64,
+    #[serde(skip)]
+    pub position: i32,
+    pub source: String,
+    pub access: String,
+    pub principal: String,
+    pub rights: String,
+    pub flags: String,
+}
+
+/// One cached identity.
+#[derive(Debug, Clone, Queryable, serde::Serialize)]
+pub struct IdentityRow {
+    pub principal: String,
+    pub name: Option<String>,
+    pub source: String,
+    pub error: Option<String>,
+    pub checked_at: i64,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = xattrs)]
+struct NewXattr<'a> {
+    file_id: i64,
+    name: &'a [u8],
+    name_text: String,
+    value: &'a [u8],
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = principals)]
+struct NewPrincipal<'a> {
+    file_id: i64,
+    position: i32,
+    source: &'a str,
+    access: &'a str,
+    principal: &'a str,
+    rights: &'a str,
+    flags: &'a str,
+}
+
+/// Inserts the attributes of freshly inserted file rows (inside the caller's transaction).
+pub(crate) fn insert_attributes(
+    connection: &mut AnyConnection,
+    attributes: &[(i64, &FileAttributes)],
+) -> Result<(), diesel::result::Error> {
+    let mut xattr_rows = Vec::new();
+    let mut principal_rows = Vec::new();
+    for (file_id, found) in attributes {
+        for xattr in &found.xattrs {
+            xattr_rows.push(NewXattr {
+                file_id: *file_id,
+                name: &xattr.name,
+                name_text: xattr.name_text(),
+                value: &xattr.value,
+            });
+        }
+        for (position, entry) in found.acl.iter().enumerate() {
+            principal_rows.push(NewPrincipal {
+                file_id: *file_id,
+                position: position as i32,
+                source: entry.source,
+                access: entry.access.as_str(),
+                principal: &entry.principal,
+                rights: &entry.rights,
+                flags: &entry.flags,
+            });
+        }
+    }
+    for chunk in xattr_rows.chunks(CHUNK) {
+        diesel::insert_into(xattrs::table).values(chunk).execute_any(connection)?;
+    }
+    for chunk in principal_rows.chunks(CHUNK) {
+        diesel::insert_into(principals::table).values(chunk).execute_any(connection)?;
+    }
+    Ok(())
+}
+
+impl Catalog {
+    /// Whether any file has recorded xattrs or ACL entries (lets the indexer skip lookups).
+    pub fn has_attributes(&mut self) -> Result<bool, CatalogError> {
+        let xattr: Option<i64> = xattrs::table.select(xattrs::file_id).first_any(&mut self.connection).optional()?;
+        let principal: Option<i64> =
+            principals::table.select(principals::file_id).first_any(&mut self.connection).optional()?;
+        Ok(xattr.is_some() || principal.is_some())
+    }
+
+    /// The xattrs of each of `file_ids` that has any, sorted by name.
+    pub fn xattrs_of(&mut self, file_ids: &[i64]) -> Result<HashMap<i64, Vec<Xattr>>, CatalogError> {
+        let mut found: HashMap<i64, Vec<Xattr>> = HashMap::new();
+        for chunk in file_ids.chunks(LOOKUP_CHUNK) {
+            let rows: Vec<(i64, Vec<u8>, Vec<u8>)> = xattrs::table
+                .filter(xattrs::file_id.eq_any(chunk))
+                .order((xattrs::file_id, xattrs::name))
+                .select((xattrs::file_id, xattrs::name, xattrs::value))
+                .load_any(&mut self.connection)?;
+            for (file_id, name, value) in rows {
+                found.entry(file_id).or_default().push(Xattr { name, value });
+            }
+        }
+        Ok(found)
+    }
+
+    /// The ACL entries of each of `file_ids` that has any, in ACL order.
+    pub fn principals_of(&mut self, file_ids: &[i64]) -> Result<HashMap<i64, Vec<PrincipalRow>>, CatalogError> {
+        let mut found: HashMap<i64, Vec<PrincipalRow>> = HashMap::new();
+        for chunk in file_ids.chunks(LOOKUP_CHUNK) {
+            let rows: Vec<PrincipalRow> = principals::table
+                .filter(principals::file_id.eq_any(chunk))
+                .order((principals::file_id, principals::position))
+                .select(principals::all_columns)
+                .load_any(&mut self.connection)?;
+            for row in rows {
+                found.entry(row.file_id).or_default().push(row);
+            }
+        }
+        Ok(found)
+    }
+
+    /// Every principal key of a run (its files' owners and groups, and ACL entries), or of
+    /// the whole catalog, that has no name yet.
+    pub fn unnamed_principals(&mut self, run_id: Option<i64>) -> Result<Vec<String>, CatalogError> {
+        let mut keys: Vec<String> = Vec::new();
+        let (uids, gids): (Vec<i64>, Vec<i64>) = match run_id {
+            Some(run) => (
+                files::table
+                    .filter(files::run_id.eq(run))
+                    .select(files::uid)
+                    .distinct()
+                    .load_any(&mut self.connection)?,
+                files::table
+                    .filter(files::run_id.eq(run))
+                    .select(files::gid)
+                    .distinct()
+                    .load_any(&mut self.connection)?,
+            ),
+            None => (
+                files::table.select(files::uid).distinct().load_any(&mut self.connection)?,
+                files::table.select(files::gid).distinct().load_any(&mut self.connection)?,
+            ),
+        };
+        keys.extend(uids.into_iter().map(|uid| format!("uid:{uid}")));
+        keys.extend(gids.into_iter().map(|gid| format!("gid:{gid}")));
+        let acl_keys: Vec<String> = match run_id {
+            Some(run) => principals::table
+                .inner_join(files::table)
+                .filter(files::run_id.eq(run))
+                .select(principals::principal)
+                .distinct()
+                .load_any(&mut self.connection)?,
+            None => principals::table.select(principals::principal).distinct().load_any(&mut self.connection)?,
+        };
+        keys.extend(acl_keys);
+        keys.sort_unstable();
+        keys.dedup();
+        let named: std::collections::HashSet<String> = identities::table
+            .filter(identities::name.is_not_null())
+            .select(identities::principal)
+            .load_any(&mut self.connection)?
+            .into_iter()
+            .collect();
+        keys.retain(|key| !named.contains(key));
+        Ok(keys)
+    }
+
+    /// Saves lookups. A key already named keeps its name when this lookup found none
+    /// (a directory that was down must not erase what it said before).
+    pub fn save_identities(&mut self, resolutions: &[Resolution]) -> Result<(), CatalogError> {
+        let now = crate::time::now_seconds();
+        self.connection.transaction(|connection| {
+            for resolution in resolutions {
+                let existing: Option<IdentityRow> = identities::table
+                    .find(&resolution.key)
+                    .select(identities::all_columns)
+                    .first_any(connection)
+                    .optional()?;
+                match existing {
+                    Some(row) if row.name.is_some() && resolution.name.is_none() => {}
+                    Some(_) => {
+                        diesel::update(identities::table.find(&resolution.key))
+                            .set((
+                                identities::name.eq(&resolution.name),
+                                identities::source.eq(resolution.source),
+                                identities::error.eq(&resolution.error),
+                                identities::checked_at.eq(now),
+                            ))
+                            .execute_any(connection)?;
+                    }
+                    None => {
+                        diesel::insert_into(identities::table)
+                            .values((
+                                identities::principal.eq(&resolution.key),
+                                identities::name.eq(&resolution.name),
+                                identities::source.eq(resolution.source),
+                                identities::error.eq(&resolution.error),
+                                identities::checked_at.eq(now),
+                            ))
+                            .execute_any(connection)?;
+                    }
+                }
+            }
+            Ok::<_, diesel::result::Error>(())
+        })?;
+        Ok(())
+    }
+
+    /// Every cached identity, by key.
+    pub fn identities(&mut self) -> Result<Vec<IdentityRow>, CatalogError> {
+        Ok(identities::table
+            .order(identities::principal)
+            .select(identities::all_columns)
+            .load_any(&mut self.connection)?)
+    }
+
+    /// Names of the resolved principal keys.
+    pub fn identity_names(&mut self) -> Result<HashMap<String, String>, CatalogError> {
+        let rows: Vec<(String, Option<String>)> =
+            identities::table.select((identities::principal, identities::name)).load_any(&mut self.connection)?;
+        Ok(rows.into_iter().filter_map(|(key, name)| Some((key, name?))).collect())
+    }
+
+    /// Ids of the file rows owned by, grouped under, or with an ACL entry for any of `keys`.
+    pub fn files_naming(&mut self, keys: &[String]) -> Result<Vec<i64>, CatalogError> {
+        let uids: Vec<i64> = keys.iter().filter_map(|key| key.strip_prefix("uid:")?.parse().ok()).collect();
+        let gids: Vec<i64> = keys.iter().filter_map(|key| key.strip_prefix("gid:")?.parse().ok()).collect();
+        let mut ids: Vec<i64> = Vec::new();
+        if !uids.is_empty() {
+            ids.extend(
+                files::table
+                    .filter(files::uid.eq_any(&uids))
+                    .select(files::id)
+                    .load_any::<i64>(&mut self.connection)?,
+            );
+        }
+        if !gids.is_empty() {
+            ids.extend(
+                files::table
+                    .filter(files::gid.eq_any(&gids))
+                    .select(files::id)
+                    .load_any::<i64>(&mut self.connection)?,
+            );
+        }
+        for chunk in keys.chunks(LOOKUP_CHUNK) {
+            ids.extend(
+                principals::table
+                    .filter(principals::principal.eq_any(chunk))
+                    .select(principals::file_id)
+                    .load_any::<i64>(&mut self.connection)?,
+            );
+        }
+        ids.sort_unstable();
+        ids.dedup();
+        Ok(ids)
+    }
+}
