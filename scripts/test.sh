@@ -10,6 +10,9 @@ log() { printf '==> %s\n' "$*" >&2; }
 missing=()
 command -v tar >/dev/null || missing+=(tar)          # GNU tar extracts bundles in the tests
 command -v setpriv >/dev/null || missing+=(util-linux) # drop root to test unreadable files
+command -v setfacl >/dev/null || missing+=(acl)         # POSIX ACLs on test trees
+{ command -v slapd >/dev/null || [ -x /usr/sbin/slapd ]; } || missing+=(slapd) # LDAP identity tests
+command -v ldapsearch >/dev/null || missing+=(ldap-utils)
 command -v cc >/dev/null || missing+=(gcc)            # bundled SQLite and zstd are C
 command -v pkg-config >/dev/null || missing+=(pkg-config)
 command -v python3 >/dev/null || missing+=(python3 python3-venv) # moto, the S3 test server
@@ -33,11 +36,13 @@ if ! cargo nextest --version >/dev/null 2>&1; then
 fi
 
 # --- fixtures: real servers on 127.0.0.1 -------------------------------------------------------
+trap 'scripts/fixtures/moto.sh stop; scripts/fixtures/postgres.sh stop; scripts/fixtures/ldap.sh stop' EXIT
 log "starting moto (S3) on a loopback port"
 eval "$(scripts/fixtures/moto.sh start)"
 log "starting a throwaway PostgreSQL cluster on a loopback port"
 eval "$(scripts/fixtures/postgres.sh start)"
-trap 'scripts/fixtures/moto.sh stop; scripts/fixtures/postgres.sh stop' EXIT
+log "starting a throwaway OpenLDAP (slapd) on a loopback port"
+eval "$(scripts/fixtures/ldap.sh start)"
 
 # --- build and test -----------------------------------------------------------------------
 log "building"

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 /// Names of the filters the query language knows, in the order the help text lists them.
 pub(crate) const KNOWN_FILTERS: &str =
-    "tag, ext, name, path, in, size, modified, kind, state, run, bundle, store, host";
+    "tag, ext, name, path, in, size, modified, kind, state, run, bundle, store, host, owner, group, principal, xattr";
 
 /// A failure while opening, writing or searching the full-text index.
 #[derive(Debug, thiserror::Error)]

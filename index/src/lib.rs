@@ -2,7 +2,8 @@
 //! over tantivy.
 //!
 //! One document per file version. Words come from the path (split on separators, camelCase
-//! and letter/digit boundaries, lowercased, accents folded), the tags and the description.
+//! and letter/digit boundaries, lowercased, accents folded), the tags, the description and
+//! text values of extended attributes.
 //!
 //! # Query language
 //! - Words are ANDed: `budget 2019 xlsx`; `OR` (uppercase) between terms (it binds tighter
@@ -13,7 +14,9 @@
 //!   (`/abs/folder` = anywhere below it, `NAME` = some folder on the path has that name),
 //!   `size:` (`>10MB`, `<=1GiB`, `0`, `10MB..1GB`), `modified:`/`mtime:` (`<2020-01-01`,
 //!   `2019`, `2019-06`, `2019-01-01..2019-06-30`, UTC), `kind:`, `state:`, `run:`,
-//!   `bundle:` (id or its beginning), `store:`, `host:`.
+//!   `bundle:` (id or its beginning), `store:`, `host:`, `owner:` and `group:` (name or
+//!   number), `principal:` (any ACL principal: name or key such as `uid:1001`),
+//!   `xattr:` (`NAME` or `NAME=VALUE`).
 //! - A query of only exclusions means everything minus those.
 
 mod collect;

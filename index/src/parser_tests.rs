@@ -83,6 +83,10 @@ fn filters() {
     assert_eq!(filter("bundle:0192F3"), Filter::Bundle("0192f3".into()));
     assert_eq!(filter("store:Glacier"), Filter::Store("glacier".into()));
     assert_eq!(filter("host:NAS1"), Filter::Host("nas1".into()));
+    assert_eq!(filter("owner:Alice"), Filter::Owner("alice".into()));
+    assert_eq!(filter("group:20001"), Filter::Group("20001".into()));
+    assert_eq!(filter("principal:sid:S-1-1-0"), Filter::Principal("sid:s-1-1-0".into()));
+    assert_eq!(filter("xattr:user.Project=Apollo"), Filter::Xattr("user.project=apollo".into()));
 }
 
 #[test]
@@ -126,7 +130,7 @@ fn error_messages() {
         (
             "colour:red",
             "unknown filter `colour:` (known filters: tag, ext, name, path, in, size, modified, \
-             kind, state, run, bundle, store, host)",
+             kind, state, run, bundle, store, host, owner, group, principal, xattr)",
         ),
         (
             "size:>10XB",

@@ -77,7 +77,7 @@ pub fn parse_posix_acl(bytes: &[u8]) -> Result<PosixAcl, AclParseError> {
         return Err(error(format!("version {version}, expected {VERSION}")));
     }
     let body = &bytes[4..];
-    if body.len() % 8 != 0 {
+    if !body.len().is_multiple_of(8) {
         return Err(error(format!("{} bytes of entries, not a multiple of 8", body.len())));
     }
     let entries = body

@@ -41,6 +41,8 @@ pub fn is_cifs(folder: &Path) -> bool {
     const SMB2_MAGIC: i64 = 0xFE53_4D42;
     nix::sys::statfs::statfs(folder)
         .map(|stat| {
+            // The field's integer type differs between platforms.
+            #[allow(clippy::unnecessary_cast)]
             let kind = stat.filesystem_type().0 as i64;
             kind == CIFS_MAGIC || kind == SMB2_MAGIC
         })

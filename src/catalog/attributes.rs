@@ -24,11 +24,10 @@ pub struct FileAttributes {
 }
 
 /// One ACL entry as the catalog keeps it.
-#[derive(Debug, Clone, Queryable, serde::Serialize)]
+#[derive(Debug, Clone, Queryable, Insertable, serde::Serialize, serde::Deserialize)]
+#[diesel(table_name = principals)]
 pub struct PrincipalRow {
-    #[serde(skip)]
     pub file_id: i64,
-    #[serde(skip)]
     pub position: i32,
     pub source: String,
     pub access: String,
@@ -37,8 +36,19 @@ pub struct PrincipalRow {
     pub flags: String,
 }
 
+/// One extended attribute row (catalog export/import).
+#[derive(Debug, Clone, Queryable, Insertable, serde::Serialize, serde::Deserialize)]
+#[diesel(table_name = xattrs)]
+pub struct XattrRow {
+    pub file_id: i64,
+    pub name: Vec<u8>,
+    pub name_text: String,
+    pub value: Vec<u8>,
+}
+
 /// One cached identity.
-#[derive(Debug, Clone, Queryable, serde::Serialize)]
+#[derive(Debug, Clone, Queryable, Insertable, serde::Serialize, serde::Deserialize)]
+#[diesel(table_name = identities)]
 pub struct IdentityRow {
     pub principal: String,
     pub name: Option<String>,
@@ -106,6 +116,25 @@ pub(crate) fn insert_attributes(
 }
 
 impl Catalog {
+    /// Xattr and ACL rows of files with ids in `(after, up_to]` (for exports).
+    pub(crate) fn attribute_rows(
+        &mut self,
+        after: i64,
+        up_to: i64,
+    ) -> Result<(Vec<XattrRow>, Vec<PrincipalRow>), CatalogError> {
+        let xattr_rows = xattrs::table
+            .filter(xattrs::file_id.gt(after).and(xattrs::file_id.le(up_to)))
+            .order((xattrs::file_id, xattrs::name))
+            .select(xattrs::all_columns)
+            .load_any(&mut self.connection)?;
+        let principal_rows = principals::table
+            .filter(principals::file_id.gt(after).and(principals::file_id.le(up_to)))
+            .order((principals::file_id, principals::position))
+            .select(principals::all_columns)
+            .load_any(&mut self.connection)?;
+        Ok((xattr_rows, principal_rows))
+    }
+
     /// Whether any file has recorded xattrs or ACL entries (lets the indexer skip lookups).
     pub fn has_attributes(&mut self) -> Result<bool, CatalogError> {
         let xattr: Option<i64> = xattrs::table.select(xattrs::file_id).first_any(&mut self.connection).optional()?;

@@ -40,6 +40,9 @@ pub struct Retrieval {
     pub bytes: i64,
     pub estimate: String,
     pub finished_at: Option<i64>,
+    /// Set recorded extended attributes on restored files (`retrieve --xattrs`).
+    #[serde(default)]
+    pub restore_xattrs: bool,
 }
 
 #[derive(Debug, Insertable)]
@@ -56,6 +59,7 @@ pub struct NewRetrieval<'a> {
     pub files: i64,
     pub bytes: i64,
     pub estimate: &'a str,
+    pub restore_xattrs: bool,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, Serialize, serde::Deserialize)]

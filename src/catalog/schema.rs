@@ -139,6 +139,7 @@ diesel::table! {
         bytes -> BigInt,
         estimate -> Text,
         finished_at -> Nullable<BigInt>,
+        restore_xattrs -> Bool,
     }
 }
 

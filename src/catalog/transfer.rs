@@ -8,11 +8,14 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::any::{AnyConnection, RunAny};
+use super::attributes::{IdentityRow, PrincipalRow, XattrRow};
 use super::connection::Catalog;
 use super::error::CatalogError;
 use super::models::{Bundle, Dir, File, Run};
 use super::retrievals::{Job, Retrieval, RetrievalFile};
-use super::schema::{bundles, commit_sequence, dirs, files, jobs, retrieval_files, retrievals, runs};
+use super::schema::{
+    bundles, commit_sequence, dirs, files, identities, jobs, principals, retrieval_files, retrievals, runs, xattrs,
+};
 
 const PAGE: i64 = 10_000;
 
@@ -40,6 +43,9 @@ enum Line {
     Retrievals(Retrieval),
     Jobs(Job),
     RetrievalFiles(RetrievalFile),
+    Xattrs(XattrRow),
+    Principals(PrincipalRow),
+    Identities(IdentityRow),
 }
 
 /// Counts per table, for people.
@@ -52,6 +58,9 @@ pub struct TransferReport {
     pub retrievals: u64,
     pub jobs: u64,
     pub retrieval_files: u64,
+    pub xattrs: u64,
+    pub principals: u64,
+    pub identities: u64,
 }
 
 macro_rules! export_paged {
@@ -125,6 +134,28 @@ impl Catalog {
         for link in links {
             report.retrieval_files += 1;
             write(Line::RetrievalFiles(link))?;
+        }
+        let highest: Option<i64> = files::table
+            .select(diesel::dsl::max(files::id))
+            .first_any(&mut self.connection)
+            .map_err(CatalogError::from)?;
+        let mut after = 0;
+        while after < highest.unwrap_or(0) {
+            let up_to = after.saturating_add(PAGE);
+            let (xattr_rows, principal_rows) = self.attribute_rows(after, up_to)?;
+            for row in xattr_rows {
+                report.xattrs += 1;
+                write(Line::Xattrs(row))?;
+            }
+            for row in principal_rows {
+                report.principals += 1;
+                write(Line::Principals(row))?;
+            }
+            after = up_to;
+        }
+        for row in self.identities()? {
+            report.identities += 1;
+            write(Line::Identities(row))?;
         }
         out.finish().and_then(|mut inner| inner.flush()).map_err(file_error)?;
         Ok(report)
@@ -200,6 +231,9 @@ struct Batch {
     retrievals: Vec<Retrieval>,
     jobs: Vec<Job>,
     links: Vec<RetrievalFile>,
+    xattrs: Vec<XattrRow>,
+    principals: Vec<PrincipalRow>,
+    identities: Vec<IdentityRow>,
 }
 
 const BATCH: usize = 500;
@@ -240,11 +274,32 @@ impl Batch {
                 report.retrieval_files += 1;
                 self.links.push(row);
             }
+            Line::Xattrs(row) => {
+                report.xattrs += 1;
+                self.xattrs.push(row);
+            }
+            Line::Principals(row) => {
+                report.principals += 1;
+                self.principals.push(row);
+            }
+            Line::Identities(row) => {
+                report.identities += 1;
+                self.identities.push(row);
+            }
         }
-        let full =
-            [self.runs.len(), self.bundles.len(), self.dirs.len(), self.files.len(), self.jobs.len(), self.links.len()]
-                .into_iter()
-                .any(|len| len >= BATCH);
+        let full = [
+            self.runs.len(),
+            self.bundles.len(),
+            self.dirs.len(),
+            self.files.len(),
+            self.jobs.len(),
+            self.links.len(),
+            self.xattrs.len(),
+            self.principals.len(),
+            self.identities.len(),
+        ]
+        .into_iter()
+        .any(|len| len >= BATCH);
         if full { self.flush(connection) } else { Ok(()) }
     }
 
@@ -273,6 +328,19 @@ impl Batch {
         if !self.links.is_empty() {
             diesel::insert_into(retrieval_files::table)
                 .values(std::mem::take(&mut self.links))
+                .execute_any(connection)?;
+        }
+        if !self.xattrs.is_empty() {
+            diesel::insert_into(xattrs::table).values(std::mem::take(&mut self.xattrs)).execute_any(connection)?;
+        }
+        if !self.principals.is_empty() {
+            diesel::insert_into(principals::table)
+                .values(std::mem::take(&mut self.principals))
+                .execute_any(connection)?;
+        }
+        if !self.identities.is_empty() {
+            diesel::insert_into(identities::table)
+                .values(std::mem::take(&mut self.identities))
                 .execute_any(connection)?;
         }
         Ok(())

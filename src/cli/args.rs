@@ -226,6 +226,11 @@ pub struct RetrieveArgs {
     #[arg(long)]
     pub overwrite: bool,
 
+    /// Also restore extended attributes recorded by `archive --xattrs` (ACLs, security.*
+    /// and trusted.* need the rights to set them; refusals are reported, not fatal).
+    #[arg(long)]
+    pub xattrs: bool,
+
     /// Print the estimate or outcome as JSON.
     #[arg(long)]
     pub json: bool,

@@ -140,6 +140,20 @@ fn print_summary(out: &mut Output, summary: &Summary) -> Result<()> {
             plural(summary.files_deleted, "file")
         ))?;
     }
+    if summary.files_with_xattrs > 0 {
+        out.line(format!(
+            "{} with extended attributes ({} ACL entries)",
+            plural(summary.files_with_xattrs, "file"),
+            thousands(summary.acl_entries)
+        ))?;
+    }
+    if let Some(identities) = summary.identities.as_ref().filter(|identities| identities.unresolved > 0) {
+        let why = identities.ldap_error.as_deref().map(|error| format!(" ({error})")).unwrap_or_default();
+        out.line(format!(
+            "{} (owners, groups, ACL entries) without a name{why}: `esker identities refresh` looks them up again",
+            plural(identities.unresolved, "principal"),
+        ))?;
+    }
     let skipped = summary.skipped_total();
     if skipped > 0 {
         let parts: Vec<String> =

@@ -39,6 +39,7 @@ pub fn retrieve(settings: &Settings, args: RetrieveArgs) -> Result<ExitCode> {
         dry_run: args.dry_run,
         yes: args.yes,
         overwrite: args.overwrite,
+        xattrs: args.xattrs,
     };
     let outcome = run_retrieve(settings, &request)?;
     let mut out = Output::new();
@@ -180,6 +181,9 @@ fn print_report(out: &mut Output, report: &PollReport) -> Result<()> {
     }
     for error in &report.errors {
         eprintln!("error: {error}");
+    }
+    for warning in &report.warnings {
+        eprintln!("warning: {warning}");
     }
     Ok(())
 }

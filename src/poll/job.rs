@@ -4,6 +4,7 @@
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 
+use crate::acl::XattrFailure;
 use crate::catalog::{
     Catalog, FILE_DONE, FILE_FAILED, FileRecord, JOB_DONE, JOB_DOWNLOADING, JOB_EXPIRED, JOB_FAILED, JOB_READY,
     JOB_RESTORING, Job, JobUpdate, Retrieval,
@@ -21,6 +22,8 @@ pub struct JobOutcome {
     pub files_failed: u64,
     pub bytes_downloaded: u64,
     pub errors: Vec<String>,
+    /// Restored files whose extended attributes were (partly) refused.
+    pub warnings: Vec<String>,
 }
 
 pub fn tier_of(name: &str) -> RestoreTier {
@@ -138,8 +141,22 @@ fn keep_claim(catalog: &mut Catalog, job: &Job) -> Result<()> {
     }
 }
 
-fn restored(catalog: &mut Catalog, job: &Job, record: &FileRecord, outcome: &mut JobOutcome) -> Result<()> {
+fn restored(
+    catalog: &mut Catalog,
+    job: &Job,
+    record: &FileRecord,
+    refused: Vec<XattrFailure>,
+    outcome: &mut JobOutcome,
+) -> Result<()> {
     catalog.mark_retrieval_file(job.id, record.file.id, FILE_DONE, None)?;
+    for refusal in refused {
+        outcome.warnings.push(format!(
+            "{}: extended attribute {} not restored: {}",
+            record.path_text(),
+            refusal.name,
+            refusal.error
+        ));
+    }
     outcome.files_done += 1;
     crate::failpoint::hit("file_restored");
     Ok(())
@@ -169,12 +186,18 @@ fn download(
     set_state(catalog, job, JOB_DOWNLOADING, None)?;
     let destination = PathBuf::from(std::ffi::OsStr::from_bytes(&retrieval.destination));
     let records = catalog.pending_job_files(job.id)?;
+    let recorded_xattrs = if retrieval.restore_xattrs {
+        catalog.xattrs_of(&records.iter().map(|record| record.file.id).collect::<Vec<_>>())?
+    } else {
+        Default::default()
+    };
+    let xattrs_of = |record: &FileRecord| recorded_xattrs.get(&record.file.id).map(Vec::as_slice).unwrap_or_default();
     // Entries without data first.
     for record in records.iter().filter(|record| record.file.kind != "file") {
         match check_target(&destination, record, retrieval.overwrite)
-            .and_then(|target| write_metadata_only(&target, record))
+            .and_then(|target| write_metadata_only(&target, record, xattrs_of(record)))
         {
-            Ok(()) => restored(catalog, job, record, outcome)?,
+            Ok(refused) => restored(catalog, job, record, refused, outcome)?,
             Err(error) => failed(catalog, job, record, error.0, outcome)?,
         }
     }
@@ -205,10 +228,10 @@ fn download(
                 let end = start + record.file.size.max(0) as usize;
                 let result = FileWriter::create(target, record).and_then(|mut writer| {
                     writer.write(bytes.get(start..end).unwrap_or_default())?;
-                    writer.finish(record)
+                    writer.finish(record, xattrs_of(record))
                 });
                 match result {
-                    Ok(()) => restored(catalog, job, record, outcome)?,
+                    Ok(refused) => restored(catalog, job, record, refused, outcome)?,
                     Err(error) => failed(catalog, job, record, error.0, outcome)?,
                 }
             }
@@ -241,10 +264,10 @@ fn download(
         }
         let result = match broken {
             Some(message) => Err(crate::retrieve::extract::ExtractError(message)),
-            None => writer.finish(record),
+            None => writer.finish(record, xattrs_of(record)),
         };
         match result {
-            Ok(()) => restored(catalog, job, record, outcome)?,
+            Ok(refused) => restored(catalog, job, record, refused, outcome)?,
             Err(error) => failed(catalog, job, record, error.0, outcome)?,
         }
     }

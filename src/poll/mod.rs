@@ -35,6 +35,8 @@ pub struct PollReport {
     pub files_failed: u64,
     pub bytes_downloaded: u64,
     pub errors: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// This process, as it appears in claims.
@@ -88,6 +90,7 @@ pub fn poll_once(settings: &Settings, catalog: &mut Catalog, retrieval: Option<i
         report.files_failed += outcome.files_failed;
         report.bytes_downloaded += outcome.bytes_downloaded;
         report.errors.extend(outcome.errors);
+        report.warnings.extend(outcome.warnings);
     }
     catalog.settle_retrievals(crate::time::now_seconds())?;
     Ok(report)

@@ -9,6 +9,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Component, Path, PathBuf};
 use std::time::{Duration, UNIX_EPOCH};
 
+use crate::acl::{Xattr, XattrFailure, restore_xattrs};
 use crate::catalog::FileRecord;
 
 /// Why one file could not be written. The text lands in the catalog and on stderr.
@@ -125,15 +126,16 @@ impl FileWriter {
             .map_err(|error| fail(format!("writing {}: {}", self.temp.display(), crate::error::io_message(&error))))
     }
 
-    /// Verifies size and BLAKE3, applies mode and mtime, renames into place. On any failure
-    /// the temp file is removed: no file that looks good is left behind.
-    pub fn finish(mut self, record: &FileRecord) -> Result<(), ExtractError> {
-        let result = self.verify_and_place(record);
+    /// Verifies size and BLAKE3, applies mode, mtime and `xattrs`, renames into place. On
+    /// any failure the temp file is removed: no file that looks good is left behind.
+    /// Returns the attributes the file system or the process's rights refused.
+    pub fn finish(mut self, record: &FileRecord, xattrs: &[Xattr]) -> Result<Vec<XattrFailure>, ExtractError> {
+        let result = self.verify_and_place(record, xattrs);
         self.placed = result.is_ok();
         result
     }
 
-    fn verify_and_place(&self, record: &FileRecord) -> Result<(), ExtractError> {
+    fn verify_and_place(&self, record: &FileRecord, xattrs: &[Xattr]) -> Result<Vec<XattrFailure>, ExtractError> {
         let expected_size = record.file.size.max(0) as u64;
         if self.written != expected_size {
             return Err(fail(format!(
@@ -157,8 +159,10 @@ impl FileWriter {
             .sync_all()
             .map_err(|error| fail(format!("{}: {}", self.temp.display(), crate::error::io_message(&error))))?;
         apply_metadata(&self.temp, record)?;
+        let refused = restore_xattrs(&self.temp, xattrs);
         fs::rename(&self.temp, &self.target)
-            .map_err(|error| fail(format!("{}: {}", self.target.display(), crate::error::io_message(&error))))
+            .map_err(|error| fail(format!("{}: {}", self.target.display(), crate::error::io_message(&error))))?;
+        Ok(refused)
     }
 }
 
@@ -195,8 +199,13 @@ fn running_as_root() -> bool {
     })
 }
 
-/// Entries that need no bytes from the bundle: symlinks and (empty) folders.
-pub fn write_metadata_only(target: &Path, record: &FileRecord) -> Result<(), ExtractError> {
+/// Entries that need no bytes from the bundle: symlinks and folders (empty ones, and those
+/// recorded for their extended attributes). Returns the attributes refused.
+pub fn write_metadata_only(
+    target: &Path,
+    record: &FileRecord,
+    xattrs: &[Xattr],
+) -> Result<Vec<XattrFailure>, ExtractError> {
     match record.file.kind.as_str() {
         "symlink" => {
             let link = record.file.link_target.clone().unwrap_or_default();
@@ -204,8 +213,10 @@ pub fn write_metadata_only(target: &Path, record: &FileRecord) -> Result<(), Ext
             let _ = fs::remove_file(&temp);
             std::os::unix::fs::symlink(OsStr::from_bytes(&link), &temp)
                 .map_err(|error| fail(format!("{}: {}", target.display(), crate::error::io_message(&error))))?;
+            let refused = restore_xattrs(&temp, xattrs);
             fs::rename(&temp, target)
-                .map_err(|error| fail(format!("{}: {}", target.display(), crate::error::io_message(&error))))
+                .map_err(|error| fail(format!("{}: {}", target.display(), crate::error::io_message(&error))))?;
+            Ok(refused)
         }
         "dir" => {
             if fs::symlink_metadata(target).is_ok_and(|metadata| metadata.file_type().is_symlink()) {
@@ -215,7 +226,8 @@ pub fn write_metadata_only(target: &Path, record: &FileRecord) -> Result<(), Ext
                 fs::create_dir(target)
                     .map_err(|error| fail(format!("{}: {}", target.display(), crate::error::io_message(&error))))?;
             }
-            apply_metadata(target, record)
+            apply_metadata(target, record)?;
+            Ok(restore_xattrs(target, xattrs))
         }
         other => Err(fail(format!("{}: cannot restore a {other}", target.display()))),
     }

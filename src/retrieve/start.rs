@@ -28,6 +28,8 @@ pub struct RetrieveRequest {
     pub dry_run: bool,
     pub yes: bool,
     pub overwrite: bool,
+    /// Set the recorded extended attributes (and ACLs) on restored files.
+    pub xattrs: bool,
 }
 
 /// How a retrieve ended.
@@ -131,6 +133,7 @@ pub fn retrieve(settings: &Settings, request: &RetrieveRequest) -> Result<Retrie
             tier: &chosen.tier,
             days: request.days as i32,
             overwrite: request.overwrite,
+            restore_xattrs: request.xattrs,
             state: "open",
             files: selection.files() as i64,
             bytes: selection.bytes() as i64,

@@ -12,3 +12,4 @@ mod postgres;
 mod query;
 mod retrieve;
 mod s3;
+mod xattrs;

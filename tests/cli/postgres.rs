@@ -13,17 +13,22 @@ fn migrations_go_up_and_down_on_both_backends() {
     let locations =
         [CatalogLocation::Sqlite(dir.path().join("catalog.db")), CatalogLocation::Postgres(fresh_postgres_database())];
     for location in &locations {
+        let backend = if matches!(location, CatalogLocation::Sqlite(_)) { "sqlite" } else { "postgres" };
+        let expected =
+            std::fs::read_dir(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations").join(backend))
+                .expect("migrations folder")
+                .count();
         let mut catalog = Catalog::open(location).expect("open");
         let status = catalog.schema_status().expect("status");
-        assert_eq!(status.applied.len(), 4, "{location:?}");
+        assert_eq!(status.applied.len(), expected, "{location:?}");
         assert!(status.pending.is_empty());
-        for _ in 0..4 {
+        for _ in 0..expected {
             catalog.revert_last().expect("revert");
         }
         let status = catalog.schema_status().expect("status");
         assert!(status.applied.is_empty(), "{location:?}: {status:?}");
-        assert_eq!(status.pending.len(), 4);
-        assert_eq!(catalog.migrate().expect("migrate").len(), 4);
+        assert_eq!(status.pending.len(), expected);
+        assert_eq!(catalog.migrate().expect("migrate").len(), expected);
         assert!(catalog.schema_status().expect("status").pending.is_empty());
     }
     // Two processes opening a fresh catalog at once both succeed (one migrates).
@@ -104,7 +109,10 @@ fn summary_of(env: &Env) -> (Vec<serde_json::Value>, Vec<serde_json::Value>, Vec
         }
         values
     };
-    (strip(env.runs()), strip(env.bundles()), env.find_paths(&format!("in:{}", env.src.display())))
+    let mut found = env.find_paths(&format!("in:{}", env.src.display()));
+    // Extended attributes and principal names moved too.
+    found.extend(env.find_paths("xattr:user.project=apollo"));
+    (strip(env.runs()), strip(env.bundles()), found)
 }
 
 #[test]
@@ -114,7 +122,15 @@ fn a_catalog_moves_between_sqlite_and_postgres_and_back() {
     make_tree(&origin.src, 3, 7, 200);
     origin.archive(&["-t", "moved", "--max-files", "5"]);
     write(&origin.src.join("dir000/later.txt"), b"second run");
-    origin.archive(&[]);
+    let tagged = origin.src.join("dir000/later.txt");
+    assert!(
+        esker::acl::restore_xattrs(
+            &tagged,
+            &[esker::acl::Xattr { name: b"user.project".to_vec(), value: b"apollo".to_vec() }]
+        )
+        .is_empty()
+    );
+    origin.archive(&["--xattrs"]);
     let export = origin.dir.path().join("catalog.jsonl.zst");
     let output = origin.esker().args(["catalog", "export"]).arg(&export).output().expect("run");
     assert_success(&output);
@@ -130,6 +146,7 @@ fn a_catalog_moves_between_sqlite_and_postgres_and_back() {
     let output = target.esker().args(["catalog", "import"]).arg(&export).output().expect("run");
     assert_success(&output);
     assert_eq!(summary_of(&target), summary_of(&origin));
+    assert_eq!(target.find_paths("xattr:user.project=apollo"), [target.src_path("dir000/later.txt")]);
     let status = target.esker().args(["catalog", "status", "--json"]).output().expect("run");
     let status: serde_json::Value = serde_json::from_slice(&status.stdout).expect("json");
     assert_eq!(status["backend"], "postgres");

@@ -1,3 +1,4 @@
+ALTER TABLE retrievals DROP COLUMN restore_xattrs;
 DROP INDEX files_gid;
 DROP INDEX files_uid;
 DROP TABLE identities;

@@ -33,3 +33,6 @@ CREATE TABLE identities (
 );
 CREATE INDEX files_uid ON files (uid);
 CREATE INDEX files_gid ON files (gid);
+
+-- `retrieve --xattrs`: set the recorded extended attributes (and ACLs) on restored files.
+ALTER TABLE retrievals ADD COLUMN restore_xattrs INTEGER NOT NULL DEFAULT 0;
