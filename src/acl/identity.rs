@@ -200,24 +200,58 @@ mod tests {
         assert_eq!((resolver.report().resolved, resolver.report().unresolved), (4, 1));
     }
 
+    fn settings_for(url: String, timeout: std::time::Duration) -> LdapSettings {
+        LdapSettings {
+            url,
+            starttls: false,
+            bind_dn: Some("cn=reader,dc=example,dc=org".into()),
+            bind_password: Some("secret".into()),
+            base: "dc=example,dc=org".into(),
+            timeout,
+            user_filter: super::super::ldap::DEFAULT_USER_FILTER.into(),
+            group_filter: super::super::ldap::DEFAULT_GROUP_FILTER.into(),
+            sid_filter: super::super::ldap::DEFAULT_SID_FILTER.into(),
+            name_attributes: vec!["uid".into()],
+        }
+    }
+
+    #[test]
+    fn a_directory_that_never_answers_costs_one_timeout() {
+        // Accepts connections and never says a word: the bind times out once, and the
+        // resolver stops asking for the rest of its life.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let address = listener.local_addr().expect("addr");
+        let url = format!("ldap://{address}");
+        let silent = std::thread::spawn(move || {
+            let mut held = Vec::new();
+            while let Ok((stream, _)) = listener.accept() {
+                held.push(stream);
+                if held.len() > 1 {
+                    break;
+                }
+            }
+            held
+        });
+        let mut resolver = Resolver::new(Some(settings_for(url, std::time::Duration::from_secs(1))));
+        for id in 3_999_990..3_999_994 {
+            let resolution = resolver.resolve(&format!("gid:{id}"));
+            assert!(resolution.name.is_none());
+            assert!(resolution.error.is_some(), "{resolution:?}");
+        }
+        let error = resolver.report().ldap_error.clone().unwrap_or_default();
+        assert!(error.contains("bind"), "{error}");
+        // Only one connection was ever made: this test's own is the second.
+        let _probe = std::net::TcpStream::connect(address).expect("connect");
+        assert_eq!(silent.join().expect("thread").len(), 2, "one connection from the resolver, one from this test");
+    }
+
     #[test]
     fn an_unreachable_directory_costs_one_attempt() {
         // A loopback port nothing listens on: connection refused at once.
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         let port = listener.local_addr().expect("addr").port();
         drop(listener);
-        let settings = LdapSettings {
-            url: format!("ldap://127.0.0.1:{port}"),
-            starttls: false,
-            bind_dn: None,
-            bind_password: None,
-            base: "dc=example,dc=org".into(),
-            timeout: std::time::Duration::from_secs(2),
-            user_filter: super::super::ldap::DEFAULT_USER_FILTER.into(),
-            group_filter: super::super::ldap::DEFAULT_GROUP_FILTER.into(),
-            sid_filter: super::super::ldap::DEFAULT_SID_FILTER.into(),
-            name_attributes: vec!["uid".into()],
-        };
+        let settings = settings_for(format!("ldap://127.0.0.1:{port}"), std::time::Duration::from_secs(2));
         let mut resolver = Resolver::new(Some(settings));
         for id in 3_999_990..3_999_995 {
             let resolution = resolver.resolve(&format!("uid:{id}"));
