@@ -59,6 +59,32 @@ pub enum Command {
     /// Operate the catalog: schema migrations, moving it between SQLite and PostgreSQL.
     #[command(subcommand)]
     Catalog(CatalogCommand),
+    /// Glacier vault inventories: request one, then compare it with the catalog.
+    #[command(subcommand)]
+    Inventory(InventoryCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum InventoryCommand {
+    /// Start an inventory-retrieval job for a vault store; `esker poll` fetches its output
+    /// when the vault has it ready (typically after 3 to 5 hours).
+    Request {
+        /// The store (kind = "glacier").
+        #[arg(value_name = "STORE")]
+        store: String,
+        /// Print what was requested as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Compare the latest fetched inventory with the catalog: archives the catalog does not
+    /// know, bundles missing from the vault, size or tree hash mismatches.
+    Show {
+        #[arg(value_name = "STORE")]
+        store: String,
+        /// The whole reconciliation as one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Args)]

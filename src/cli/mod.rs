@@ -2,6 +2,7 @@
 
 mod args;
 mod commands;
+mod inventory;
 mod output;
 mod retrieval;
 
@@ -50,6 +51,7 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
         Command::Reindex { incremental } => commands::reindex(&settings, cli.quiet, incremental),
         Command::Config(command) => commands::config(&settings, command),
         Command::Catalog(command) => commands::catalog(&settings, command),
+        Command::Inventory(command) => inventory::inventory(&settings, command),
     }
 }
 
