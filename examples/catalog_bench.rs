@@ -452,6 +452,7 @@ fn main() -> anyhow::Result<()> {
             file_count: count as i64,
             data_bytes,
             created_at: 1_700_000_000 + number as i64,
+            plan: None,
         })?;
         for file in &mut rows {
             file.row.bundle_id = Some(bundle_id);
@@ -460,8 +461,10 @@ fn main() -> anyhow::Result<()> {
             run_id,
             &StoredBundle {
                 bundle_id,
+                object_key: &object_key,
                 bytes: offset + 1024 + 10_240,
                 sha256: &sha256,
+                tree_hash: None,
                 manifest_key: &manifest_key,
                 stored_at: 1_700_000_000 + number as i64,
             },

@@ -12,7 +12,9 @@
 //!
 //! - [`crawl`]: parallel directory walk in depth-first name order with bounded read-ahead.
 //! - [`bundle`]: bundle planning under caps, the pax tar writer, packing and manifests.
-//! - [`store`]: the store trait and its backends (local directory, S3).
+//! - [`store`]: the store trait and its backends (local directory, S3, Glacier vault), and
+//!   the vault's SHA-256 tree hash ([`store::tree_hash`]).
+//! - [`inventory`]: vault inventories, fetched by the poller and reconciled with the catalog.
 //! - [`cost`]: pricing tables (data files) and upload estimates.
 //! - [`catalog`]: the SQL catalog (diesel, SQLite), migrations in `migrations/`.
 //! - [`search`]: keeping the index in step with the catalog, running queries.
@@ -40,6 +42,7 @@ pub mod crawl;
 pub mod error;
 pub mod failpoint;
 pub mod identities;
+pub mod inventory;
 pub mod poll;
 pub mod retrieve;
 pub mod search;

@@ -17,7 +17,9 @@ use super::planner::{PlanEvent, ReuseReason, Reused, Skipped, plan};
 use super::request::ArchiveRequest;
 use super::summary::Summary;
 use crate::acl::acl_entries;
-use crate::bundle::{BundleContext, PackError, PackState, PackedBundle, PlannedBundle, entry_path, pack_bundle};
+use crate::bundle::{
+    BundleContext, PackError, PackOptions, PackState, PackedBundle, PlannedBundle, entry_path, pack_bundle, save_plan,
+};
 use crate::catalog::{BUNDLE_UPLOADING, Catalog, FileAttributes, NewBundle, NewFile, PendingFile, StoredBundle};
 use crate::crawl::Stat;
 use crate::error::Result;
@@ -35,6 +37,24 @@ struct Job {
     row_id: i64,
     id: Uuid,
     bundle: PlannedBundle,
+    options: PackOptions,
+}
+
+/// What a resumed run already has: the paths it recorded and the bundles whose uploads
+/// are to be finished.
+#[derive(Default)]
+pub struct Resumption {
+    pub done: HashSet<u128>,
+    pub bundles: Vec<ResumedBundle>,
+}
+
+/// A bundle an interrupted run had started uploading to a store that resumes uploads: it
+/// is packed again from its saved plan, under the same id, before anything new.
+pub struct ResumedBundle {
+    pub row_id: i64,
+    pub id: Uuid,
+    pub bundle: PlannedBundle,
+    pub created_ns: i64,
 }
 
 struct Outcome {
@@ -51,10 +71,11 @@ pub fn run(
     store: Arc<dyn Store>,
     request: &ArchiveRequest,
     context: &RunContext,
-    done: HashSet<u128>,
+    resumption: Resumption,
     summary: &mut Summary,
     progress: &ProgressBar,
 ) -> Result<()> {
+    let Resumption { done, bundles: resumed } = resumption;
     let jobs = request.jobs.max(1);
     let (plan_sender, plan_receiver) = bounded::<PlanEvent>(4);
     let (job_sender, job_receiver) = bounded::<Job>(jobs);
@@ -77,8 +98,17 @@ pub fn run(
         drop(job_receiver);
         drop(outcome_sender);
 
-        let result =
-            drive(catalog, store.as_ref(), context, plan_receiver, job_sender, outcome_receiver, summary, progress);
+        let result = drive(
+            catalog,
+            store.as_ref(),
+            context,
+            resumed,
+            plan_receiver,
+            job_sender,
+            outcome_receiver,
+            summary,
+            progress,
+        );
         let planned = planner.join().map_err(|_| ArchiveError::Pipeline("the planner thread panicked".into()))?;
         result?;
         planned?;
@@ -95,9 +125,9 @@ fn packer(store: &dyn Store, context: &RunContext, jobs: Receiver<Job>, outcomes
     };
     let mut buffer = Vec::new();
     for job in jobs {
-        let Job { row_id, id, bundle } = job;
+        let Job { row_id, id, bundle, options } = job;
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            pack_bundle(store, id, bundle, &bundle_context, &mut buffer)
+            pack_bundle(store, id, bundle, &bundle_context, options, &mut buffer)
         }))
         .unwrap_or_else(|_| {
             Err(PackError::Write { key: store.key(&bundle_key(&id)), message: "packer panicked".into() })
@@ -113,6 +143,7 @@ fn drive(
     catalog: &mut Catalog,
     store: &dyn Store,
     context: &RunContext,
+    resumed: Vec<ResumedBundle>,
     plan_events: Receiver<PlanEvent>,
     job_sender: crossbeam_channel::Sender<Job>,
     outcomes: Receiver<Outcome>,
@@ -120,12 +151,35 @@ fn drive(
     progress: &ProgressBar,
 ) -> Result<()> {
     let mut plan_events = plan_events;
-    let mut job_sender = Some(job_sender);
     let mut in_flight = 0usize;
     let mut planning = true;
     let mut skipped: Vec<PendingFile> = Vec::new();
     let mut crawled = 0u64;
     let storage_class = store.storage_class();
+    // Resumed bundles first. The packers hold `jobs` of them at a time, so results are
+    // recorded in between to keep the channels moving.
+    for ResumedBundle { row_id, id, bundle, created_ns } in resumed {
+        summary.files_planned += bundle.items.len() as u64;
+        summary.bytes_planned += bundle.data_bytes;
+        let mut job = Job { row_id, id, bundle, options: PackOptions { created_ns, resume: true } };
+        loop {
+            match job_sender.try_send(job) {
+                Ok(()) => break,
+                Err(crossbeam_channel::TrySendError::Full(back)) => {
+                    job = back;
+                    let outcome = outcomes.recv().map_err(|_| ArchiveError::Pipeline("all packers stopped".into()))?;
+                    in_flight -= 1;
+                    record_outcome(catalog, store, context, outcome, summary)?;
+                }
+                Err(crossbeam_channel::TrySendError::Disconnected(_)) => {
+                    return Err(ArchiveError::Pipeline("all packers stopped".into()).into());
+                }
+            }
+        }
+        in_flight += 1;
+    }
+    let mut job_sender = Some(job_sender);
+    let save_plans = store.resumes_uploads();
     while planning || in_flight > 0 {
         select! {
             recv(plan_events) -> event => match event {
@@ -135,6 +189,8 @@ fn drive(
                     let id = Uuid::now_v7();
                     let key = store.key(&bundle_key(&id));
                     let uuid = id.to_string();
+                    let created_ns = crate::time::now_ns();
+                    let plan = save_plans.then(|| save_plan(&bundle, created_ns));
                     let row_id = catalog.insert_bundle(&NewBundle {
                         uuid: &uuid,
                         run_id: context.run_id,
@@ -145,9 +201,11 @@ fn drive(
                         file_count: bundle.items.len() as i64,
                         data_bytes: bundle.data_bytes as i64,
                         created_at: crate::time::now_seconds(),
+                        plan: plan.as_deref(),
                     })?;
                     if let Some(sender) = &job_sender {
-                        sender.send(Job { row_id, id, bundle }).map_err(|_| ArchiveError::Pipeline("all packers stopped".into()))?;
+                        let options = PackOptions { created_ns, resume: false };
+                        sender.send(Job { row_id, id, bundle, options }).map_err(|_| ArchiveError::Pipeline("all packers stopped".into()))?;
                     }
                     in_flight += 1;
                 }
@@ -340,8 +398,10 @@ fn record_outcome(
         context.run_id,
         &StoredBundle {
             bundle_id: row_id,
+            object_key: &packed.object.key,
             bytes: packed.object.size as i64,
             sha256: &sha256,
+            tree_hash: (store.kind() == "glacier").then_some(packed.object.checksum.as_deref()).flatten(),
             manifest_key: &packed.manifest_key,
             stored_at: crate::time::now_seconds(),
         },

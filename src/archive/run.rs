@@ -9,11 +9,12 @@ use std::time::Instant;
 use indicatif::ProgressBar;
 
 use super::ArchiveError;
-use super::pipeline::{self, RunContext};
+use super::pipeline::{self, ResumedBundle, RunContext};
 use super::planner::{PlanEvent, plan};
 use super::request::ArchiveRequest;
 use super::summary::Summary;
-use crate::catalog::{Catalog, NewRun, RUN_COMPLETE, RUN_INCOMPLETE, RUN_RUNNING, Run};
+use crate::bundle::{entry_path, load_plan};
+use crate::catalog::{Catalog, NewRun, RUN_COMPLETE, RUN_INCOMPLETE, RUN_RUNNING, Run, path_hash};
 use crate::config::Settings;
 use crate::cost::UploadEstimator;
 use crate::error::{Error, Result};
@@ -32,7 +33,7 @@ pub fn archive(settings: &Settings, request: &ArchiveRequest, progress: &Progres
                 let minimum = pricing.class(&s3.storage_class)?.min_object_bytes;
                 Some((UploadEstimator::new(s3.part_size, minimum), pricing, s3))
             }
-            crate::config::StoreSettings::Local { .. } => None,
+            crate::config::StoreSettings::Local { .. } | crate::config::StoreSettings::Glacier(_) => None,
         };
         let estimating = estimator.as_mut().map(|(estimator, _, _)| estimator);
         dry_run(&settings.catalog, request, &mut summary, progress, estimating)?;
@@ -53,8 +54,8 @@ pub fn archive(settings: &Settings, request: &ArchiveRequest, progress: &Progres
 
     let host = hostname();
     sweep_unfinished(&mut catalog, store.as_ref(), &locks, &host, &mut summary)?;
-    let (run, _lock, done) = match resume(&mut catalog, store.as_ref(), request, &locks, &host)? {
-        Some((run, lock, done)) => {
+    let (run, _lock, done, resumed) = match resume(&mut catalog, store.as_ref(), request, &locks, &host)? {
+        Some((run, lock, done, resumed)) => {
             summary.resumed = true;
             if run.tag_list() != request.tags || run.description != request.description {
                 summary.warnings.push(format!(
@@ -62,7 +63,7 @@ pub fn archive(settings: &Settings, request: &ArchiveRequest, progress: &Progres
                     run.id
                 ));
             }
-            (run, lock, done)
+            (run, lock, done, resumed)
         }
         None => {
             let tags = serde_json::to_string(&request.tags).unwrap_or_else(|_| "[]".into());
@@ -81,7 +82,7 @@ pub fn archive(settings: &Settings, request: &ArchiveRequest, progress: &Progres
             let lock =
                 lock_run(&locks, run_id)?.ok_or_else(|| ArchiveError::Pipeline(format!("run {run_id} is locked")))?;
             let run = catalog.run(run_id)?.ok_or_else(|| ArchiveError::Pipeline(format!("run {run_id} vanished")))?;
-            (run, lock, HashSet::new())
+            (run, lock, HashSet::new(), Vec::new())
         }
     };
     summary.run = Some(run.id);
@@ -91,7 +92,8 @@ pub fn archive(settings: &Settings, request: &ArchiveRequest, progress: &Progres
         tags: run.tag_list(),
         description: run.description.clone(),
     };
-    pipeline::run(&mut catalog, store.clone(), request, &context, done, &mut summary, progress)?;
+    let resumption = pipeline::Resumption { done, bundles: resumed };
+    pipeline::run(&mut catalog, store.clone(), request, &context, resumption, &mut summary, progress)?;
 
     let state = if summary.bundles_failed > 0 { RUN_INCOMPLETE } else { RUN_COMPLETE };
     catalog.finish_run(run.id, state, crate::time::now_seconds())?;
@@ -165,19 +167,36 @@ fn dry_run(
     Ok(())
 }
 
+/// A resumed run: its row, its lock, the paths it already recorded and the bundles whose
+/// interrupted uploads are to be finished.
+type Resumed = (Run, File, HashSet<u128>, Vec<ResumedBundle>);
+
 /// Finds an unfinished run over the same roots and store that no live process holds, cleans
-/// up its unfinished bundles, and returns it with the paths it already recorded.
+/// up its unfinished bundles, and returns it with the paths it already recorded. On a store
+/// that resumes uploads (a vault), bundles that were uploading keep their id and saved plan
+/// and are packed again, so their interrupted uploads are finished, not redone.
 fn resume(
     catalog: &mut Catalog,
     store: &dyn Store,
     request: &ArchiveRequest,
     locks: &Path,
     host: &str,
-) -> Result<Option<(Run, File, HashSet<u128>)>> {
+) -> Result<Option<Resumed>> {
     for run in catalog.resumable_runs(&request.roots_key(), &request.store, host)? {
         let Some(lock) = lock_run(locks, run.id)? else { continue };
         if run.state == RUN_RUNNING || run.state == RUN_INCOMPLETE {
+            let mut resumed = Vec::new();
+            let mut resumed_paths = Vec::new();
             for bundle in catalog.unfinished_bundles(run.id)? {
+                let saved = (store.resumes_uploads() && bundle.state == crate::catalog::BUNDLE_UPLOADING)
+                    .then(|| bundle.plan.as_deref().and_then(load_plan))
+                    .flatten();
+                if let (Some((planned, created_ns)), Ok(id)) = (saved, uuid::Uuid::parse_str(&bundle.uuid)) {
+                    tracing::info!("resuming the upload of bundle {id} ({} entries)", planned.items.len());
+                    resumed_paths.extend(planned.items.iter().map(|item| path_hash(&entry_path(item))));
+                    resumed.push(ResumedBundle { row_id: bundle.id, id, bundle: planned, created_ns });
+                    continue;
+                }
                 store.discard_unfinished(&bundle.object_key)?;
                 store.delete(&bundle.object_key)?;
                 if let Ok(id) = uuid::Uuid::parse_str(&bundle.uuid) {
@@ -187,9 +206,10 @@ fn resume(
                 }
                 catalog.delete_bundle(bundle.id)?;
             }
-            let done = catalog.run_path_hashes(run.id)?;
+            let mut done = catalog.run_path_hashes(run.id)?;
             tracing::info!("resuming run {} ({} entries already recorded)", run.id, done.len());
-            return Ok(Some((run, lock, done)));
+            done.extend(resumed_paths);
+            return Ok(Some((run, lock, done, resumed)));
         }
     }
     Ok(None)
@@ -214,6 +234,10 @@ fn sweep_unfinished(
             continue;
         };
         if bundle.state == crate::catalog::BUNDLE_STORED {
+            continue;
+        }
+        if store.resumes_uploads() && bundle.state == crate::catalog::BUNDLE_UPLOADING && bundle.plan.is_some() {
+            // Finished when its run is resumed (the same command run again).
             continue;
         }
         let ours = catalog.run(bundle.run_id)?.is_some_and(|run| run.host == host);

@@ -3,8 +3,12 @@
 mod manifest;
 mod pack;
 mod plan;
+mod saved;
 pub mod tar;
 
 pub use manifest::{MANIFEST_MEMBER, ManifestHeader, ManifestLine, mode_text, text_and_hex};
-pub use pack::{BundleContext, PackError, PackState, PackedBundle, PackedEntry, entry_path, member_name, pack_bundle};
+pub use pack::{
+    BundleContext, PackError, PackOptions, PackState, PackedBundle, PackedEntry, entry_path, member_name, pack_bundle,
+};
 pub use plan::{Caps, PlanItem, PlannedBundle, Planner, group_key};
+pub use saved::{load_plan, save_plan};

@@ -13,7 +13,7 @@ use super::manifest::{MANIFEST_MEMBER, ManifestHeader, ManifestLine, text_and_he
 use super::plan::{PlanItem, PlannedBundle};
 use super::tar::{MemberHeader, MemberKind, MemberOffsets, TarWriter};
 use crate::crawl::{FileKind, SkipReason, Stat};
-use crate::store::{ObjectWriter, Store, StoreError, StoredObject, bundle_key, manifest_key};
+use crate::store::{ObjectWriter, Store, StoreError, StoredObject, WriteOptions, bundle_key, manifest_key};
 
 /// The outcome for one entry of a bundle.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,6 +66,16 @@ pub struct BundleContext<'a> {
     pub description: &'a str,
 }
 
+/// How one bundle is written.
+#[derive(Debug, Clone, Copy)]
+pub struct PackOptions {
+    /// The manifest's creation time, fixed when the bundle is planned, so packing the same
+    /// entries again gives the same bytes.
+    pub created_ns: i64,
+    /// An interrupted upload of this bundle may exist (see [`WriteOptions::resume`]).
+    pub resume: bool,
+}
+
 /// Errors that abort a whole bundle (single-file problems are recorded per entry instead).
 #[derive(Debug, thiserror::Error)]
 pub enum PackError {
@@ -93,18 +103,20 @@ pub fn member_name(path: &[u8]) -> &[u8] {
     &path[start..]
 }
 
-/// Packs `bundle` as object `bundle_key(id)` in `store` and stores its manifest copy.
+/// Packs `bundle` as object `bundle_key(id)` in `store` and stores its manifest copy. The
+/// same entries with the same options give the same bytes while the files are unchanged.
 pub fn pack_bundle(
     store: &dyn Store,
     id: Uuid,
     bundle: PlannedBundle,
     context: &BundleContext<'_>,
+    options: PackOptions,
     buffer: &mut Vec<u8>,
 ) -> Result<PackedBundle, PackError> {
     let key = store.key(&bundle_key(&id));
     // Data, a header (and maybe a pax header) per member, the manifest, the end marker.
     let size_hint = bundle.data_bytes + bundle.items.len() as u64 * 2048 + (1 << 20);
-    let writer = store.create(&key, size_hint)?;
+    let writer = store.create(&key, WriteOptions { size_hint, run: Some(context.run_id), resume: options.resume })?;
     let mut tar = TarWriter::new(writer);
     let write_error =
         |error: io::Error| PackError::Write { key: key.clone(), message: crate::error::io_message(&error) };
@@ -160,7 +172,7 @@ pub fn pack_bundle(
     }
 
     let stored = entries.iter().filter(|entry| entry.offsets.is_some()).count();
-    let now = crate::time::now_ns();
+    let now = options.created_ns;
     let header = ManifestHeader {
         esker_manifest: 1,
         bundle: id.to_string(),
@@ -192,10 +204,27 @@ pub fn pack_bundle(
     let finished = tar.finish().map_err(write_error)?;
     let object = finished.inner.finish(finished.length)?;
 
-    let compressed = zstd::encode_all(document.as_slice(), 3).map_err(write_error)?;
-    let manifest_key = store.key(&manifest_key(&id));
-    store.put_small(&manifest_key, &compressed)?;
-    Ok(PackedBundle { id, key, manifest_key, entries, object, sha256: finished.sha256 })
+    // From here on the bundle is stored: a failure must not leave it behind unrecorded.
+    let manifest = zstd::encode_all(document.as_slice(), 3).map_err(write_error).and_then(|compressed| {
+        Ok(store.put_small(&store.key(&manifest_key(&id)), &compressed, Some(context.run_id))?)
+    });
+    let manifest = match manifest {
+        Ok(manifest) => manifest,
+        Err(error) => {
+            if let Err(cleanup) = store.delete(&object.key) {
+                tracing::warn!("bundle {id}: could not remove {} after its manifest failed: {cleanup}", object.key);
+            }
+            return Err(error);
+        }
+    };
+    Ok(PackedBundle {
+        id,
+        key: object.key.clone(),
+        manifest_key: manifest.key,
+        entries,
+        object,
+        sha256: finished.sha256,
+    })
 }
 
 enum EntryError {
@@ -351,8 +380,15 @@ mod tests {
     fn pack(store: &LocalStore, items: Vec<PlanItem>) -> PackedBundle {
         let data_bytes = items.iter().map(|item| item.entry.stat.size).sum();
         let context = BundleContext { run_id: 1, host: "test", tags: &[], description: "" };
-        pack_bundle(store, Uuid::now_v7(), PlannedBundle { items, data_bytes }, &context, &mut Vec::new())
-            .expect("pack")
+        pack_bundle(
+            store,
+            Uuid::now_v7(),
+            PlannedBundle { items, data_bytes },
+            &context,
+            PackOptions { created_ns: crate::time::now_ns(), resume: false },
+            &mut Vec::new(),
+        )
+        .expect("pack")
     }
 
     #[test]

@@ -31,8 +31,12 @@ pub struct PendingFile {
 #[derive(Debug, Clone)]
 pub struct StoredBundle<'a> {
     pub bundle_id: i64,
+    /// The key the store holds the bundle under (a vault's archive id).
+    pub object_key: &'a str,
     pub bytes: i64,
     pub sha256: &'a str,
+    /// Glacier vaults: the archive's tree hash (hex).
+    pub tree_hash: Option<&'a str>,
     pub manifest_key: &'a str,
     pub stored_at: i64,
 }
@@ -172,6 +176,9 @@ impl Catalog {
             diesel::update(bundles::table.find(stored.bundle_id))
                 .set((
                     bundles::state.eq(BUNDLE_STORED),
+                    bundles::object_key.eq(stored.object_key),
+                    bundles::tree_hash.eq(stored.tree_hash),
+                    bundles::plan.eq(None::<Vec<u8>>),
                     bundles::bytes.eq(stored.bytes),
                     bundles::sha256.eq(stored.sha256),
                     bundles::manifest_key.eq(stored.manifest_key),

@@ -7,6 +7,7 @@ mod connection;
 mod error;
 mod files;
 mod history;
+mod inventories;
 mod models;
 mod retrievals;
 mod runs;
@@ -20,6 +21,7 @@ pub use connection::{Catalog, CatalogLocation, SchemaStatus, mask_password};
 pub use error::CatalogError;
 pub use files::{PendingFile, StoredBundle, path_hash};
 pub use history::{FILE_ARCHIVED, FILE_DELETED};
+pub use inventories::{INVENTORY_DONE, INVENTORY_FAILED, INVENTORY_REQUESTED, Inventory};
 pub use models::{Bundle, Dir, File, FileRecord, NewBundle, NewFile, NewRun, Run, join_path};
 pub use retrievals::{
     FILE_DONE, FILE_FAILED, FILE_PENDING, JOB_DONE, JOB_DOWNLOADING, JOB_EXPIRED, JOB_FAILED, JOB_OPEN_STATES,

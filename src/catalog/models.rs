@@ -68,6 +68,12 @@ pub struct Bundle {
     pub error: Option<String>,
     pub created_at: i64,
     pub stored_at: Option<i64>,
+    /// Glacier vaults: the archive's SHA-256 tree hash (hex), verified with the vault.
+    #[serde(default)]
+    pub tree_hash: Option<String>,
+    /// Glacier vaults, while uploading: the planned entries, to resume the upload.
+    #[serde(default, skip_serializing)]
+    pub plan: Option<Vec<u8>>,
 }
 
 #[derive(Debug, Insertable)]
@@ -82,6 +88,7 @@ pub struct NewBundle<'a> {
     pub file_count: i64,
     pub data_bytes: i64,
     pub created_at: i64,
+    pub plan: Option<&'a [u8]>,
 }
 
 /// A folder row.

@@ -140,6 +140,8 @@ pub struct JobUpdate {
     pub done_at: Option<Option<i64>>,
     pub expires: Option<Option<String>>,
     pub backend_job_id: Option<Option<String>>,
+    pub range_start: Option<Option<i64>>,
+    pub range_end: Option<Option<i64>>,
     pub updated_at: Option<i64>,
 }
 

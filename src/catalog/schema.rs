@@ -38,6 +38,8 @@ diesel::table! {
         error -> Nullable<Text>,
         created_at -> BigInt,
         stored_at -> Nullable<BigInt>,
+        tree_hash -> Nullable<Text>,
+        plan -> Nullable<Binary>,
     }
 }
 
@@ -174,6 +176,23 @@ diesel::table! {
         job_id -> BigInt,
         state -> Text,
         error -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    inventories (id) {
+        id -> BigInt,
+        store -> Text,
+        vault -> Text,
+        backend_job_id -> Text,
+        state -> Text,
+        error -> Nullable<Text>,
+        requested_at -> BigInt,
+        done_at -> Nullable<BigInt>,
+        inventory_date -> Nullable<Text>,
+        archives -> Nullable<BigInt>,
+        output -> Nullable<Binary>,
+        updated_at -> BigInt,
     }
 }
 

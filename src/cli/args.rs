@@ -62,6 +62,9 @@ pub enum Command {
     /// Names of file owners and ACL principals (local NSS, then LDAP/AD from [ldap]).
     #[command(subcommand)]
     Identities(IdentitiesCommand),
+    /// Glacier vault inventories: request one, then compare it with the catalog.
+    #[command(subcommand)]
+    Inventory(InventoryCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -88,6 +91,29 @@ pub enum IdentitiesCommand {
         /// `uid:N`, `gid:N`, `sid:S-1-…`
         #[arg(required = true, value_name = "PRINCIPAL")]
         principals: Vec<String>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum InventoryCommand {
+    /// Start an inventory-retrieval job for a vault store; `esker poll` fetches its output
+    /// when the vault has it ready (typically after 3 to 5 hours).
+    Request {
+        /// The store (kind = "glacier").
+        #[arg(value_name = "STORE")]
+        store: String,
+        /// Print what was requested as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Compare the latest fetched inventory with the catalog: archives the catalog does not
+    /// know, bundles missing from the vault, size or tree hash mismatches.
+    Show {
+        #[arg(value_name = "STORE")]
+        store: String,
+        /// The whole reconciliation as one JSON object.
         #[arg(long)]
         json: bool,
     },

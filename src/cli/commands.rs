@@ -276,6 +276,7 @@ pub fn bundles(settings: &Settings, args: ListArgs) -> Result<ExitCode> {
                 "bytes": bundle.bytes,
                 "state": bundle.state,
                 "sha256": bundle.sha256,
+                "tree_hash": bundle.tree_hash,
                 "error": bundle.error,
                 "created_at": crate::time::format_rfc3339(bundle.created_at),
                 "stored_at": bundle.stored_at.map(crate::time::format_rfc3339),

@@ -3,6 +3,7 @@
 mod args;
 mod commands;
 mod identities;
+mod inventory;
 mod output;
 mod retrieval;
 
@@ -52,6 +53,7 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
         Command::Config(command) => commands::config(&settings, command),
         Command::Catalog(command) => commands::catalog(&settings, command),
         Command::Identities(command) => identities::run(&settings, command),
+        Command::Inventory(command) => inventory::inventory(&settings, command),
     }
 }
 

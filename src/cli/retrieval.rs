@@ -179,6 +179,14 @@ fn print_report(out: &mut Output, report: &PollReport) -> Result<()> {
             out.line("failed files and why: esker jobs --json (field `failures`)")?;
         }
     }
+    if report.inventories_done + report.inventories_waiting + report.inventories_failed > 0 {
+        out.line(format!(
+            "inventories: {} fetched, {} waiting, {} failed",
+            thousands(report.inventories_done),
+            thousands(report.inventories_waiting),
+            thousands(report.inventories_failed)
+        ))?;
+    }
     for error in &report.errors {
         eprintln!("error: {error}");
     }
@@ -189,7 +197,11 @@ fn print_report(out: &mut Output, report: &PollReport) -> Result<()> {
 }
 
 fn report_code(report: &PollReport) -> ExitCode {
-    if report.files_failed > 0 || report.jobs_failed > 0 { ExitCode::from(2) } else { ExitCode::SUCCESS }
+    if report.files_failed > 0 || report.jobs_failed > 0 || report.inventories_failed > 0 {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    }
 }
 
 pub fn jobs(settings: &Settings, args: ListArgs) -> Result<ExitCode> {

@@ -127,11 +127,17 @@ pub struct StoreOptions {
     pub profile: Option<String>,
     pub endpoint_url: Option<String>,
     pub force_path_style: Option<bool>,
-    /// s3: multipart part size (5 MiB to 5 GiB) and parts in flight per bundle.
+    /// s3: multipart part size (5 MiB to 5 GiB) and parts in flight per bundle; glacier:
+    /// a power of two MiB from 1 MiB to 4 GiB.
     pub part_size: Option<SizeValue>,
     pub upload_concurrency: Option<usize>,
-    /// s3: attempts per request before a bundle fails (throttling, 5xx, timeouts).
+    /// s3, glacier: attempts per request before a bundle fails (throttling, 5xx, timeouts).
     pub max_attempts: Option<u32>,
+    /// glacier: the vault, its account (`-`: the credentials' own), and the bundle size from
+    /// which uploads go in parts.
+    pub vault: Option<String>,
+    pub account_id: Option<String>,
+    pub multipart_threshold: Option<SizeValue>,
 }
 
 impl Options {

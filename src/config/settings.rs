@@ -31,6 +31,7 @@ pub enum StoreSettings {
         cold_lifetime: Option<u64>,
     },
     S3(S3Settings),
+    Glacier(GlacierSettings),
 }
 
 /// Guards of `esker retrieve`.
@@ -134,6 +135,102 @@ fn s3_settings(name: &str, store: StoreOptions) -> Result<S3Settings, ConfigErro
     })
 }
 
+/// A vault of the Glacier vault API (the 2012 one).
+#[derive(Debug, Clone, Serialize)]
+pub struct GlacierSettings {
+    pub vault: String,
+    /// `-` means the account of the credentials.
+    pub account_id: String,
+    pub region: Option<String>,
+    pub profile: Option<String>,
+    pub endpoint_url: Option<String>,
+    /// Multipart part size: a power of two MiB, 1 MiB to 4 GiB.
+    pub part_size: u64,
+    /// Bundles of at least this many bytes go up as multipart uploads; smaller ones in one
+    /// UploadArchive request (at most 4 GiB).
+    pub multipart_threshold: u64,
+    pub upload_concurrency: usize,
+    pub max_attempts: u32,
+}
+
+const GLACIER_MIN_PART: u64 = 1024 * 1024;
+const GLACIER_MAX_PART: u64 = 4 * 1024 * 1024 * 1024;
+
+fn glacier_settings(name: &str, store: StoreOptions) -> Result<GlacierSettings, ConfigError> {
+    let what = |key: &str| format!("stores.{name}.{key}");
+    let vault = store.vault.filter(|vault| !vault.is_empty()).ok_or_else(|| ConfigError::Value {
+        what: what("vault"),
+        value: String::new(),
+        message: "a glacier store needs a vault".into(),
+    })?;
+    if vault.len() > 255 || !vault.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')) {
+        return Err(ConfigError::Value {
+            what: what("vault"),
+            value: vault,
+            message: "vault names are 1 to 255 characters: letters, digits, `_`, `-` and `.`".into(),
+        });
+    }
+    let account_id = store.account_id.filter(|id| !id.is_empty()).unwrap_or_else(|| "-".to_string());
+    if account_id != "-" && !(account_id.len() == 12 && account_id.chars().all(|c| c.is_ascii_digit())) {
+        return Err(ConfigError::Value {
+            what: what("account_id"),
+            value: account_id,
+            message: "expected `-` (the credentials' account) or a 12-digit AWS account id".into(),
+        });
+    }
+    let size = |key: &str, value: Option<SizeValue>, default: u64| -> Result<u64, ConfigError> {
+        match value {
+            None => Ok(default),
+            Some(SizeValue::Bytes(bytes)) => Ok(bytes),
+            Some(SizeValue::Text(text)) => parse_size_value(&what(key), &text),
+        }
+    };
+    let part_size = size("part_size", store.part_size, 16 * 1024 * 1024)?;
+    if !(GLACIER_MIN_PART..=GLACIER_MAX_PART).contains(&part_size)
+        || !part_size.is_power_of_two()
+        || !part_size.is_multiple_of(GLACIER_MIN_PART)
+    {
+        return Err(ConfigError::Value {
+            what: what("part_size"),
+            value: part_size.to_string(),
+            message: "glacier parts are a power of two MiB, from 1 MiB to 4 GiB (1MiB, 2MiB, 4MiB, ... 4GiB)".into(),
+        });
+    }
+    let multipart_threshold = size("multipart_threshold", store.multipart_threshold, part_size)?;
+    if multipart_threshold == 0 || multipart_threshold > GLACIER_MAX_PART {
+        return Err(ConfigError::Value {
+            what: what("multipart_threshold"),
+            value: multipart_threshold.to_string(),
+            message: "expected a size from 1 byte to 4 GiB (the largest single-request upload)".into(),
+        });
+    }
+    let upload_concurrency = positive(&what("upload_concurrency"), store.upload_concurrency.map(|n| n as u64))?
+        .map(|n| n as usize)
+        .unwrap_or(4);
+    let max_attempts =
+        positive(&what("max_attempts"), store.max_attempts.map(u64::from))?.map(|n| n as u32).unwrap_or(8);
+    if let Some(endpoint) = &store.endpoint_url
+        && !(endpoint.starts_with("http://") || endpoint.starts_with("https://"))
+    {
+        return Err(ConfigError::Value {
+            what: what("endpoint_url"),
+            value: endpoint.clone(),
+            message: "expected an http:// or https:// URL".into(),
+        });
+    }
+    Ok(GlacierSettings {
+        vault,
+        account_id,
+        region: store.region,
+        profile: store.profile,
+        endpoint_url: store.endpoint_url,
+        part_size,
+        multipart_threshold,
+        upload_concurrency,
+        max_attempts,
+    })
+}
+
 /// Defaults for `esker archive` (flags override them per run).
 #[derive(Debug, Clone, Serialize)]
 pub struct ArchiveSettings {
@@ -210,11 +307,12 @@ impl Settings {
                         .transpose()?,
                 },
                 "s3" => StoreSettings::S3(s3_settings(&name, store)?),
+                "glacier" => StoreSettings::Glacier(glacier_settings(&name, store)?),
                 other => {
                     return Err(ConfigError::Value {
                         what: format!("stores.{name}.kind"),
                         value: other.to_string(),
-                        message: "supported store kinds: local, s3".into(),
+                        message: "supported store kinds: local, s3, glacier".into(),
                     });
                 }
             };

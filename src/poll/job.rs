@@ -11,8 +11,8 @@ use crate::catalog::{
 };
 use crate::error::Result;
 use crate::retrieve::extract::{FileWriter, check_target, write_metadata_only};
-use crate::retrieve::ranges::{MAX_REQUEST, plan_ranges};
-use crate::store::{RestoreState, RestoreTier, Store, StoreErrorKind};
+use crate::retrieve::ranges::{MAX_REQUEST, data_span, plan_ranges};
+use crate::store::{RestoreJob, RestoreState, RestoreTier, StartedRestore, Store, StoreErrorKind};
 
 /// What happened to a job in one pass.
 #[derive(Debug, Default, Clone)]
@@ -48,16 +48,61 @@ fn set_state(catalog: &mut Catalog, job: &Job, state: &str, error: Option<String
     Ok(())
 }
 
+/// The store-side job of a retrieval job (vaults), from its catalog row.
+fn restore_job(job: &Job, object_size: u64) -> Option<RestoreJob> {
+    let id = job.backend_job_id.clone()?;
+    let range = job.range_start.unwrap_or(0).max(0) as u64..job.range_end.map_or(object_size, |end| end.max(0) as u64);
+    Some(RestoreJob { id, range, object_size })
+}
+
+/// Asks the store to make the bytes a job's pending files need readable, and records the
+/// store-side job (vaults) on the job row.
+pub fn start_restore(
+    catalog: &mut Catalog,
+    store: &dyn Store,
+    job: &Job,
+    days: u32,
+) -> Result<std::result::Result<StartedRestore, crate::store::StoreError>> {
+    let size = catalog.bundle(job.bundle_id)?.and_then(|bundle| bundle.bytes).unwrap_or(0).max(0) as u64;
+    let records = catalog.pending_job_files(job.id)?;
+    let span = data_span(&records).unwrap_or(0..0);
+    let started = match store.start_restore(&job.object_key, span, size, days, tier_of(&job.tier)) {
+        Ok(started) => started,
+        Err(error) => return Ok(Err(error)),
+    };
+    let (id, start, end) = match &started.job {
+        Some(restore) => (Some(restore.id.clone()), Some(restore.range.start as i64), Some(restore.range.end as i64)),
+        None => (None, None, None),
+    };
+    catalog.update_job(
+        job.id,
+        &JobUpdate {
+            backend_job_id: Some(id),
+            range_start: Some(start),
+            range_end: Some(end),
+            updated_at: Some(crate::time::now_seconds()),
+            ..JobUpdate::default()
+        },
+    )?;
+    Ok(Ok(started))
+}
+
 /// Brings a job as far as it can go now.
 pub fn work(catalog: &mut Catalog, store: &dyn Store, job: &Job, retrieval: &Retrieval) -> Result<JobOutcome> {
     let mut outcome = JobOutcome::default();
-    let info = match store.head(&job.object_key) {
-        Ok(Some(info)) => info,
+    let size = catalog.bundle(job.bundle_id)?.and_then(|bundle| bundle.bytes).unwrap_or(0).max(0) as u64;
+    let mut current = restore_job(job, size);
+    let missing = |catalog: &mut Catalog, outcome: &mut JobOutcome| -> Result<()> {
+        let message = format!("bundle object {} is missing from store `{}`", job.object_key, job.store);
+        set_state(catalog, job, JOB_FAILED, Some(message.clone()))?;
+        outcome.state = JOB_FAILED.into();
+        outcome.errors.push(message);
+        Ok(())
+    };
+    let restore = match store.restore_state(&job.object_key, current.as_ref()) {
+        Ok(Some(state)) => state,
         Ok(None) => {
-            let message = format!("bundle object {} is missing from store `{}`", job.object_key, job.store);
-            set_state(catalog, job, JOB_FAILED, Some(message.clone()))?;
-            outcome.state = JOB_FAILED.into();
-            outcome.errors.push(message);
+            missing(catalog, &mut outcome)?;
             return Ok(outcome);
         }
         Err(error) => {
@@ -67,26 +112,33 @@ pub fn work(catalog: &mut Catalog, store: &dyn Store, job: &Job, retrieval: &Ret
             return Ok(outcome);
         }
     };
-    let restore_again = |catalog: &mut Catalog, note: &str| -> Result<JobOutcome> {
-        tracing::warn!("job {}: {note}; requesting the restore again", job.id);
-        set_state(catalog, job, JOB_EXPIRED, Some(note.to_string()))?;
-        let state = store.request_restore(&job.object_key, retrieval.days.max(1) as u32, tier_of(&job.tier))?;
-        let next =
-            if matches!(state, RestoreState::Restoring | RestoreState::Archived) { JOB_RESTORING } else { JOB_READY };
-        set_state(catalog, job, next, None)?;
-        Ok(JobOutcome { state: next.into(), ..JobOutcome::default() })
-    };
-    match info.restore {
+    match restore {
         RestoreState::Archived => {
             let note = if job.state == "requested" {
                 "restore not started yet"
             } else {
                 "the restored copy expired before download"
             };
-            let outcome = restore_again(catalog, note)?;
-            if outcome.state != JOB_READY {
-                return Ok(outcome);
+            tracing::warn!("job {}: {note}; requesting the restore again", job.id);
+            set_state(catalog, job, JOB_EXPIRED, Some(note.to_string()))?;
+            let started = match start_restore(catalog, store, job, retrieval.days.max(1) as u32)? {
+                Ok(started) => started,
+                Err(error) if error.kind == StoreErrorKind::NotFound => {
+                    missing(catalog, &mut outcome)?;
+                    return Ok(outcome);
+                }
+                Err(error) => return Err(error.into()),
+            };
+            let next = if matches!(started.state, RestoreState::Restoring | RestoreState::Archived) {
+                JOB_RESTORING
+            } else {
+                JOB_READY
+            };
+            set_state(catalog, job, next, None)?;
+            if next != JOB_READY {
+                return Ok(JobOutcome { state: next.into(), ..JobOutcome::default() });
             }
+            current = started.job;
         }
         RestoreState::Restoring => {
             if job.state != JOB_RESTORING {
@@ -101,7 +153,7 @@ pub fn work(catalog: &mut Catalog, store: &dyn Store, job: &Job, retrieval: &Ret
         RestoreState::Online => {}
     }
     set_state(catalog, job, JOB_READY, None)?;
-    download(catalog, store, job, retrieval, &mut outcome)?;
+    download(catalog, store, job, current.as_ref(), retrieval, &mut outcome)?;
     let (pending, _, failed) = catalog.job_file_counts(job.id)?;
     outcome.state = if pending > 0 {
         JOB_READY.into()
@@ -168,8 +220,8 @@ enum Read {
     Expired(String),
 }
 
-fn read(store: &dyn Store, job: &Job, range: std::ops::Range<u64>) -> Result<Read> {
-    match store.get_range(&job.object_key, range) {
+fn read(store: &dyn Store, job: &Job, restore: Option<&RestoreJob>, range: std::ops::Range<u64>) -> Result<Read> {
+    match store.read_restored(&job.object_key, restore, range) {
         Ok(bytes) => Ok(Read::Bytes(bytes)),
         Err(error) if error.kind == StoreErrorKind::NotRestored => Ok(Read::Expired(error.to_string())),
         Err(error) => Err(error.into()),
@@ -180,6 +232,7 @@ fn download(
     catalog: &mut Catalog,
     store: &dyn Store,
     job: &Job,
+    restore: Option<&RestoreJob>,
     retrieval: &Retrieval,
     outcome: &mut JobOutcome,
 ) -> Result<()> {
@@ -217,7 +270,7 @@ fn download(
         // Small neighbours come in one request; a large file in chunks.
         let chunked = group.len() > MAX_REQUEST;
         if !chunked {
-            let bytes = match read(store, job, group.start..group.end)? {
+            let bytes = match read(store, job, restore, group.start..group.end)? {
                 Read::Bytes(bytes) => bytes,
                 Read::Expired(why) => return set_state(catalog, job, JOB_EXPIRED, Some(why)),
             };
@@ -251,7 +304,7 @@ fn download(
         while offset < group.end && broken.is_none() {
             keep_claim(catalog, job)?;
             let end = (offset + MAX_REQUEST).min(group.end);
-            match read(store, job, offset..end)? {
+            match read(store, job, restore, offset..end)? {
                 Read::Bytes(bytes) => {
                     outcome.bytes_downloaded += bytes.len() as u64;
                     if let Err(error) = writer.write(&bytes) {

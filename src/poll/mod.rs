@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-pub use job::{JobOutcome, tier_of};
+pub use job::{JobOutcome, start_restore, tier_of};
 
 use crate::catalog::Catalog;
 use crate::config::Settings;
@@ -34,6 +34,10 @@ pub struct PollReport {
     pub files_done: u64,
     pub files_failed: u64,
     pub bytes_downloaded: u64,
+    /// Vault inventories fetched in this pass, still waiting, and failed.
+    pub inventories_done: u64,
+    pub inventories_waiting: u64,
+    pub inventories_failed: u64,
     pub errors: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
@@ -93,6 +97,9 @@ pub fn poll_once(settings: &Settings, catalog: &mut Catalog, retrieval: Option<i
         report.warnings.extend(outcome.warnings);
     }
     catalog.settle_retrievals(crate::time::now_seconds())?;
+    if retrieval.is_none() {
+        crate::inventory::poll_inventories(settings, catalog, &mut report)?;
+    }
     Ok(report)
 }
 

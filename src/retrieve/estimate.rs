@@ -3,13 +3,15 @@
 //! S3 restores whole bundles (the only option it offers), then esker downloads just the
 //! needed byte ranges. The cost of a tier: restore fee per GB and per request, GET requests,
 //! internet egress for the bytes downloaded, and the restored copies' storage (billed as
-//! STANDARD) for the days asked.
+//! STANDARD) for the days asked. A Glacier vault retrieves only a MiB-aligned range of each
+//! bundle (an archive-retrieval job), billed per GB of that range and per job; its output
+//! costs no storage.
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::ranges::{plan_ranges, request_count};
+use super::ranges::{data_span, plan_ranges, request_count, requests};
 use super::select::Selection;
 use crate::catalog::{Bundle, Catalog};
 use crate::config::{Settings, StoreSettings};
@@ -71,6 +73,29 @@ struct Group {
     bundle_bytes: u64,
     download_requests: u64,
     download_bytes: u64,
+    /// Vaults: archive-retrieval jobs and the bytes of their (MiB-aligned) ranges.
+    vault_jobs: u64,
+    vault_range_bytes: u64,
+}
+
+/// What a vault retrieves and downloads for one bundle's records: the job's range (the
+/// data span widened to MiB boundaries), and the download requests with their bytes
+/// (widened where that lets the vault send a tree hash to check).
+pub fn vault_plan(
+    records: &[crate::catalog::FileRecord],
+    bundle_size: u64,
+) -> Option<(std::ops::Range<u64>, u64, u64)> {
+    let span = data_span(records)?;
+    let job = crate::store::tree_hash::mib_aligned(&span, bundle_size);
+    let mut count = 0;
+    let mut bytes = 0;
+    for request in requests(&plan_ranges(records)) {
+        let relative = request.start - job.start..request.end - job.start;
+        let fetched = crate::store::download_range(&job, bundle_size, &relative);
+        count += 1;
+        bytes += fetched.end - fetched.start;
+    }
+    Some((job, count, bytes))
 }
 
 pub fn estimate(
@@ -84,7 +109,17 @@ pub fn estimate(
         let bundle = bundle_row(catalog, *bundle_id)?;
         let group = groups.entry((bundle.store.clone(), bundle.storage_class.clone())).or_default();
         group.bundles += 1;
-        group.bundle_bytes += bundle.bytes.unwrap_or(bundle.data_bytes).max(0) as u64;
+        let size = bundle.bytes.unwrap_or(bundle.data_bytes).max(0) as u64;
+        group.bundle_bytes += size;
+        if matches!(settings.store(&bundle.store), Ok(StoreSettings::Glacier(_))) {
+            if let Some((job, requests, bytes)) = vault_plan(records, size) {
+                group.vault_jobs += 1;
+                group.vault_range_bytes += job.end - job.start;
+                group.download_requests += requests;
+                group.download_bytes += bytes;
+            }
+            continue;
+        }
         let (requests, bytes) = request_count(&plan_ranges(records));
         group.download_requests += requests;
         group.download_bytes += bytes;
@@ -139,6 +174,33 @@ pub fn estimate(
                         })
                         .collect()
                 }
+            }
+            Ok(StoreSettings::Glacier(_)) => {
+                if pricing.is_none() {
+                    pricing = Some(Pricing::load(settings.pricing_file.as_deref())?);
+                }
+                let table = pricing.as_ref().ok_or_else(|| Error::Input("pricing table missing".into()))?;
+                let price = table.class(class.as_deref().unwrap_or(crate::store::GLACIER_VAULT_CLASS))?;
+                // Only the jobs' ranges are retrieved; their output is readable for 24 h at
+                // no storage charge, so there is no restored copy to pay for.
+                bytes_restored += group.vault_range_bytes;
+                restore_requests += group.vault_jobs;
+                let retrieved_gb = gigabytes(group.vault_range_bytes as f64);
+                let get_usd = group.download_requests as f64 / 1000.0 * price.get_per_1000;
+                let egress_usd = gigabytes(group.download_bytes as f64) * table.egress_per_gb;
+                price
+                    .restore
+                    .iter()
+                    .map(|(tier, fee)| {
+                        let breakdown = CostBreakdown {
+                            retrieval_per_gb_usd: retrieved_gb * fee.per_gb,
+                            requests_usd: group.vault_jobs as f64 / 1000.0 * fee.per_1000 + get_usd,
+                            egress_usd,
+                            restored_storage_usd: 0.0,
+                        };
+                        (tier.clone(), tier_total(tier, breakdown, fee.hours))
+                    })
+                    .collect()
             }
             Ok(StoreSettings::Local { cold_delay, .. }) => {
                 let hours = cold_delay.map(|seconds| seconds as f64 / 3600.0).unwrap_or(0.0);

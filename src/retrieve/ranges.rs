@@ -55,3 +55,31 @@ pub fn request_count(groups: &[RangeGroup]) -> (u64, u64) {
     let bytes = groups.iter().map(RangeGroup::len).sum();
     (requests, bytes)
 }
+
+/// The bytes of a bundle the records need: from the first file's data to the end of the
+/// last one's (`None` when none has data). Stores that restore ranges (vaults) retrieve
+/// this span, widened to MiB boundaries.
+pub fn data_span(records: &[FileRecord]) -> Option<std::ops::Range<u64>> {
+    let groups = plan_ranges(records);
+    let start = groups.iter().map(|group| group.start).min()?;
+    let end = groups.iter().map(|group| group.end).max()?;
+    (start < end).then_some(start..end)
+}
+
+/// The requests that download `groups` (as the poller makes them: large groups in chunks
+/// of [`MAX_REQUEST`]).
+pub fn requests(groups: &[RangeGroup]) -> Vec<std::ops::Range<u64>> {
+    let mut out = Vec::new();
+    for group in groups {
+        let mut offset = group.start;
+        loop {
+            let end = if group.len() > MAX_REQUEST { (offset + MAX_REQUEST).min(group.end) } else { group.end };
+            out.push(offset..end);
+            offset = end;
+            if offset >= group.end {
+                break;
+            }
+        }
+    }
+    out
+}

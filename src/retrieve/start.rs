@@ -11,7 +11,7 @@ use super::select::select;
 use crate::catalog::{Catalog, JOB_READY, JOB_REQUESTED, JOB_RESTORING, JobUpdate, NewJob, NewRetrieval};
 use crate::config::Settings;
 use crate::error::{Error, Result};
-use crate::poll::{PollReport, poll_once, tier_of};
+use crate::poll::{PollReport, poll_once};
 use crate::store::RestoreState;
 
 /// What the user asked for.
@@ -148,7 +148,8 @@ pub fn retrieve(settings: &Settings, request: &RetrieveRequest) -> Result<Retrie
     for (job_id, bundle) in job_ids.iter().zip(&bundles) {
         let earlier = catalog.active_job_for_bundle(bundle.id)?.is_some_and(|job| job.id != *job_id);
         let store = crate::store::open(&bundle.store, settings.store(&bundle.store)?)?;
-        let state = store.request_restore(&bundle.object_key, request.days.max(1), tier_of(&chosen.tier))?;
+        let job = catalog.job(*job_id)?.ok_or_else(|| Error::Input(format!("job {job_id} vanished")))?;
+        let state = crate::poll::start_restore(&mut catalog, store.as_ref(), &job, request.days.max(1))??.state;
         if earlier && matches!(state, RestoreState::Restoring | RestoreState::Restored { .. }) {
             restores_reused += 1;
         }

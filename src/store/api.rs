@@ -1,4 +1,4 @@
-//! The store trait every backend implements (local directory now; S3 and Glacier vaults later).
+//! The store trait every backend implements: a local directory, S3, a Glacier vault.
 
 use std::io::Write;
 use std::ops::Range;
@@ -8,10 +8,43 @@ use super::error::StoreError;
 /// A finished, confirmed object.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredObject {
+    /// The key to read it by: the key it was created under, or the name the store gave it
+    /// (a vault's archive id).
     pub key: String,
     pub size: u64,
-    /// The checksum the store reported and esker verified (e.g. S3's SHA-256), if any.
+    /// The checksum the store reported and esker verified (S3's SHA-256, a vault's SHA-256
+    /// tree hash in hex), if any.
     pub checksum: Option<String>,
+}
+
+/// What a new object is, beyond its key.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WriteOptions {
+    /// About how many bytes will be written (backends with part limits size their parts
+    /// from it; writing more is allowed).
+    pub size_hint: u64,
+    /// The run writing it (vaults put it in the archive description).
+    pub run: Option<i64>,
+    /// An interrupted upload of the same key may exist. Stores that can (vaults) continue
+    /// it, sending only the parts that are missing or differ; the others start over.
+    pub resume: bool,
+}
+
+/// A store-side retrieval job (vaults): its id and the byte range it makes readable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RestoreJob {
+    pub id: String,
+    pub range: Range<u64>,
+    /// Size of the whole object.
+    pub object_size: u64,
+}
+
+/// What [`Store::start_restore`] started or found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StartedRestore {
+    pub state: RestoreState,
+    /// The job making the bytes readable, for stores that restore through jobs.
+    pub job: Option<RestoreJob>,
 }
 
 /// Whether an object can be read now.
@@ -82,11 +115,16 @@ pub trait Store: Send + Sync {
     fn storage_class(&self) -> Option<String>;
     /// Creates what the store needs before the first write (folders, checks).
     fn prepare(&self) -> Result<(), StoreError>;
-    /// Starts streaming a new object of about `size_hint` bytes (backends with part limits
-    /// size their parts from it; writing more is allowed).
-    fn create(&self, key: &str, size_hint: u64) -> Result<Box<dyn ObjectWriter>, StoreError>;
-    /// Stores a small object in one request (manifests), in the hot class.
-    fn put_small(&self, key: &str, bytes: &[u8]) -> Result<StoredObject, StoreError>;
+    /// Starts streaming a new object.
+    fn create(&self, key: &str, options: WriteOptions) -> Result<Box<dyn ObjectWriter>, StoreError>;
+    /// Stores a small object in one request (manifests), in the hot class where the store
+    /// has one.
+    fn put_small(&self, key: &str, bytes: &[u8], run: Option<i64>) -> Result<StoredObject, StoreError>;
+    /// Whether [`create`](Store::create) with `resume` continues an interrupted upload, so
+    /// an interrupted bundle should be packed again under the same key.
+    fn resumes_uploads(&self) -> bool {
+        false
+    }
     /// Size and class of an object, or None when it does not exist.
     fn head(&self, key: &str) -> Result<Option<ObjectInfo>, StoreError>;
     /// Reads a byte range of an object.
@@ -102,6 +140,33 @@ pub trait Store: Send + Sync {
     /// Asks for a readable copy of an archived object for `days` days. Returns the state
     /// after the request (`Online` when the store needs no restore).
     fn request_restore(&self, key: &str, days: u32, tier: RestoreTier) -> Result<RestoreState, StoreError>;
+    /// Makes `range` of an object of `object_size` bytes readable. Stores that restore
+    /// whole objects do that ([`request_restore`](Store::request_restore)); vaults start an
+    /// archive-retrieval job over the range widened to MiB boundaries, or reuse a running
+    /// or finished one that covers it.
+    fn start_restore(
+        &self,
+        key: &str,
+        range: Range<u64>,
+        object_size: u64,
+        days: u32,
+        tier: RestoreTier,
+    ) -> Result<StartedRestore, StoreError> {
+        let _ = (range, object_size);
+        Ok(StartedRestore { state: self.request_restore(key, days, tier)?, job: None })
+    }
+    /// Where a restore stands; `None` when the object is gone. For a vault, `Archived` means
+    /// the job is unknown or its output expired: start another.
+    fn restore_state(&self, key: &str, job: Option<&RestoreJob>) -> Result<Option<RestoreState>, StoreError> {
+        let _ = job;
+        Ok(self.head(key)?.map(|info| info.restore))
+    }
+    /// Reads `range` (object offsets) of a restored or online object; vaults read the job's
+    /// output and check it against tree hashes where the range allows.
+    fn read_restored(&self, key: &str, job: Option<&RestoreJob>, range: Range<u64>) -> Result<Vec<u8>, StoreError> {
+        let _ = job;
+        self.get_range(key, range)
+    }
 }
 
 /// Object key of a bundle.

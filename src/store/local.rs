@@ -5,7 +5,9 @@ use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-use super::api::{ObjectInfo, ObjectWriter, RestoreState, RestoreTier, Store, StoredObject, UnfinishedUpload};
+use super::api::{
+    ObjectInfo, ObjectWriter, RestoreState, RestoreTier, Store, StoredObject, UnfinishedUpload, WriteOptions,
+};
 use super::error::{StoreError, StoreErrorKind};
 
 const WRITE_BUFFER: usize = 1 << 20;
@@ -171,7 +173,7 @@ impl Store for LocalStore {
         Ok(())
     }
 
-    fn create(&self, key: &str, _size_hint: u64) -> Result<Box<dyn ObjectWriter>, StoreError> {
+    fn create(&self, key: &str, _options: WriteOptions) -> Result<Box<dyn ObjectWriter>, StoreError> {
         let target = self.path_of(key)?;
         let temp = self.temp_path_of(key);
         let file = File::create(&temp).map_err(|error| StoreError::io(&temp.display().to_string(), error))?;
@@ -183,8 +185,8 @@ impl Store for LocalStore {
         }))
     }
 
-    fn put_small(&self, key: &str, bytes: &[u8]) -> Result<StoredObject, StoreError> {
-        let mut writer = self.create(key, bytes.len() as u64)?;
+    fn put_small(&self, key: &str, bytes: &[u8], _run: Option<i64>) -> Result<StoredObject, StoreError> {
+        let mut writer = self.create(key, WriteOptions { size_hint: bytes.len() as u64, ..WriteOptions::default() })?;
         writer.write_all(bytes).map_err(|error| StoreError::io(key, error))?;
         writer.finish(bytes.len() as u64)
     }

@@ -2,16 +2,22 @@
 
 mod api;
 mod error;
+mod glacier;
+mod glacier_writer;
 mod local;
 mod s3;
+pub mod tree_hash;
 
 use std::sync::Arc;
 
 pub use api::{
-    ObjectInfo, ObjectWriter, RestoreState, RestoreTier, Store, StoredObject, UnfinishedUpload, bundle_key,
-    manifest_key,
+    ObjectInfo, ObjectWriter, RestoreJob, RestoreState, RestoreTier, StartedRestore, Store, StoredObject,
+    UnfinishedUpload, WriteOptions, bundle_key, manifest_key,
 };
 pub use error::{StoreError, StoreErrorKind};
+pub use glacier::{
+    ArchiveLabel, GLACIER_VAULT_CLASS, GlacierStore, InventoryJobState, VaultArchive, VaultInventory, download_range,
+};
 pub use local::LocalStore;
 pub use s3::{S3Store, composite_sha256, part_size_for};
 
@@ -24,5 +30,6 @@ pub fn open(name: &str, settings: &StoreSettings) -> Result<Arc<dyn Store>, Stor
             Arc::new(LocalStore::new(name, path).with_cold(*cold_delay, *cold_lifetime))
         }
         StoreSettings::S3(s3) => Arc::new(S3Store::new(name, s3)?),
+        StoreSettings::Glacier(glacier) => Arc::new(GlacierStore::new(name, glacier)?),
     })
 }

@@ -23,7 +23,9 @@ use sha2::{Digest, Sha256};
 use tokio::runtime::Runtime;
 use tokio::task::JoinHandle;
 
-use super::api::{ObjectInfo, ObjectWriter, RestoreState, RestoreTier, Store, StoredObject, UnfinishedUpload};
+use super::api::{
+    ObjectInfo, ObjectWriter, RestoreState, RestoreTier, Store, StoredObject, UnfinishedUpload, WriteOptions,
+};
 use super::error::{StoreError, StoreErrorKind};
 use crate::config::S3Settings;
 
@@ -233,8 +235,8 @@ impl Store for S3Store {
         Ok(())
     }
 
-    fn create(&self, key: &str, size_hint: u64) -> Result<Box<dyn ObjectWriter>, StoreError> {
-        let part_size = part_size_for(size_hint, self.inner.settings.part_size) as usize;
+    fn create(&self, key: &str, options: WriteOptions) -> Result<Box<dyn ObjectWriter>, StoreError> {
+        let part_size = part_size_for(options.size_hint, self.inner.settings.part_size) as usize;
         Ok(Box::new(S3Writer {
             inner: self.inner.clone(),
             key: key.to_string(),
@@ -251,7 +253,7 @@ impl Store for S3Store {
         }))
     }
 
-    fn put_small(&self, key: &str, bytes: &[u8]) -> Result<StoredObject, StoreError> {
+    fn put_small(&self, key: &str, bytes: &[u8], _run: Option<i64>) -> Result<StoredObject, StoreError> {
         let class = StorageClass::from(self.inner.settings.manifest_storage_class.as_str());
         put_whole(&self.inner, key, class, bytes.to_vec())
     }

@@ -414,3 +414,177 @@ impl S3Check {
         }
     }
 }
+
+/// A client for a vault on moto (through scripts/fixtures/moto_glacier.py): creates the
+/// vault, reads what esker wrote straight from the server, and drives the extension's
+/// control routes (request counts, holding jobs, garbling a download).
+pub struct GlacierCheck {
+    pub runtime: tokio::runtime::Runtime,
+    pub client: aws_sdk_glacier::Client,
+    pub vault: String,
+    pub endpoint: String,
+}
+
+impl GlacierCheck {
+    /// Creates a fresh vault on moto.
+    pub fn new() -> GlacierCheck {
+        let endpoint = s3_endpoint();
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        let config = aws_sdk_glacier::config::Builder::new()
+            .behavior_version(aws_sdk_glacier::config::BehaviorVersion::latest())
+            .region(aws_sdk_glacier::config::Region::new("us-east-1"))
+            .endpoint_url(&endpoint)
+            .credentials_provider(aws_sdk_glacier::config::Credentials::new("testing", "testing", None, None, "test"))
+            .http_client(
+                aws_smithy_http_client::Builder::new()
+                    .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
+                        aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
+                    ))
+                    .build_https(),
+            )
+            .build();
+        let client = aws_sdk_glacier::Client::from_conf(config);
+        let vault = format!("esker-{}", uuid::Uuid::now_v7().simple());
+        runtime.block_on(client.create_vault().account_id("-").vault_name(&vault).send()).expect("create vault");
+        GlacierCheck { runtime, client, vault, endpoint }
+    }
+
+    /// Store settings for this vault: 1 MiB parts, multipart from 2 MiB, 3 parts in flight.
+    pub fn settings(&self) -> esker::config::GlacierSettings {
+        esker::config::GlacierSettings {
+            vault: self.vault.clone(),
+            account_id: "-".into(),
+            region: Some("us-east-1".into()),
+            profile: None,
+            endpoint_url: Some(self.endpoint.clone()),
+            part_size: 1024 * 1024,
+            multipart_threshold: 2 * 1024 * 1024,
+            upload_concurrency: 3,
+            max_attempts: 4,
+        }
+    }
+
+    /// Config for an esker store named `vault` on this vault.
+    pub fn store_config(&self, extra: &str) -> String {
+        format!(
+            "[stores.vault]\nkind = \"glacier\"\nvault = \"{}\"\nregion = \"us-east-1\"\nendpoint_url = \"{}\"\n\
+             part_size = \"1MiB\"\nmultipart_threshold = \"2MiB\"\n{extra}\n",
+            self.vault, self.endpoint
+        )
+    }
+
+    /// A request to the extension's control routes; the JSON answer.
+    pub fn control(&self, method: &str, action: &str) -> Value {
+        use std::io::{Read, Write};
+        let address = self.endpoint.trim_start_matches("http://").to_string();
+        let mut stream = std::net::TcpStream::connect(&address).expect("connect to moto");
+        write!(
+            stream,
+            "{method} /_esker_glacier/vaults/{}/{action} HTTP/1.1\r\nHost: {address}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            self.vault
+        )
+        .expect("send");
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).expect("read");
+        assert!(answer.starts_with("HTTP/1.1 200"), "control {action}: {answer}");
+        let body = answer.split("\r\n\r\n").nth(1).unwrap_or("{}");
+        serde_json::from_str(body).expect("json")
+    }
+
+    /// How many requests of a kind the vault served (see moto_glacier.py).
+    pub fn stat(&self, name: &str) -> u64 {
+        self.control("GET", "stats")[name].as_u64().unwrap_or(0)
+    }
+
+    /// Unfinished multipart uploads: (upload id, description).
+    pub fn uploads(&self) -> Vec<(String, String)> {
+        let output = self
+            .runtime
+            .block_on(self.client.list_multipart_uploads().account_id("-").vault_name(&self.vault).send())
+            .expect("list uploads");
+        output
+            .uploads_list()
+            .iter()
+            .map(|upload| {
+                (
+                    upload.multipart_upload_id().unwrap_or_default().to_string(),
+                    upload.archive_description().unwrap_or_default().to_string(),
+                )
+            })
+            .collect()
+    }
+
+    /// The parts an upload holds: (range text, tree hash).
+    pub fn parts(&self, upload_id: &str) -> Vec<(String, String)> {
+        let output = self
+            .runtime
+            .block_on(self.client.list_parts().account_id("-").vault_name(&self.vault).upload_id(upload_id).send())
+            .expect("list parts");
+        output
+            .parts()
+            .iter()
+            .map(|part| {
+                (
+                    part.range_in_bytes().unwrap_or_default().to_string(),
+                    part.sha256_tree_hash().unwrap_or_default().to_string(),
+                )
+            })
+            .collect()
+    }
+
+    /// A whole archive, through an archive-retrieval job (moto's jobs complete at once).
+    pub fn download(&self, archive_id: &str) -> Vec<u8> {
+        self.runtime.block_on(async {
+            let parameters = aws_sdk_glacier::types::JobParameters::builder()
+                .r#type("archive-retrieval")
+                .archive_id(archive_id)
+                .build();
+            let job = self
+                .client
+                .initiate_job()
+                .account_id("-")
+                .vault_name(&self.vault)
+                .job_parameters(parameters)
+                .send()
+                .await
+                .expect("initiate job");
+            let output = self
+                .client
+                .get_job_output()
+                .account_id("-")
+                .vault_name(&self.vault)
+                .job_id(job.job_id().expect("job id"))
+                .send()
+                .await
+                .expect("job output");
+            output.body.collect().await.expect("body").into_bytes().to_vec()
+        })
+    }
+
+    pub fn delete_archive(&self, archive_id: &str) {
+        self.runtime
+            .block_on(
+                self.client.delete_archive().account_id("-").vault_name(&self.vault).archive_id(archive_id).send(),
+            )
+            .expect("delete archive");
+    }
+
+    /// Uploads an archive esker did not write; its id.
+    pub fn upload_foreign(&self, body: &[u8], description: &str) -> String {
+        let checksum = hex::encode(esker::store::tree_hash::tree_hash(body));
+        let output = self
+            .runtime
+            .block_on(
+                self.client
+                    .upload_archive()
+                    .account_id("-")
+                    .vault_name(&self.vault)
+                    .archive_description(description)
+                    .checksum(checksum)
+                    .body(aws_sdk_glacier::primitives::ByteStream::from(body.to_vec()))
+                    .send(),
+            )
+            .expect("upload archive");
+        output.archive_id().expect("archive id").to_string()
+    }
+}

@@ -7,6 +7,7 @@ mod awkward;
 mod conformance;
 mod crash;
 mod errors;
+mod glacier;
 mod incremental;
 mod postgres;
 mod query;
