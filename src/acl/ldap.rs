@@ -25,14 +25,27 @@ pub struct LdapSettings {
     /// Upgrade an `ldap://` connection with StartTLS.
     pub starttls: bool,
     pub bind_dn: Option<String>,
-    #[serde(skip)]
+    /// Shown masked by `config show`.
+    #[serde(serialize_with = "masked")]
     pub bind_password: Option<String>,
     pub base: String,
+    #[serde(serialize_with = "seconds")]
     pub timeout: Duration,
     pub user_filter: String,
     pub group_filter: String,
     pub sid_filter: String,
     pub name_attributes: Vec<String>,
+}
+
+fn masked<S: serde::Serializer>(password: &Option<String>, serializer: S) -> Result<S::Ok, S::Error> {
+    match password {
+        Some(_) => serializer.serialize_str("********"),
+        None => serializer.serialize_none(),
+    }
+}
+
+fn seconds<S: serde::Serializer>(timeout: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&format!("{}s", timeout.as_secs()))
 }
 
 /// Why LDAP could not answer.

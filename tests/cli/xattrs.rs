@@ -287,6 +287,11 @@ fn owners_groups_and_sids_are_named_through_ldap() {
         assert_eq!((found[index].0.as_str(), found[index].1.as_str()), (*name, *source), "{found:?}");
     }
     assert_eq!(found[5], ("Everyone".to_string(), "builtin".to_string()));
+    // The bind password never shows.
+    let output = env.run(&["config", "show", "--json"]);
+    assert_success(&output);
+    let shown = String::from_utf8_lossy(&output.stdout);
+    assert!(!shown.contains(&directory.password) && shown.contains("********"), "{shown}");
     let output = env.run(&["identities", "lookup", "not-a-key"]);
     assert_eq!(output.status.code(), Some(2));
     assert!(stderr(&output).contains("not-a-key"), "{}", stderr(&output));
