@@ -245,11 +245,16 @@ fn download(
         Default::default()
     };
     let xattrs_of = |record: &FileRecord| recorded_xattrs.get(&record.file.id).map(Vec::as_slice).unwrap_or_default();
-    // Entries without data first.
-    for record in records.iter().filter(|record| record.file.kind != "file") {
-        match check_target(&destination, record, retrieval.overwrite)
-            .and_then(|target| write_metadata_only(&target, record, xattrs_of(record)))
-        {
+    // Entries without data first: symlinks, folders and empty files need no bytes.
+    for record in records.iter().filter(|record| record.file.kind != "file" || record.file.size == 0) {
+        let written = check_target(&destination, record, retrieval.overwrite).and_then(|target| {
+            if record.file.kind == "file" {
+                FileWriter::create(target, record).and_then(|writer| writer.finish(record, xattrs_of(record)))
+            } else {
+                write_metadata_only(&target, record, xattrs_of(record))
+            }
+        });
+        match written {
             Ok(refused) => restored(catalog, job, record, refused, outcome)?,
             Err(error) => failed(catalog, job, record, error.0, outcome)?,
         }

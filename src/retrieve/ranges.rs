@@ -27,10 +27,14 @@ impl RangeGroup {
     }
 }
 
-/// Groups the data ranges of `records` (regular files with data) into requests.
+/// Groups the data ranges of `records` (regular files with data; empty files need no
+/// request) into requests.
 pub fn plan_ranges(records: &[FileRecord]) -> Vec<RangeGroup> {
     let mut order: Vec<usize> = (0..records.len())
-        .filter(|&index| records[index].file.kind == "file" && records[index].file.data_offset.is_some())
+        .filter(|&index| {
+            let file = &records[index].file;
+            file.kind == "file" && file.size > 0 && file.data_offset.is_some()
+        })
         .collect();
     order.sort_by_key(|&index| records[index].file.data_offset);
     let mut groups: Vec<RangeGroup> = Vec::new();
@@ -60,9 +64,15 @@ pub fn request_count(groups: &[RangeGroup]) -> (u64, u64) {
 /// last one's (`None` when none has data). Stores that restore ranges (vaults) retrieve
 /// this span, widened to MiB boundaries.
 pub fn data_span(records: &[FileRecord]) -> Option<std::ops::Range<u64>> {
-    let groups = plan_ranges(records);
-    let start = groups.iter().map(|group| group.start).min()?;
-    let end = groups.iter().map(|group| group.end).max()?;
+    // Empty files need no bytes: they must not widen the span (the headers between two
+    // empty files would otherwise make it non-empty).
+    let with_data = records.iter().filter_map(|record| {
+        let file = &record.file;
+        let start = file.data_offset.filter(|_| file.kind == "file" && file.size > 0)?.max(0) as u64;
+        Some(start..start + file.size as u64)
+    });
+    let start = with_data.clone().map(|range| range.start).min()?;
+    let end = with_data.map(|range| range.end).max()?;
     (start < end).then_some(start..end)
 }
 

@@ -251,6 +251,29 @@ fn one_file_of_a_large_bundle_comes_back_byte_exact_from_a_few_mib() {
 }
 
 #[test]
+fn a_retrieval_of_only_empty_files_needs_no_job_and_finishes() {
+    let check = GlacierCheck::new();
+    let env = vault_env(&check, "");
+    write(&env.src.join("empty/a.txt"), b"");
+    write(&env.src.join("empty/b.txt"), b"");
+    write(&env.src.join("full.txt"), b"some bytes");
+    env.archive(&[]);
+    let out = env.dir.path().join("out");
+    let started = env.run(&["retrieve", "in:empty", "--to", out.to_str().expect("utf8"), "--json"]);
+    assert_success(&started);
+    let polled = env.run(&["poll", "--once", "--json"]);
+    assert_success(&polled);
+    let report: Value = serde_json::from_slice(&polled.stdout).expect("json");
+    let jobs = json_lines(&env.run(&["jobs", "--json"]).stdout);
+    assert!(jobs.iter().all(|job| job["state"] == "done"), "{jobs:?} {report}");
+    let copy = out.join(env.src.strip_prefix("/").expect("absolute"));
+    for name in ["empty/a.txt", "empty/b.txt"] {
+        assert_eq!(fs::read(copy.join(name)).expect("restored"), b"");
+    }
+    assert_eq!(check.stat("bytes_retrieved"), 0, "no retrieval job for empty files");
+}
+
+#[test]
 fn bad_vault_settings_are_refused_with_the_key_named() {
     let env = Env::new();
     fs::create_dir_all(&env.home).expect("mkdir");
