@@ -157,6 +157,12 @@ impl Resolver {
         self.report.ldap_lookups += 1;
         let Some(client) = self.client.as_mut() else { return Ok(None) };
         client.lookup(query).map_err(|error| {
+            if error.answered {
+                // The server is there and said no to this search: keep asking it.
+                tracing::warn!("{error}");
+                self.report.ldap_error.get_or_insert_with(|| error.to_string());
+                return error;
+            }
             // A broken connection or a slow server: stop asking for the rest of this run.
             self.client = None;
             self.fail(error)

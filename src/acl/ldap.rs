@@ -17,8 +17,8 @@ pub const DEFAULT_SID_FILTER: &str = "(|(sambaSID={sid})(objectSid={sid_binary})
 /// Attributes tried in order for the name.
 pub const DEFAULT_NAME_ATTRIBUTES: [&str; 3] = ["sAMAccountName", "uid", "cn"];
 
-/// Resolved `[ldap]` settings.
-#[derive(Debug, Clone, serde::Serialize)]
+/// Resolved `[ldap]` settings. `Debug` and `Serialize` mask the password.
+#[derive(Clone, serde::Serialize)]
 pub struct LdapSettings {
     /// `ldap://host:port` or `ldaps://host:port`.
     pub url: String,
@@ -35,6 +35,20 @@ pub struct LdapSettings {
     pub group_filter: String,
     pub sid_filter: String,
     pub name_attributes: Vec<String>,
+}
+
+impl std::fmt::Debug for LdapSettings {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("LdapSettings")
+            .field("url", &self.url)
+            .field("starttls", &self.starttls)
+            .field("bind_dn", &self.bind_dn)
+            .field("bind_password", &self.bind_password.as_ref().map(|_| "********"))
+            .field("base", &self.base)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
 }
 
 fn masked<S: serde::Serializer>(password: &Option<String>, serializer: S) -> Result<S::Ok, S::Error> {
@@ -54,6 +68,9 @@ fn seconds<S: serde::Serializer>(timeout: &Duration, serializer: S) -> Result<S:
 pub struct LdapError {
     pub url: String,
     pub message: String,
+    /// The server answered with an error (bad base, size limit…): the connection is fine,
+    /// other lookups may still succeed. False for connection, TLS, bind and timeout failures.
+    pub answered: bool,
 }
 
 /// What to look up.
@@ -88,7 +105,7 @@ fn escape_text(text: &str) -> String {
 impl LdapClient {
     /// Connects (with the timeout) and binds.
     pub(crate) fn connect(settings: &LdapSettings) -> Result<LdapClient, LdapError> {
-        let error = |message: String| LdapError { url: settings.url.clone(), message };
+        let error = |message: String| LdapError { url: settings.url.clone(), message, answered: false };
         let connection_settings =
             LdapConnSettings::new().set_conn_timeout(settings.timeout).set_starttls(settings.starttls);
         let mut connection = LdapConn::with_settings(connection_settings, &settings.url)
@@ -122,6 +139,7 @@ impl LdapClient {
             .and_then(|result| result.success())
             .map_err(|failure| LdapError {
                 url: self.settings.url.clone(),
+                answered: matches!(failure, ldap3::LdapError::LdapResult { .. }),
                 message: format!("search {filter}: {failure}"),
             })?;
         Ok(entries.into_iter().find_map(|entry| {
@@ -140,6 +158,24 @@ impl LdapClient {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn debug_output_masks_the_password() {
+        let settings = LdapSettings {
+            url: "ldap://127.0.0.1".into(),
+            starttls: false,
+            bind_dn: Some("cn=reader".into()),
+            bind_password: Some("hunter2".into()),
+            base: "dc=example".into(),
+            timeout: Duration::from_secs(1),
+            user_filter: DEFAULT_USER_FILTER.into(),
+            group_filter: DEFAULT_GROUP_FILTER.into(),
+            sid_filter: DEFAULT_SID_FILTER.into(),
+            name_attributes: vec!["uid".into()],
+        };
+        let shown = format!("{settings:?} {}", serde_json::to_string(&settings).expect("json"));
+        assert!(!shown.contains("hunter2") && shown.contains("********"), "{shown}");
+    }
 
     #[test]
     fn filter_values_are_escaped() {

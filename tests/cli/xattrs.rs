@@ -339,3 +339,32 @@ fn ldap_down_leaves_names_unresolved_until_refresh() {
     let report: Value = serde_json::from_slice(&again.stdout).expect("json");
     assert_eq!(report["checked"], 0, "nothing left to look up: {report}");
 }
+
+#[test]
+fn a_search_the_directory_refuses_does_not_turn_ldap_off() {
+    let directory = directory();
+    let settings = |base: &str| esker::acl::LdapSettings {
+        url: directory.url.clone(),
+        starttls: false,
+        bind_dn: Some(directory.bind_dn.clone()),
+        bind_password: Some(directory.password.clone()),
+        base: base.to_string(),
+        timeout: std::time::Duration::from_secs(3),
+        user_filter: esker::acl::ldap_defaults::DEFAULT_USER_FILTER.into(),
+        group_filter: esker::acl::ldap_defaults::DEFAULT_GROUP_FILTER.into(),
+        sid_filter: esker::acl::ldap_defaults::DEFAULT_SID_FILTER.into(),
+        name_attributes: vec!["uid".into(), "cn".into()],
+    };
+    // A base that does not exist: the server answers noSuchObject to every search, and
+    // every key is still asked (not one failure, then silence).
+    let mut resolver = esker::acl::Resolver::new(Some(settings("ou=nowhere,dc=esker,dc=test")));
+    for key in ["uid:10001", "uid:10002", "gid:20001"] {
+        let resolution = resolver.resolve(key);
+        assert_eq!(resolution.name, None);
+        assert!(resolution.error.is_some(), "{resolution:?}");
+    }
+    assert_eq!(resolver.report().ldap_lookups, 3);
+    // With the right base the same resolver settings find them.
+    let mut resolver = esker::acl::Resolver::new(Some(settings(&directory.base)));
+    assert_eq!(resolver.resolve("uid:10002").name.as_deref(), Some("bob"));
+}
