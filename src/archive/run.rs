@@ -91,7 +91,8 @@ pub fn archive(settings: &Settings, request: &ArchiveRequest, progress: &Progres
         tags: run.tag_list(),
         description: run.description.clone(),
     };
-    pipeline::run(&mut catalog, store.clone(), request, &context, done, &mut summary, progress)?;
+    let index_dir = Some(settings.home.index.as_path());
+    pipeline::run(&mut catalog, store.clone(), request, &context, done, index_dir, &mut summary, progress)?;
 
     let state = if summary.bundles_failed > 0 { RUN_INCOMPLETE } else { RUN_COMPLETE };
     catalog.finish_run(run.id, state, crate::time::now_seconds())?;
@@ -101,7 +102,7 @@ pub fn archive(settings: &Settings, request: &ArchiveRequest, progress: &Progres
     let report = crate::search::catch_up_or_warn(&mut catalog, &settings.home.index, |count| {
         progress.set_message(format!("indexing: {count} files"));
     })?;
-    summary.indexed = report.indexed;
+    summary.indexed += report.indexed;
     summary.finish(started.elapsed());
     if summary.bundles_failed > 0 {
         return Err(ArchiveError::BundlesFailed {

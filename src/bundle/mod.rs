@@ -6,5 +6,8 @@ mod plan;
 pub mod tar;
 
 pub use manifest::{MANIFEST_MEMBER, ManifestHeader, ManifestLine, mode_text, text_and_hex};
-pub use pack::{BundleContext, PackError, PackState, PackedBundle, PackedEntry, entry_path, member_name, pack_bundle};
+pub use pack::{
+    BundleContext, PackError, PackState, PackedBundle, PackedEntry, WrittenBundle, entry_path, member_name,
+    pack_bundle, write_bundle,
+};
 pub use plan::{Caps, PlanItem, PlannedBundle, Planner, group_key};

@@ -75,7 +75,8 @@ pub enum PackError {
     Write { key: String, message: String },
 }
 
-const READ_BUFFER: usize = 1 << 20;
+/// Scratch space of a packer (file data is read straight into the tar writer's buffer).
+const READ_BUFFER: usize = 64 << 10;
 
 /// Full path of an entry as raw bytes.
 pub fn entry_path(item: &PlanItem) -> Vec<u8> {
@@ -93,6 +94,43 @@ pub fn member_name(path: &[u8]) -> &[u8] {
     &path[start..]
 }
 
+/// A bundle whose bytes are all written to the store but not yet confirmed: what
+/// [`write_bundle`] hands over so that confirming it (`fsync`, an upload's completion) and
+/// storing its manifest copy can overlap with writing the next bundle.
+pub struct WrittenBundle {
+    id: Uuid,
+    key: String,
+    writer: Box<dyn ObjectWriter>,
+    length: u64,
+    sha256: [u8; 32],
+    entries: Vec<PackedEntry>,
+    /// The manifest member's contents, for the compressed copy.
+    manifest: Vec<u8>,
+}
+
+impl WrittenBundle {
+    /// Confirms the object with the store, then stores the manifest copy.
+    pub fn finish(self, store: &dyn Store) -> Result<PackedBundle, PackError> {
+        let WrittenBundle { id, key, writer, length, sha256, entries, manifest } = self;
+        let object = writer.finish(length)?;
+        let compressed = zstd::encode_all(manifest.as_slice(), 3)
+            .map_err(|error| PackError::Write { key: key.clone(), message: crate::error::io_message(&error) })?;
+        let manifest_key = store.key(&manifest_key(&id));
+        store.put_small(&manifest_key, &compressed)?;
+        Ok(PackedBundle { id, key, manifest_key, entries, object, sha256 })
+    }
+
+    /// Gives up on the bundle, removing what was written.
+    pub fn abort(self) {
+        self.writer.abort();
+    }
+
+    /// The bundle's id.
+    pub fn id(&self) -> Uuid {
+        self.id
+    }
+}
+
 /// Packs `bundle` as object `bundle_key(id)` in `store` and stores its manifest copy.
 pub fn pack_bundle(
     store: &dyn Store,
@@ -101,6 +139,18 @@ pub fn pack_bundle(
     context: &BundleContext<'_>,
     buffer: &mut Vec<u8>,
 ) -> Result<PackedBundle, PackError> {
+    write_bundle(store, id, bundle, context, buffer)?.finish(store)
+}
+
+/// Writes every byte of `bundle` as object `bundle_key(id)` in `store`; the object is not
+/// confirmed until [`WrittenBundle::finish`].
+pub fn write_bundle(
+    store: &dyn Store,
+    id: Uuid,
+    bundle: PlannedBundle,
+    context: &BundleContext<'_>,
+    buffer: &mut Vec<u8>,
+) -> Result<WrittenBundle, PackError> {
     let key = store.key(&bundle_key(&id));
     // Data, a header (and maybe a pax header) per member, the manifest, the end marker.
     let size_hint = bundle.data_bytes + bundle.items.len() as u64 * 2048 + (1 << 20);
@@ -189,12 +239,15 @@ pub fn pack_bundle(
         return Err(write_error(error));
     }
     let finished = tar.finish().map_err(write_error)?;
-    let object = finished.inner.finish(finished.length)?;
-
-    let compressed = zstd::encode_all(document.as_slice(), 3).map_err(write_error)?;
-    let manifest_key = store.key(&manifest_key(&id));
-    store.put_small(&manifest_key, &compressed)?;
-    Ok(PackedBundle { id, key, manifest_key, entries, object, sha256: finished.sha256 })
+    Ok(WrittenBundle {
+        id,
+        key,
+        writer: finished.inner,
+        length: finished.length,
+        sha256: finished.sha256,
+        entries,
+        manifest: document,
+    })
 }
 
 enum EntryError {
@@ -279,16 +332,17 @@ fn pack_file<'a>(
     let mut hasher = blake3::Hasher::new();
     let mut state = PackState::Stored;
     while tar.remaining() > 0 {
-        let want = tar.remaining().min(buffer.len() as u64) as usize;
-        match file.read(&mut buffer[..want]) {
+        // Read straight into the tar writer's buffer: no copy of the data in between.
+        let space = tar.data_space().map_err(EntryError::Sink)?;
+        match file.read(space) {
             Ok(0) => {
                 // The file shrank: keep the announced size, mark it changed.
                 state = PackState::Changed;
                 break;
             }
             Ok(read) => {
-                hasher.update(&buffer[..read]);
-                tar.write_data(&buffer[..read]).map_err(EntryError::Sink)?;
+                hasher.update(&space[..read]);
+                tar.commit_data(read).map_err(EntryError::Sink)?;
             }
             Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
             Err(error) => {

@@ -68,6 +68,56 @@ fn feed(
     Ok(report)
 }
 
+/// Follows the catalog while it is being written (during `esker archive`): holds the index
+/// writer, adds the rows committed since the last call at each [`follow`](Self::follow),
+/// and commits once at the end, so indexing overlaps packing instead of following it. What
+/// it adds is not visible to searches before [`commit`](Self::commit); dropped without a
+/// commit, it leaves the index as it was (the next catch-up adds the rows).
+pub struct Follower {
+    writer: IndexWriter,
+    cursor: (i64, i64),
+    start: i64,
+    tag_cache: Option<(i64, Vec<String>)>,
+    indexed: u64,
+}
+
+impl Follower {
+    /// Takes the index writer (fails with `Locked` when another process holds it).
+    pub fn start(index_dir: &Path) -> Result<Follower> {
+        let index = FileIndex::open_or_create(index_dir)?;
+        let writer = index.writer(WRITER_MEMORY)?;
+        // Read the position under the writer lock (see `catch_up`).
+        let last = FileIndex::open_or_create(index_dir)?.last_file_id()? as i64;
+        Ok(Follower { writer, cursor: (last, i64::MAX), start: last, tag_cache: None, indexed: 0 })
+    }
+
+    /// Adds every row committed after the last one added. Returns how many it added.
+    pub fn follow(&mut self, catalog: &mut Catalog) -> Result<u64> {
+        let before = self.indexed;
+        loop {
+            let records = catalog.records_after(self.cursor, PAGE)?;
+            let Some(last) = records.last() else { break };
+            self.cursor = (last.file.seq, last.file.id);
+            for record in &records {
+                if self.tag_cache.as_ref().map(|(run, _)| *run) != Some(record.run.id) {
+                    self.tag_cache = Some((record.run.id, record.run.tag_list()));
+                }
+                let tags = self.tag_cache.as_ref().map(|(_, tags)| tags.as_slice()).unwrap_or_default();
+                add_record(&mut self.writer, record, tags)?;
+            }
+            self.indexed += records.len() as u64;
+        }
+        Ok(self.indexed - before)
+    }
+
+    /// Makes what was added searchable and records the position in the index.
+    pub fn commit(mut self) -> Result<SyncReport> {
+        let last_file_id = self.cursor.0.max(self.start) as u64;
+        self.writer.commit(last_file_id)?;
+        Ok(SyncReport { indexed: self.indexed, last_file_id })
+    }
+}
+
 /// Indexes the catalog rows the index does not hold yet.
 pub fn catch_up(catalog: &mut Catalog, index_dir: &Path, progress: impl FnMut(u64)) -> Result<SyncReport> {
     let index = FileIndex::open_or_create(index_dir)?;
