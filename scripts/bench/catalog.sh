@@ -154,9 +154,10 @@ find_hits() {
     1) [ ! -s "$out" ] || die "esker find '$query' exited 1 with output" ;;
     *) cat "$err" >&2; die "esker find '$query' failed (exit $status)" ;;
   esac
-  # Past the limit, find says "showing 100 of N matches" on stderr.
+  # Past the limit, find says "showing 100 of N matches" on stderr (N with thousands
+  # separators; "of up to N" when it only knows a bound, which the caller's check reports).
   local total
-  total=$(sed -n 's/^showing [0-9]* of \([0-9]*\) matches.*/\1/p' "$err")
+  total=$(sed -n 's/^showing [0-9,]* of \(up to \)\{0,1\}\([0-9,]*\) matches.*/\2/p' "$err" | tr -d ',')
   if [ -n "$total" ]; then echo "$total"; else wc -l <"$out" | tr -d ' '; fi
 }
 
