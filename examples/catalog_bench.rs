@@ -51,6 +51,10 @@ struct Args {
     /// File rows per bundle (esker archive's default --max-files is 1000).
     #[arg(long, value_name = "N", default_value_t = 1000)]
     per_bundle: u64,
+    /// Also write the full path of every cataloged file to FILE, one a line (for
+    /// `plocate-build --plaintext`, so plocate searches the same paths).
+    #[arg(long, value_name = "FILE")]
+    paths: Option<PathBuf>,
 }
 
 const ROOT: &str = "/srv/share";
@@ -411,6 +415,12 @@ fn main() -> anyhow::Result<()> {
 
     let bundles = args.files.div_ceil(args.per_bundle);
     let mut generator = Generator::new(args.files);
+    let mut path_list = match &args.paths {
+        Some(path) => Some(std::io::BufWriter::new(
+            std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,
+        )),
+        None => None,
+    };
     let mut ingest = Duration::ZERO;
     let mut making = Duration::ZERO;
     let (mut reported_files, mut reported_time) = (0u64, Duration::ZERO);
@@ -432,6 +442,13 @@ fn main() -> anyhow::Result<()> {
             file.row.data_offset = Some(offset + 1536);
             offset += 1536 + (file.row.size + 511) / 512 * 512;
             data_bytes += file.row.size;
+            if let Some(list) = path_list.as_mut() {
+                use std::io::Write;
+                list.write_all(&file.dir_path)?;
+                list.write_all(b"/")?;
+                list.write_all(&file.row.name)?;
+                list.write_all(b"\n")?;
+            }
             rows.push(file);
         }
         let uuid = bundle_uuid(number);
@@ -486,6 +503,10 @@ fn main() -> anyhow::Result<()> {
         }
     }
     catalog.finish_run(run_id, RUN_COMPLETE, 1_700_000_000 + bundles as i64)?;
+    if let Some(mut list) = path_list {
+        use std::io::Write;
+        list.flush()?;
+    }
     eprintln!(
         "ingest: done in {:.1} s (making the rows took another {:.1} s, not counted)",
         ingest.as_secs_f64(),

@@ -14,8 +14,11 @@
 #   archive  `esker archive` to the local store vs `tar -cf`, both on the tree's disk
 #   hash     BLAKE3 over the same files: `esker archive` (includes hashing) vs `b3sum`
 #            (installed into $BENCH_DIR/tools with `cargo install b3sum --locked` if missing)
-#   crawl, archive and hash measure the trees named by BENCH_TREES (default t200k: 200,000
-#   small files; t1m = 1 million, ~13 GB, ~2 min to generate; l20x64m = 20 x 64 MiB files)
+#   micro    criterion micro-benchmarks: bundle planner, tar writer, path tokenizer
+#            (benches/bundle.rs, index/benches/tokenizer.rs)
+#   crawl, archive and hash measure the trees named by BENCH_TREES (default "t200k t1m
+#   l20x64m", issue 8's T1, T2, T3: 200,000 small files; 1 million, ~13 GB, a few minutes to
+#   generate; 20 x 64 MiB files). BENCH_TREES=t200k for a quick run.
 #
 # Environment:
 #   CARGO_TARGET_DIR  where cargo builds (default: target/ in the repository)
@@ -38,7 +41,7 @@ cd "$REPO"
 # shellcheck source=scripts/bench/lib.sh
 source "$REPO/scripts/bench/lib.sh"
 
-ALL_SECTIONS=(s3 catalog crawl archive hash)
+ALL_SECTIONS=(s3 catalog crawl archive hash micro)
 
 usage() {
   sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//' >&2

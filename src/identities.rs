@@ -18,6 +18,44 @@ pub fn resolve_unnamed(catalog: &mut Catalog, settings: &Settings, run_id: Optio
     Ok(resolver.report().clone())
 }
 
+/// Names principals while `archive` records rows: each key the run meets is looked up once,
+/// and saved before the rows naming it are committed, so the index (which follows the
+/// catalog during the run) finds the names.
+pub struct Namer {
+    resolver: Resolver,
+    seen: std::collections::HashSet<String>,
+}
+
+impl Namer {
+    pub fn new(ldap: Option<crate::acl::LdapSettings>) -> Namer {
+        Namer { resolver: Resolver::new(ldap), seen: Default::default() }
+    }
+
+    /// Looks up and saves the keys of `rows` this run has not met yet.
+    pub fn name_rows(&mut self, catalog: &mut Catalog, rows: &[crate::catalog::PendingFile]) -> Result<()> {
+        let mut new = Vec::new();
+        for pending in rows {
+            let keys = [format!("uid:{}", pending.row.uid), format!("gid:{}", pending.row.gid)];
+            let acl = pending.attributes.iter().flat_map(|found| found.acl.iter().map(|entry| entry.principal.clone()));
+            for key in keys.into_iter().chain(acl) {
+                if self.seen.insert(key.clone()) {
+                    new.push(key);
+                }
+            }
+        }
+        if new.is_empty() {
+            return Ok(());
+        }
+        let resolutions: Vec<Resolution> = new.iter().map(|key| self.resolver.resolve(key)).collect();
+        catalog.save_identities(&resolutions)?;
+        Ok(())
+    }
+
+    pub fn report(&self) -> ResolverReport {
+        self.resolver.report().clone()
+    }
+}
+
 /// What `identities refresh` did.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct RefreshReport {

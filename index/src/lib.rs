@@ -35,4 +35,4 @@ pub use error::{IndexError, QueryError, SizeError};
 pub use index::{FileDoc, FileIndex, Hit, IndexWriter};
 pub use query::{Filter, Folder, Query, Range, Text, parse_query};
 pub use size::{format_size, parse_size};
-pub use tokenizer::tokenize;
+pub use tokenizer::{PathTokenizer, analyzer, tokenize};

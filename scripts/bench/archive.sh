@@ -2,7 +2,7 @@
 # `tar -cf` of the same tree, both writing to the disk the tree is on. Sourced.
 #
 # Settings (environment):
-#   BENCH_TREES  the trees to archive (default t200k; see bench_trees in scripts/bench/lib.sh)
+#   BENCH_TREES  the trees to archive (default "t200k t1m l20x64m", issue 8's T1, T2, T3; see bench_trees in scripts/bench/lib.sh)
 #
 # Issue 8's target: archive <= 1.3x `tar -cf`. esker also hashes every file with BLAKE3 and
 # SHA-256, writes the catalog and the index and fsyncs its bundles; tar does none of that.
@@ -65,4 +65,24 @@ section_archive() {
       --row "archive-tar-$name" "tar -cf" \
       --ratio "archive-esker-$name" "archive-tar-$name" "ratio esker/tar (wall)"
   done
+  archive_rss_ratio
+}
+
+# archive_rss_ratio: when both the 200k and the 1M tree were archived, esker's peak RSS on
+# the larger over the smaller (issue 8: memory must not grow with the file count).
+archive_rss_ratio() {
+  python3 - "$RESULTS" <<'PY' | tee -a "$REPORT"
+import statistics, sys
+
+rss = {}
+for line in open(sys.argv[1], encoding="utf-8"):
+    fields = line.split("\t")
+    if fields[0].startswith("archive-esker-"):
+        rss.setdefault(fields[0][len("archive-esker-"):], []).append(int(fields[3]))
+if "t200k" in rss and "t1m" in rss:
+    small, large = statistics.median(rss["t200k"]), statistics.median(rss["t1m"])
+    print()
+    print(f"esker archive peak RSS, median: t1m {large / 1024:,.0f} MiB, t200k {small / 1024:,.0f} MiB; "
+          f"ratio t1m/t200k {large / small:.2f} (issue 8: < 300 MiB on t1m, ratio < 1.3)")
+PY
 }

@@ -13,6 +13,11 @@
 #   BENCH_CATALOG_BACKENDS  backends to measure (default "sqlite postgres")
 #   BENCH_FIND_RUNS         runs of each find measurement (default 20, at least 10)
 #   CATALOG_BENCH_BIN       use this catalog_bench binary instead of building the example
+#
+# Next to each find, `plocate` (Debian package `plocate`, installed with apt-get as root)
+# searches a database of the same paths: catalog_bench writes them (--paths), and
+# `plocate-build --plaintext` builds the database once per size. Both are whole processes
+# with `--limit 100`, case-insensitive, output to /dev/null.
 
 CATALOG_TSV="" # one line per size and backend, for the tables
 
@@ -73,6 +78,15 @@ catalog_prepare() {
     server=$(psql "$ESKER_TEST_PG_URL" -tAc 'SHOW server_version')
     settings=$(psql "$ESKER_TEST_PG_URL" -tAc "SELECT string_agg(name || '=' || current_setting(name), ', ' ORDER BY name) FROM pg_settings WHERE name IN ('fsync', 'synchronous_commit', 'full_page_writes', 'shared_buffers', 'work_mem')")
     TOOL_VERSIONS+=("postgres:  $server ($PG_NOTE, scripts/fixtures/postgres.sh: $settings)")
+  fi
+  if ! command -v plocate >/dev/null && [ "$(id -u)" -eq 0 ]; then
+    log "installing plocate"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq plocate >/dev/null 2>&1 || log "could not install plocate"
+  fi
+  if command -v plocate >/dev/null && command -v plocate-build >/dev/null; then
+    TOOL_VERSIONS+=("plocate:   $(plocate --version | head -n 1) (plocate-build --plaintext --require-visibility no)")
+  else
+    log "no plocate: the find tables leave it out"
   fi
   local sqlite tantivy
   sqlite=$(awk '/^name = "libsqlite3-sys"/ {getline; print $3}' "${BUILD_DIR:-$REPO}/Cargo.lock" | tr -d '"')
@@ -140,9 +154,10 @@ find_hits() {
     1) [ ! -s "$out" ] || die "esker find '$query' exited 1 with output" ;;
     *) cat "$err" >&2; die "esker find '$query' failed (exit $status)" ;;
   esac
-  # Past the limit, find says "showing 100 of N matches" on stderr.
+  # Past the limit, find says "showing 100 of N matches" on stderr (N with thousands
+  # separators; "of up to N" when it only knows a bound, which the caller's check reports).
   local total
-  total=$(sed -n 's/^showing [0-9]* of \([0-9]*\) matches.*/\1/p' "$err")
+  total=$(sed -n 's/^showing [0-9,]* of \(up to \)\{0,1\}\([0-9,]*\) matches.*/\2/p' "$err" | tr -d ',')
   if [ -n "$total" ]; then echo "$total"; else wc -l <"$out" | tr -d ' '; fi
 }
 
@@ -160,7 +175,7 @@ catalog_one() {
       server_cpu() { pg_server_cpu; }
       ;;
   esac
-  measure "$name" 1 0 "$CATALOG_BENCH" --catalog "$url" --home "$home" --files "$files"
+  measure "$name" 1 0 "$CATALOG_BENCH" --catalog "$url" --home "$home" --files "$files" --paths "$home/paths.txt"
   unset -f server_cpu
   local out=$MEASURED_OUT bench_cpu=$MEASURED_CPU server_cpu=$MEASURED_SERVER_CPU rss=$MEASURED_RSS
   local ingest_s ingest_rate index_s index_rate selective broad none want_selective want_broad
@@ -200,6 +215,22 @@ catalog_one() {
   log "$name: find '$none' (no match), $FIND_RUNS runs"
   ms_none=$(find_median "$name-find-none" "$FIND_RUNS" 1 "$ESKER" --home "$home" find --limit 100 --json "$none")
   unset ESKER_CATALOG_URL
+
+  # plocate over the same paths (one database per size, built from the first backend's list).
+  local pl_selective="- -" pl_broad="- -" pl_none="- -" pl_db="$WORK/plocate-$files.db"
+  if command -v plocate-build >/dev/null; then
+    if [ ! -f "$pl_db" ]; then
+      log "$name: plocate-build of $(wc -l <"$home/paths.txt" | tr -d ' ') paths"
+      plocate-build --plaintext --require-visibility no "$home/paths.txt" "$pl_db" >&2
+    fi
+    local pl=(plocate --database "$pl_db" --ignore-case --limit 100)
+    [ "$("${pl[@]}" --count "$selective")" = 10 ] || [ "$want_selective" != 10 ] ||
+      log "plocate counts $("${pl[@]}" --count "$selective") paths with '$selective' (esker: $hits_selective)"
+    pl_selective=$(find_median "$name-plocate-selective" "$FIND_RUNS" 0 "${pl[@]}" "$selective")
+    pl_broad=$(find_median "$name-plocate-broad" "$FIND_RUNS" 0 "${pl[@]}" "$broad")
+    pl_none=$(find_median "$name-plocate-none" "$FIND_RUNS" 1 "${pl[@]}" "$none")
+    log "$name: plocate $pl_selective / $pl_broad / $pl_none ms (median min max)"
+  fi
   read -r ms_selective spread_selective <<<"$ms_selective"
   read -r ms_broad spread_broad <<<"$ms_broad"
   read -r ms_none spread_none <<<"$ms_none"
@@ -208,7 +239,7 @@ catalog_one() {
   spread_none=${spread_none/ /-}
   log "$name: ingest $ingest_rate files/s, index $index_rate files/s, find $ms_selective / $ms_broad / $ms_none ms"
 
-  printf '%s\n' "$backend	$files	$ingest_s	$ingest_rate	$index_s	$index_rate	$ms_selective	$ms_broad	$ms_none	$bench_cpu	$server_cpu	$rss	$catalog_bytes	$index_bytes	$selective=$hits_selective	$broad=$hits_broad	$none=$hits_none	$spread_selective	$spread_broad	$spread_none" >>"$CATALOG_TSV"
+  printf '%s\n' "$backend	$files	$ingest_s	$ingest_rate	$index_s	$index_rate	$ms_selective	$ms_broad	$ms_none	$bench_cpu	$server_cpu	$rss	$catalog_bytes	$index_bytes	$selective=$hits_selective	$broad=$hits_broad	$none=$hits_none	$spread_selective	$spread_broad	$spread_none	${pl_selective// /|}	${pl_broad// /|}	${pl_none// /|}" >>"$CATALOG_TSV"
 
   if [ -n "$db" ]; then psql "$ESKER_TEST_PG_URL" -qc "DROP DATABASE $db" >/dev/null || log "could not drop database $db"; fi
   rm -rf "$home"
@@ -252,6 +283,23 @@ render(["backend", "files", "ingest s", "index s", "bench CPU s", "server CPU s"
        [[r[0], count(r[1]), f"{float(r[2]):.2f}", f"{float(r[4]):.2f}", r[9], r[10], f"{int(r[11]) / 1024:,.0f}", gib(r[12]), gib(r[13]), r[17], r[18],
          r[19]] for r in rows],
        set(range(1, 12)))
+
+# find against plocate on the same paths: median (min-max) ms and the ratio of the medians.
+if any(len(r) > 22 and not r[20].startswith("-") for r in rows):
+    print()
+    print("esker find vs plocate on the same paths (whole processes, --limit 100, case-insensitive); ratio = esker/plocate")
+    body = []
+    for r in rows:
+        cells = [r[0], count(r[1])]
+        for esker_ms, spread, pl in ((r[6], r[17], r[20]), (r[7], r[18], r[21]), (r[8], r[19], r[22])):
+            parts = pl.split("|")
+            if parts[0] == "-":
+                cells += [esker_ms, "-", "-"]
+                continue
+            cells += [f"{esker_ms} ({spread})", f"{parts[0]} ({parts[1]}-{parts[2]})", f"{float(esker_ms) / float(parts[0]):.2f}x"]
+        body.append(cells)
+    render(["backend", "files", "esker selective", "plocate selective", "ratio", "esker broad", "plocate broad", "ratio",
+            "esker no-hit", "plocate no-hit", "ratio"], body, set(range(1, 11)))
 EOF
 }
 

@@ -2,7 +2,7 @@
 # `find -printf` of the same stat fields, warm cache. Sourced.
 #
 # Settings (environment):
-#   BENCH_TREES  the trees to crawl (default t200k; see bench_trees in scripts/bench/lib.sh)
+#   BENCH_TREES  the trees to crawl (default "t200k t1m l20x64m", issue 8's T1, T2, T3; see bench_trees in scripts/bench/lib.sh)
 #
 # Issue 8's target: crawl <= 0.8x `find -printf`.
 

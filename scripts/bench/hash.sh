@@ -4,7 +4,7 @@
 # the comparison bounds esker's hashing from above, it does not isolate it. Sourced.
 #
 # Settings (environment):
-#   BENCH_TREES  the trees to hash (default t200k; see bench_trees in scripts/bench/lib.sh)
+#   BENCH_TREES  the trees to hash (default "t200k t1m l20x64m", issue 8's T1, T2, T3; see bench_trees in scripts/bench/lib.sh)
 #   B3SUM        the b3sum binary (default: on PATH, else $BENCH_DIR/tools/bin/b3sum,
 #                installed there with `cargo install b3sum --locked` when missing)
 

@@ -130,13 +130,14 @@ machine_info() {
 }
 
 # bench_trees -> the trees the crawl, archive and hash sections measure, one path a line,
-# generating any that is missing. BENCH_TREES names them (default "t200k"):
+# generating any that is missing. BENCH_TREES names them (default "t200k t1m l20x64m": issue 8's
+# T1, T2 and T3):
 #   tNk / tNm   N thousand / N million small files (scripts/gen_tree.py; t1m takes ~2 min
 #               and ~13 GB to generate)
 #   lCxSm       C files of S MiB each (scripts/gen_tree.py --large C:S), e.g. l20x64m
 bench_trees() {
   local name count
-  for name in ${BENCH_TREES:-t200k}; do
+  for name in ${BENCH_TREES:-t200k t1m l20x64m}; do
     case "$name" in
       t[0-9]*k) count=$((${name:1:-1} * 1000)); ensure_tree "$name" scripts/gen_tree.py "$count" ;;
       t[0-9]*m) count=$((${name:1:-1} * 1000000)); ensure_tree "$name" scripts/gen_tree.py "$count" ;;

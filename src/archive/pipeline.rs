@@ -2,13 +2,17 @@
 //!
 //! The thread that owns the catalog records each bundle as `uploading` before handing it
 //! to a packer, so no object ever reaches the store unknown to the catalog; it catalogs a
-//! bundle's files only after the store has confirmed the object. Channels are bounded, so
-//! memory does not grow with the number of files.
+//! bundle's files only after the store has confirmed the object. A packer hands each written
+//! bundle to a finisher thread, which waits for the store's confirmation (`fsync`, the end of
+//! an upload) and stores the manifest copy while the packer writes the next bundle. Channels
+//! are bounded, so memory does not grow with the number of files. An indexer thread adds
+//! the rows to the full-text index as they are committed and commits the index at the end.
 
 use std::collections::HashSet;
+use std::path::Path;
 use std::sync::Arc;
 
-use crossbeam_channel::{Receiver, bounded, never, select, unbounded};
+use crossbeam_channel::{Receiver, Sender, bounded, never, select, unbounded};
 use indicatif::ProgressBar;
 use uuid::Uuid;
 
@@ -18,7 +22,8 @@ use super::request::ArchiveRequest;
 use super::summary::Summary;
 use crate::acl::acl_entries;
 use crate::bundle::{
-    BundleContext, PackError, PackOptions, PackState, PackedBundle, PlannedBundle, entry_path, pack_bundle, save_plan,
+    BundleContext, PackError, PackOptions, PackState, PackedBundle, PlannedBundle, WrittenBundle, entry_path,
+    save_plan, write_bundle,
 };
 use crate::catalog::{BUNDLE_UPLOADING, Catalog, FileAttributes, NewBundle, NewFile, PendingFile, StoredBundle};
 use crate::crawl::Stat;
@@ -31,6 +36,8 @@ pub struct RunContext {
     pub host: String,
     pub tags: Vec<String>,
     pub description: String,
+    /// The directory that names owners and ACL principals (local NSS is always asked first).
+    pub ldap: Option<crate::acl::LdapSettings>,
 }
 
 struct Job {
@@ -65,13 +72,17 @@ struct Outcome {
 
 const SKIP_BATCH: usize = 1000;
 
-/// Runs the pipeline to the end, filling `summary`.
+/// Runs the pipeline to the end, filling `summary`. With `index_dir`, the rows it catalogs
+/// are also added to the full-text index there, as far as that works out (a later catch-up
+/// adds whatever this could not).
+#[allow(clippy::too_many_arguments)]
 pub fn run(
     catalog: &mut Catalog,
     store: Arc<dyn Store>,
     request: &ArchiveRequest,
     context: &RunContext,
     resumption: Resumption,
+    index_dir: Option<&Path>,
     summary: &mut Summary,
     progress: &ProgressBar,
 ) -> Result<()> {
@@ -79,9 +90,16 @@ pub fn run(
     let jobs = request.jobs.max(1);
     let (plan_sender, plan_receiver) = bounded::<PlanEvent>(4);
     let (job_sender, job_receiver) = bounded::<Job>(jobs);
+    let (written_sender, written_receiver) = bounded::<(i64, WrittenBundle)>(jobs);
     let (outcome_sender, outcome_receiver) = unbounded::<Outcome>();
+    // Holds at most one wake-up: commits made while the indexer is busy need no more.
+    let (committed_sender, committed_receiver) = bounded::<()>(1);
 
     std::thread::scope(|scope| -> Result<()> {
+        let indexer = index_dir.map(|dir| {
+            let location = catalog.location().clone();
+            scope.spawn(move || indexer(&location, dir, committed_receiver))
+        });
         let planner_request = request.clone();
         let location = catalog.location().clone();
         let planner = scope.spawn(move || {
@@ -90,25 +108,29 @@ pub fn run(
             plan(&planner_request, &done, history.as_mut(), |event| plan_sender.send(event).is_ok())
         });
         for _ in 0..jobs {
-            let job_receiver = job_receiver.clone();
-            let outcome_sender = outcome_sender.clone();
-            let store = store.clone();
-            scope.spawn(move || packer(store.as_ref(), context, job_receiver, outcome_sender));
+            let (jobs_in, written_out, outcomes_out) =
+                (job_receiver.clone(), written_sender.clone(), outcome_sender.clone());
+            let packer_store = store.clone();
+            scope.spawn(move || packer(packer_store.as_ref(), context, jobs_in, written_out, outcomes_out));
+            let (written_in, outcomes_out) = (written_receiver.clone(), outcome_sender.clone());
+            let finisher_store = store.clone();
+            scope.spawn(move || finisher(finisher_store.as_ref(), written_in, outcomes_out));
         }
         drop(job_receiver);
+        drop(written_sender);
+        drop(written_receiver);
         drop(outcome_sender);
 
-        let result = drive(
-            catalog,
-            store.as_ref(),
-            context,
-            resumed,
-            plan_receiver,
-            job_sender,
-            outcome_receiver,
-            summary,
-            progress,
-        );
+        let channels = Channels {
+            plan_events: plan_receiver,
+            jobs: job_sender,
+            outcomes: outcome_receiver,
+            committed: committed_sender,
+        };
+        let result = drive(catalog, store.as_ref(), context, resumed, channels, summary, progress);
+        if let Some(indexer) = indexer {
+            summary.indexed += indexer.join().unwrap_or(0);
+        }
         let planned = planner.join().map_err(|_| ArchiveError::Pipeline("the planner thread panicked".into()))?;
         result?;
         planned?;
@@ -116,7 +138,14 @@ pub fn run(
     })
 }
 
-fn packer(store: &dyn Store, context: &RunContext, jobs: Receiver<Job>, outcomes: crossbeam_channel::Sender<Outcome>) {
+/// Writes bundles; hands each written one to a finisher (failures go straight to the catalog).
+fn packer(
+    store: &dyn Store,
+    context: &RunContext,
+    jobs: Receiver<Job>,
+    written: crossbeam_channel::Sender<(i64, WrittenBundle)>,
+    outcomes: crossbeam_channel::Sender<Outcome>,
+) {
     let bundle_context = BundleContext {
         run_id: context.run_id,
         host: &context.host,
@@ -127,30 +156,74 @@ fn packer(store: &dyn Store, context: &RunContext, jobs: Receiver<Job>, outcomes
     for job in jobs {
         let Job { row_id, id, bundle, options } = job;
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            pack_bundle(store, id, bundle, &bundle_context, options, &mut buffer)
+            write_bundle(store, id, bundle, &bundle_context, options, &mut buffer)
         }))
         .unwrap_or_else(|_| {
             Err(PackError::Write { key: store.key(&bundle_key(&id)), message: "packer panicked".into() })
         });
+        let sent = match result {
+            Ok(bundle) => written.send((row_id, bundle)).map_err(|error| error.into_inner().1.abort()),
+            Err(error) => outcomes.send(Outcome { row_id, id, result: Err(error) }).map_err(drop),
+        };
+        if sent.is_err() {
+            return;
+        }
+    }
+}
+
+/// Confirms written bundles with the store and stores their manifest copies.
+fn finisher(store: &dyn Store, written: Receiver<(i64, WrittenBundle)>, outcomes: crossbeam_channel::Sender<Outcome>) {
+    for (row_id, bundle) in written {
+        let id = bundle.id();
+        let result =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| bundle.finish(store))).unwrap_or_else(|_| {
+                Err(PackError::Write { key: store.key(&bundle_key(&id)), message: "finisher panicked".into() })
+            });
         if outcomes.send(Outcome { row_id, id, result }).is_err() {
             return;
         }
     }
 }
 
-#[allow(clippy::too_many_arguments)]
+/// Adds catalog rows to the index as they are committed (one wake-up per commit, at most one
+/// waiting), then commits the index. Returns how many rows it indexed; on any problem it
+/// stops and leaves the rows to the catch-up after the run, which reports it.
+fn indexer(location: &crate::catalog::CatalogLocation, index_dir: &Path, committed: Receiver<()>) -> u64 {
+    let follow = || -> Result<u64> {
+        let Some(mut catalog) = Catalog::open_for_reading(location)? else { return Ok(0) };
+        let mut follower = crate::search::Follower::start(index_dir)?;
+        for () in committed.iter() {
+            follower.follow(&mut catalog)?;
+        }
+        follower.follow(&mut catalog)?;
+        Ok(follower.commit()?.indexed)
+    };
+    follow().unwrap_or_else(|error| {
+        tracing::debug!("indexing during the run stopped: {error}");
+        0
+    })
+}
+
+/// The channels the catalog thread works with.
+struct Channels {
+    plan_events: Receiver<PlanEvent>,
+    jobs: Sender<Job>,
+    outcomes: Receiver<Outcome>,
+    /// Wakes the indexer after a commit.
+    committed: Sender<()>,
+}
+
 fn drive(
     catalog: &mut Catalog,
     store: &dyn Store,
     context: &RunContext,
     resumed: Vec<ResumedBundle>,
-    plan_events: Receiver<PlanEvent>,
-    job_sender: crossbeam_channel::Sender<Job>,
-    outcomes: Receiver<Outcome>,
+    channels: Channels,
     summary: &mut Summary,
     progress: &ProgressBar,
 ) -> Result<()> {
-    let mut plan_events = plan_events;
+    let Channels { mut plan_events, jobs: job_sender, outcomes, committed } = channels;
+    let mut namer = crate::identities::Namer::new(context.ldap.clone());
     let mut in_flight = 0usize;
     let mut planning = true;
     let mut skipped: Vec<PendingFile> = Vec::new();
@@ -169,7 +242,8 @@ fn drive(
                     job = back;
                     let outcome = outcomes.recv().map_err(|_| ArchiveError::Pipeline("all packers stopped".into()))?;
                     in_flight -= 1;
-                    record_outcome(catalog, store, context, outcome, summary)?;
+                    record_outcome(catalog, store, context, outcome, summary, &mut namer)?;
+                    let _ = committed.try_send(());
                 }
                 Err(crossbeam_channel::TrySendError::Disconnected(_)) => {
                     return Err(ArchiveError::Pipeline("all packers stopped".into()).into());
@@ -271,11 +345,14 @@ fn drive(
                     return Err(ArchiveError::Pipeline("all packers stopped".into()).into());
                 };
                 in_flight -= 1;
-                record_outcome(catalog, store, context, outcome, summary)?;
+                record_outcome(catalog, store, context, outcome, summary, &mut namer)?;
+                let _ = committed.try_send(());
             }
         }
         if skipped.len() >= SKIP_BATCH {
+            namer.name_rows(catalog, &skipped)?;
             catalog.insert_rows(context.run_id, std::mem::take(&mut skipped))?;
+            let _ = committed.try_send(());
         }
         progress.set_message(format!(
             "{} files crawled, {} archived ({}), {} bundles",
@@ -285,7 +362,9 @@ fn drive(
             summary.bundles
         ));
     }
+    namer.name_rows(catalog, &skipped)?;
     catalog.insert_rows(context.run_id, skipped)?;
+    summary.identities = Some(namer.report());
     Ok(())
 }
 
@@ -337,6 +416,7 @@ fn record_outcome(
     context: &RunContext,
     outcome: Outcome,
     summary: &mut Summary,
+    namer: &mut crate::identities::Namer,
 ) -> Result<()> {
     let Outcome { row_id, id, result } = outcome;
     let packed = match result {
@@ -394,6 +474,7 @@ fn record_outcome(
         let attributes = attributes_of(&dir_path, entry.item.entry, summary);
         rows.push(PendingFile { dir_path, row, attributes });
     }
+    namer.name_rows(catalog, &rows)?;
     catalog.record_stored_bundle(
         context.run_id,
         &StoredBundle {

@@ -299,7 +299,8 @@ fn split_folder(
     let mut already_recorded = 0;
     let mut filtered_by_atime = 0;
     let crawled = (folder.entries.len() + folder.problems.len()) as u64;
-    let is_done = |path: &[u8]| is_done(done, path);
+    // Joining the path costs an allocation per entry: only a resumed run needs it.
+    let is_done = |folder: &[u8], name: &[u8]| !done.is_empty() && is_done(done, &join_path(folder, name));
     let mut items = Vec::with_capacity(folder.entries.len());
     let mut skipped = Vec::new();
 
@@ -309,7 +310,7 @@ fn split_folder(
     if folder.error.is_some() || folder.is_empty_dir() || has_xattrs {
         let parent = Arc::new(folder.path.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("/")));
         let name = folder.path.file_name().map(|name| name.as_bytes().to_vec()).unwrap_or_default();
-        if is_done(&join_path(parent.as_os_str().as_bytes(), &name)) {
+        if is_done(parent.as_os_str().as_bytes(), &name) {
             already_recorded += 1;
         } else if let Some(reason) = folder.error.clone() {
             skipped.push(Skipped { folder: parent, name, stat: folder.stat.clone(), reason });
@@ -322,7 +323,7 @@ fn split_folder(
     let here = Arc::new(folder.path.clone());
     let here_bytes = here.as_os_str().as_bytes();
     for problem in &folder.problems {
-        if is_done(&join_path(here_bytes, &problem.name)) {
+        if is_done(here_bytes, &problem.name) {
             already_recorded += 1;
             continue;
         }
@@ -334,7 +335,7 @@ fn split_folder(
         });
     }
     for entry in &folder.entries {
-        if is_done(&join_path(here_bytes, &entry.name)) {
+        if is_done(here_bytes, &entry.name) {
             already_recorded += 1;
             continue;
         }

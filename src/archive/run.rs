@@ -91,22 +91,34 @@ pub fn archive(settings: &Settings, request: &ArchiveRequest, progress: &Progres
         host: run.host.clone(),
         tags: run.tag_list(),
         description: run.description.clone(),
+        ldap: settings.ldap.clone(),
     };
     let resumption = pipeline::Resumption { done, bundles: resumed };
-    pipeline::run(&mut catalog, store.clone(), request, &context, resumption, &mut summary, progress)?;
+    let index_dir = Some(settings.home.index.as_path());
+    pipeline::run(&mut catalog, store.clone(), request, &context, resumption, index_dir, &mut summary, progress)?;
 
     let state = if summary.bundles_failed > 0 { RUN_INCOMPLETE } else { RUN_COMPLETE };
     catalog.finish_run(run.id, state, crate::time::now_seconds())?;
     crate::failpoint::hit("run_finished");
 
-    progress.set_message("naming owners");
-    summary.identities = Some(crate::identities::resolve_unnamed(&mut catalog, settings, Some(run.id))?);
+    // Rows an interrupted attempt of this run recorded may still lack names; when LDAP
+    // already failed during the run, it is not asked again.
+    let mut identities = summary.identities.take().unwrap_or_default();
+    if identities.ldap_error.is_none() {
+        progress.set_message("naming owners");
+        let late = crate::identities::resolve_unnamed(&mut catalog, settings, Some(run.id))?;
+        identities.resolved += late.resolved;
+        identities.unresolved = late.unresolved;
+        identities.ldap_lookups += late.ldap_lookups;
+        identities.ldap_error = late.ldap_error;
+    }
+    summary.identities = Some(identities);
 
     progress.set_message("indexing");
     let report = crate::search::catch_up_or_warn(&mut catalog, &settings.home.index, |count| {
         progress.set_message(format!("indexing: {count} files"));
     })?;
-    summary.indexed = report.indexed;
+    summary.indexed += report.indexed;
     summary.finish(started.elapsed());
     if summary.bundles_failed > 0 {
         return Err(ArchiveError::BundlesFailed {

@@ -1,8 +1,10 @@
 //! Packs one planned bundle: streams every entry into a tar in the store, hashing each file
 //! with BLAKE3 and the whole bundle with SHA-256, then appends the manifest member.
 
+use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{self, Read};
+use std::num::NonZeroU64;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
@@ -66,16 +68,6 @@ pub struct BundleContext<'a> {
     pub description: &'a str,
 }
 
-/// How one bundle is written.
-#[derive(Debug, Clone, Copy)]
-pub struct PackOptions {
-    /// The manifest's creation time, fixed when the bundle is planned, so packing the same
-    /// entries again gives the same bytes.
-    pub created_ns: i64,
-    /// An interrupted upload of this bundle may exist (see [`WriteOptions::resume`]).
-    pub resume: bool,
-}
-
 /// Errors that abort a whole bundle (single-file problems are recorded per entry instead).
 #[derive(Debug, thiserror::Error)]
 pub enum PackError {
@@ -85,7 +77,13 @@ pub enum PackError {
     Write { key: String, message: String },
 }
 
-const READ_BUFFER: usize = 1 << 20;
+/// Scratch space of a packer (file data is read straight into the tar writer's buffer).
+const READ_BUFFER: usize = 64 << 10;
+/// Files of a bundle opened ahead of the one being packed, each with a read-ahead hint.
+const OPEN_AHEAD: usize = 16;
+/// How much of each file opened ahead the kernel is asked to read early (it reads on by
+/// itself once reading starts).
+const AHEAD_BYTES: u64 = 1 << 20;
 
 /// Full path of an entry as raw bytes.
 pub fn entry_path(item: &PlanItem) -> Vec<u8> {
@@ -103,6 +101,63 @@ pub fn member_name(path: &[u8]) -> &[u8] {
     &path[start..]
 }
 
+/// How one bundle is written.
+#[derive(Debug, Clone, Copy)]
+pub struct PackOptions {
+    /// The manifest's creation time, fixed when the bundle is planned, so packing the same
+    /// entries again gives the same bytes.
+    pub created_ns: i64,
+    /// An interrupted upload of this bundle may exist (see [`WriteOptions::resume`]).
+    pub resume: bool,
+}
+
+/// A bundle whose bytes are all written to the store but not yet confirmed: what
+/// [`write_bundle`] hands over so that confirming it (`fsync`, an upload's completion) and
+/// storing its manifest copy can overlap with writing the next bundle.
+pub struct WrittenBundle {
+    id: Uuid,
+    key: String,
+    writer: Box<dyn ObjectWriter>,
+    length: u64,
+    sha256: [u8; 32],
+    entries: Vec<PackedEntry>,
+    /// The manifest member's contents, for the compressed copy.
+    manifest: Vec<u8>,
+    run_id: i64,
+}
+
+impl WrittenBundle {
+    /// Confirms the object with the store, then stores the manifest copy.
+    pub fn finish(self, store: &dyn Store) -> Result<PackedBundle, PackError> {
+        let WrittenBundle { id, key, writer, length, sha256, entries, manifest, run_id } = self;
+        let object = writer.finish(length)?;
+        // From here on the bundle is stored: a failure must not leave it behind unrecorded.
+        let stored_manifest = zstd::encode_all(manifest.as_slice(), 3)
+            .map_err(|error| PackError::Write { key: key.clone(), message: crate::error::io_message(&error) })
+            .and_then(|compressed| Ok(store.put_small(&store.key(&manifest_key(&id)), &compressed, Some(run_id))?));
+        let stored_manifest = match stored_manifest {
+            Ok(stored) => stored,
+            Err(error) => {
+                if let Err(cleanup) = store.delete(&object.key) {
+                    tracing::warn!("bundle {id}: could not remove {} after its manifest failed: {cleanup}", object.key);
+                }
+                return Err(error);
+            }
+        };
+        Ok(PackedBundle { id, key: object.key.clone(), manifest_key: stored_manifest.key, entries, object, sha256 })
+    }
+
+    /// Gives up on the bundle, removing what was written.
+    pub fn abort(self) {
+        self.writer.abort();
+    }
+
+    /// The bundle's id.
+    pub fn id(&self) -> Uuid {
+        self.id
+    }
+}
+
 /// Packs `bundle` as object `bundle_key(id)` in `store` and stores its manifest copy. The
 /// same entries with the same options give the same bytes while the files are unchanged.
 pub fn pack_bundle(
@@ -113,6 +168,19 @@ pub fn pack_bundle(
     options: PackOptions,
     buffer: &mut Vec<u8>,
 ) -> Result<PackedBundle, PackError> {
+    write_bundle(store, id, bundle, context, options, buffer)?.finish(store)
+}
+
+/// Writes every byte of `bundle` as object `bundle_key(id)` in `store`; the object is not
+/// confirmed until [`WrittenBundle::finish`].
+pub fn write_bundle(
+    store: &dyn Store,
+    id: Uuid,
+    bundle: PlannedBundle,
+    context: &BundleContext<'_>,
+    options: PackOptions,
+    buffer: &mut Vec<u8>,
+) -> Result<WrittenBundle, PackError> {
     let key = store.key(&bundle_key(&id));
     // Data, a header (and maybe a pax header) per member, the manifest, the end marker.
     let size_hint = bundle.data_bytes + bundle.items.len() as u64 * 2048 + (1 << 20);
@@ -124,9 +192,16 @@ pub fn pack_bundle(
 
     let mut entries = Vec::with_capacity(bundle.items.len());
     let mut manifest = Vec::new();
-    for item in bundle.items {
+    let mut pending: VecDeque<PlanItem> = bundle.items.into();
+    // The files of the next items, opened ahead (aligned with the front of `pending`).
+    let mut opened: VecDeque<Option<io::Result<File>>> = VecDeque::with_capacity(OPEN_AHEAD);
+    while let Some(item) = pending.pop_front() {
+        let file = opened.pop_front().flatten();
+        while opened.len() < pending.len().min(OPEN_AHEAD) {
+            opened.push_back(open_ahead(&pending[opened.len()]));
+        }
         let path = entry_path(&item);
-        let packed = match pack_entry(&mut tar, &item, &path, buffer) {
+        let packed = match pack_entry(&mut tar, &item, &path, buffer, file) {
             Ok(packed) => packed,
             Err(EntryError::Sink(error)) => {
                 tar.into_inner().abort();
@@ -202,28 +277,15 @@ pub fn pack_bundle(
         return Err(write_error(error));
     }
     let finished = tar.finish().map_err(write_error)?;
-    let object = finished.inner.finish(finished.length)?;
-
-    // From here on the bundle is stored: a failure must not leave it behind unrecorded.
-    let manifest = zstd::encode_all(document.as_slice(), 3).map_err(write_error).and_then(|compressed| {
-        Ok(store.put_small(&store.key(&manifest_key(&id)), &compressed, Some(context.run_id))?)
-    });
-    let manifest = match manifest {
-        Ok(manifest) => manifest,
-        Err(error) => {
-            if let Err(cleanup) = store.delete(&object.key) {
-                tracing::warn!("bundle {id}: could not remove {} after its manifest failed: {cleanup}", object.key);
-            }
-            return Err(error);
-        }
-    };
-    Ok(PackedBundle {
+    Ok(WrittenBundle {
         id,
-        key: object.key.clone(),
-        manifest_key: manifest.key,
-        entries,
-        object,
+        key,
+        writer: finished.inner,
+        length: finished.length,
         sha256: finished.sha256,
+        entries,
+        manifest: document,
+        run_id: context.run_id,
     })
 }
 
@@ -234,11 +296,29 @@ enum EntryError {
 
 type EntryResult = (Option<MemberOffsets>, Stat, Option<[u8; 32]>, PackState);
 
+/// Opens the file of an upcoming item and asks the kernel to start reading its first
+/// [`AHEAD_BYTES`], so the disk works while earlier files are hashed and written. `None` for
+/// entries with nothing to read.
+fn open_ahead(item: &PlanItem) -> Option<io::Result<File>> {
+    let stat = &item.entry.stat;
+    if stat.kind != FileKind::File || stat.size == 0 {
+        return None;
+    }
+    let path = entry_path(item);
+    let opened = open_for_reading(std::path::Path::new(std::ffi::OsStr::from_bytes(&path)));
+    if let Ok(file) = &opened {
+        // Only a hint: a failure changes nothing but the speed.
+        let _ = rustix::fs::fadvise(file, 0, NonZeroU64::new(stat.size.min(AHEAD_BYTES)), rustix::fs::Advice::WillNeed);
+    }
+    Some(opened)
+}
+
 fn pack_entry(
     tar: &mut TarWriter<Box<dyn ObjectWriter>>,
     item: &PlanItem,
     path: &[u8],
     buffer: &mut [u8],
+    opened: Option<io::Result<File>>,
 ) -> Result<EntryResult, EntryError> {
     let stat = &item.entry.stat;
     let member = member_name(path);
@@ -263,7 +343,7 @@ fn pack_entry(
                 tar.begin_member(&header(MemberKind::Symlink { target }, 0, stat)).map_err(EntryError::Sink)?;
             Ok((Some(offsets), stat.clone(), None, PackState::Stored))
         }
-        FileKind::File => pack_file(tar, item, path, buffer, header),
+        FileKind::File => pack_file(tar, item, path, buffer, opened, header),
         other => Ok((None, stat.clone(), None, PackState::Failed(SkipReason::Special(other)))),
     }
 }
@@ -285,12 +365,13 @@ fn pack_file<'a>(
     item: &PlanItem,
     path: &[u8],
     buffer: &mut [u8],
+    opened: Option<io::Result<File>>,
     header: impl Fn(MemberKind<'a>, u64, &Stat) -> MemberHeader<'a>,
 ) -> Result<EntryResult, EntryError> {
     let crawl_stat = &item.entry.stat;
     let os_path = PathBuf::from(std::ffi::OsStr::from_bytes(path));
     let failed = |reason| Ok((None, crawl_stat.clone(), None, PackState::Failed(reason)));
-    let mut file = match open_for_reading(&os_path) {
+    let mut file = match opened.unwrap_or_else(|| open_for_reading(&os_path)) {
         Ok(file) => file,
         Err(error) if error.raw_os_error() == Some(libc::ELOOP) => {
             return failed(SkipReason::Unreadable("replaced by a symlink after the crawl".into()));
@@ -310,16 +391,17 @@ fn pack_file<'a>(
     let mut hasher = blake3::Hasher::new();
     let mut state = PackState::Stored;
     while tar.remaining() > 0 {
-        let want = tar.remaining().min(buffer.len() as u64) as usize;
-        match file.read(&mut buffer[..want]) {
+        // Read straight into the tar writer's buffer: no copy of the data in between.
+        let space = tar.data_space().map_err(EntryError::Sink)?;
+        match file.read(space) {
             Ok(0) => {
                 // The file shrank: keep the announced size, mark it changed.
                 state = PackState::Changed;
                 break;
             }
             Ok(read) => {
-                hasher.update(&buffer[..read]);
-                tar.write_data(&buffer[..read]).map_err(EntryError::Sink)?;
+                hasher.update(&space[..read]);
+                tar.commit_data(read).map_err(EntryError::Sink)?;
             }
             Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
             Err(error) => {

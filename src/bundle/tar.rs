@@ -44,6 +44,11 @@ pub struct MemberOffsets {
 }
 
 /// Streams a tar archive into `W`, hashing every byte with SHA-256 and counting offsets.
+///
+/// Bytes collect in a buffer of its own that goes to `W` (and through SHA-256) in chunks of
+/// [`CHUNK`] bytes. Member data can be read straight into that buffer
+/// ([`data_space`](Self::data_space), [`commit_data`](Self::commit_data)), which saves a
+/// copy of every byte.
 pub struct TarWriter<W: Write> {
     inner: W,
     position: u64,
@@ -52,7 +57,13 @@ pub struct TarWriter<W: Write> {
     pending: u64,
     /// Padding owed after the current member's data.
     padding: u64,
+    buffer: Box<[u8]>,
+    /// Bytes of `buffer` in use.
+    filled: usize,
 }
+
+/// Bytes the writer collects before passing them on.
+pub const CHUNK: usize = 1 << 20;
 
 /// The finished archive: the sink back, total length and SHA-256 of all bytes written.
 pub struct TarFinished<W> {
@@ -63,17 +74,43 @@ pub struct TarFinished<W> {
 
 impl<W: Write> TarWriter<W> {
     pub fn new(inner: W) -> Self {
-        Self { inner, position: 0, sha256: Sha256::new(), pending: 0, padding: 0 }
+        Self {
+            inner,
+            position: 0,
+            sha256: Sha256::new(),
+            pending: 0,
+            padding: 0,
+            buffer: vec![0; CHUNK].into_boxed_slice(),
+            filled: 0,
+        }
     }
 
     pub fn position(&self) -> u64 {
         self.position
     }
 
-    fn emit(&mut self, bytes: &[u8]) -> io::Result<()> {
-        self.inner.write_all(bytes)?;
-        self.sha256.update(bytes);
+    /// Hashes the buffered bytes and passes them on.
+    fn flush_buffer(&mut self) -> io::Result<()> {
+        if self.filled > 0 {
+            let bytes = &self.buffer[..self.filled];
+            self.sha256.update(bytes);
+            self.inner.write_all(bytes)?;
+            self.filled = 0;
+        }
+        Ok(())
+    }
+
+    fn emit(&mut self, mut bytes: &[u8]) -> io::Result<()> {
         self.position += bytes.len() as u64;
+        while !bytes.is_empty() {
+            if self.filled == self.buffer.len() {
+                self.flush_buffer()?;
+            }
+            let take = bytes.len().min(self.buffer.len() - self.filled);
+            self.buffer[self.filled..self.filled + take].copy_from_slice(&bytes[..take]);
+            self.filled += take;
+            bytes = &bytes[take..];
+        }
         Ok(())
     }
 
@@ -174,8 +211,38 @@ impl<W: Write> TarWriter<W> {
             return Err(io::Error::other("more tar member data than its header announced"));
         }
         self.emit(data)?;
-        self.pending -= data.len() as u64;
-        if self.pending == 0 {
+        self.data_written(data.len());
+        self.pad_if_complete()
+    }
+
+    /// Where the next bytes of member data go: a non-empty slice of the writer's buffer, at
+    /// most [`remaining`](Self::remaining) bytes long (empty only when nothing remains). Fill
+    /// a prefix of it, then call [`commit_data`](Self::commit_data) with its length.
+    pub fn data_space(&mut self) -> io::Result<&mut [u8]> {
+        if self.filled == self.buffer.len() {
+            self.flush_buffer()?;
+        }
+        let length = (self.buffer.len() - self.filled).min(usize::try_from(self.pending).unwrap_or(usize::MAX));
+        Ok(&mut self.buffer[self.filled..self.filled + length])
+    }
+
+    /// Counts the first `length` bytes of the last [`data_space`](Self::data_space) as data.
+    pub fn commit_data(&mut self, length: usize) -> io::Result<()> {
+        if length as u64 > self.pending || self.filled + length > self.buffer.len() {
+            return Err(io::Error::other("more tar member data than its header announced"));
+        }
+        self.filled += length;
+        self.position += length as u64;
+        self.data_written(length);
+        self.pad_if_complete()
+    }
+
+    fn data_written(&mut self, length: usize) {
+        self.pending -= length as u64;
+    }
+
+    fn pad_if_complete(&mut self) -> io::Result<()> {
+        if self.pending == 0 && self.padding > 0 {
             let pad = self.padding;
             self.padding = 0;
             self.emit(&ZEROS[..pad as usize])?;
@@ -206,7 +273,8 @@ impl<W: Write> TarWriter<W> {
         Ok(offsets)
     }
 
-    /// Gives back the sink without finishing the archive (to abort it).
+    /// Gives back the sink without finishing the archive (to abort it); buffered bytes are
+    /// dropped.
     pub fn into_inner(self) -> W {
         self.inner
     }
@@ -217,6 +285,7 @@ impl<W: Write> TarWriter<W> {
             return Err(io::Error::other("tar archive finished inside a member"));
         }
         self.emit(&ZEROS[..1024])?;
+        self.flush_buffer()?;
         self.inner.flush()?;
         Ok(TarFinished { inner: self.inner, length: self.position, sha256: self.sha256.finalize().into() })
     }

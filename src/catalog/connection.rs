@@ -134,6 +134,7 @@ impl Catalog {
                      PRAGMA synchronous = NORMAL;
                      PRAGMA foreign_keys = ON;
                      PRAGMA cache_size = -16384;
+                     PRAGMA wal_autocheckpoint = 8192;
                      PRAGMA temp_store = MEMORY;",
                 )
                 .map_err(|error| open_error(error.to_string()))?;

@@ -147,6 +147,9 @@ pub struct File {
 
 #[derive(Debug, Clone, Insertable)]
 #[diesel(table_name = files)]
+// `None` is NULL (no `files` column has another default): every row has the same columns, so
+// one prepared INSERT serves them all.
+#[diesel(treat_none_as_default_value = false)]
 pub struct NewFile {
     pub run_id: i64,
     pub dir_id: i64,

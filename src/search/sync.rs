@@ -28,6 +28,8 @@ pub struct SyncReport {
 /// and ACL entries of its files.
 struct Extras {
     names: HashMap<String, String>,
+    /// Keys that had no name at the last reload of `names` (not reloaded for them again).
+    unnamed: std::collections::HashSet<String>,
     attributes: bool,
     xattrs: HashMap<i64, Vec<Xattr>>,
     principals: HashMap<i64, Vec<PrincipalRow>>,
@@ -37,6 +39,7 @@ impl Extras {
     fn load(catalog: &mut Catalog) -> Result<Extras> {
         Ok(Extras {
             names: catalog.identity_names()?,
+            unnamed: Default::default(),
             attributes: catalog.has_attributes()?,
             xattrs: HashMap::new(),
             principals: HashMap::new(),
@@ -44,10 +47,25 @@ impl Extras {
     }
 
     fn load_page(&mut self, catalog: &mut Catalog, records: &[FileRecord]) -> Result<()> {
+        // While a run writes the catalog, attributes and names can appear after the first page.
+        if !self.attributes {
+            self.attributes = catalog.has_attributes()?;
+        }
         if self.attributes {
             let ids: Vec<i64> = records.iter().map(|record| record.file.id).collect();
             self.xattrs = catalog.xattrs_of(&ids)?;
             self.principals = catalog.principals_of(&ids)?;
+        }
+        let mut keys: Vec<String> = Vec::new();
+        for record in records {
+            keys.push(format!("uid:{}", record.file.uid));
+            keys.push(format!("gid:{}", record.file.gid));
+        }
+        keys.extend(self.principals.values().flatten().map(|entry| entry.principal.clone()));
+        let unknown = keys.iter().any(|key| !self.names.contains_key(key) && !self.unnamed.contains(key));
+        if unknown {
+            self.names = catalog.identity_names()?;
+            self.unnamed.extend(keys.into_iter().filter(|key| !self.names.contains_key(key)));
         }
         Ok(())
     }
@@ -181,6 +199,55 @@ pub fn reindex_files(catalog: &mut Catalog, index_dir: &Path, file_ids: &[i64]) 
     }
     writer.commit(last)?;
     Ok(rewritten)
+}
+
+/// Follows the catalog while it is being written (during `esker archive`): holds the index
+/// writer, adds the rows committed since the last call at each [`follow`](Self::follow),
+/// and commits once at the end, so indexing overlaps packing instead of following it. What
+/// it adds is not visible to searches before [`commit`](Self::commit); dropped without a
+/// commit, it leaves the index as it was (the next catch-up adds the rows).
+pub struct Follower {
+    writer: IndexWriter,
+    cursor: (i64, i64),
+    start: i64,
+    tag_cache: Option<(i64, Vec<String>)>,
+    extras: Option<Extras>,
+    indexed: u64,
+}
+
+impl Follower {
+    /// Takes the index writer (fails with `Locked` when another process holds it).
+    pub fn start(index_dir: &Path) -> Result<Follower> {
+        let index = FileIndex::open_or_create(index_dir)?;
+        let writer = index.writer(WRITER_MEMORY)?;
+        // Read the position under the writer lock (see `catch_up`).
+        let last = FileIndex::open_or_create(index_dir)?.last_file_id()? as i64;
+        Ok(Follower { writer, cursor: (last, i64::MAX), start: last, tag_cache: None, extras: None, indexed: 0 })
+    }
+
+    /// Adds every row committed after the last one added. Returns how many it added.
+    pub fn follow(&mut self, catalog: &mut Catalog) -> Result<u64> {
+        let before = self.indexed;
+        loop {
+            let records = catalog.records_after(self.cursor, PAGE)?;
+            let Some(last) = records.last() else { break };
+            self.cursor = (last.file.seq, last.file.id);
+            let extras = match &mut self.extras {
+                Some(extras) => extras,
+                None => self.extras.insert(Extras::load(catalog)?),
+            };
+            add_page(&mut self.writer, catalog, &records, extras, &mut self.tag_cache, false)?;
+            self.indexed += records.len() as u64;
+        }
+        Ok(self.indexed - before)
+    }
+
+    /// Makes what was added searchable and records the position in the index.
+    pub fn commit(mut self) -> Result<SyncReport> {
+        let last_file_id = self.cursor.0.max(self.start) as u64;
+        self.writer.commit(last_file_id)?;
+        Ok(SyncReport { indexed: self.indexed, last_file_id })
+    }
 }
 
 /// Indexes the catalog rows the index does not hold yet.
