@@ -62,6 +62,9 @@ pub struct ResumedBundle {
     pub id: Uuid,
     pub bundle: PlannedBundle,
     pub created_ns: i64,
+    /// The store had confirmed the object before the run stopped: it is packed again only
+    /// to catalog it (and checked against what the store holds), not uploaded.
+    pub confirmed: Option<crate::store::StoredObject>,
 }
 
 struct Outcome {
@@ -113,8 +116,8 @@ pub fn run(
             let packer_store = store.clone();
             scope.spawn(move || packer(packer_store.as_ref(), context, jobs_in, written_out, outcomes_out));
             let (written_in, outcomes_out) = (written_receiver.clone(), outcome_sender.clone());
-            let finisher_store = store.clone();
-            scope.spawn(move || finisher(finisher_store.as_ref(), written_in, outcomes_out));
+            let (finisher_store, finisher_location) = (store.clone(), catalog.location().clone());
+            scope.spawn(move || finisher(finisher_store.as_ref(), &finisher_location, written_in, outcomes_out));
         }
         drop(job_receiver);
         drop(written_sender);
@@ -172,11 +175,33 @@ fn packer(
 }
 
 /// Confirms written bundles with the store and stores their manifest copies.
-fn finisher(store: &dyn Store, written: Receiver<(i64, WrittenBundle)>, outcomes: crossbeam_channel::Sender<Outcome>) {
+/// For stores that resume uploads (vaults), each confirmed object is recorded at once on a
+/// connection of its own, so a crash before its files are cataloged does not upload it again.
+fn finisher(
+    store: &dyn Store,
+    location: &crate::catalog::CatalogLocation,
+    written: Receiver<(i64, WrittenBundle)>,
+    outcomes: crossbeam_channel::Sender<Outcome>,
+) {
+    let mut catalog = None;
     for (row_id, bundle) in written {
         let id = bundle.id();
-        let result =
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| bundle.finish(store))).unwrap_or_else(|_| {
+        let mut record = |object: &crate::store::StoredObject| -> std::result::Result<(), PackError> {
+            if !store.resumes_uploads() {
+                return Ok(());
+            }
+            let failed = |error: crate::catalog::CatalogError| PackError::Write {
+                key: object.key.clone(),
+                message: format!("cannot record the confirmed object in the catalog: {error}"),
+            };
+            let catalog = match &mut catalog {
+                Some(catalog) => catalog,
+                None => catalog.insert(Catalog::open(location).map_err(failed)?),
+            };
+            catalog.record_confirmed(row_id, object).map_err(failed)
+        };
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| bundle.finish(store, &mut record)))
+            .unwrap_or_else(|_| {
                 Err(PackError::Write { key: store.key(&bundle_key(&id)), message: "finisher panicked".into() })
             });
         if outcomes.send(Outcome { row_id, id, result }).is_err() {
@@ -231,10 +256,10 @@ fn drive(
     let storage_class = store.storage_class();
     // Resumed bundles first. The packers hold `jobs` of them at a time, so results are
     // recorded in between to keep the channels moving.
-    for ResumedBundle { row_id, id, bundle, created_ns } in resumed {
+    for ResumedBundle { row_id, id, bundle, created_ns, confirmed } in resumed {
         summary.files_planned += bundle.items.len() as u64;
         summary.bytes_planned += bundle.data_bytes;
-        let mut job = Job { row_id, id, bundle, options: PackOptions { created_ns, resume: true } };
+        let mut job = Job { row_id, id, bundle, options: PackOptions { created_ns, resume: true, confirmed } };
         loop {
             match job_sender.try_send(job) {
                 Ok(()) => break,
@@ -278,7 +303,7 @@ fn drive(
                         plan: plan.as_deref(),
                     })?;
                     if let Some(sender) = &job_sender {
-                        let options = PackOptions { created_ns, resume: false };
+                        let options = PackOptions { created_ns, resume: false, confirmed: None };
                         sender.send(Job { row_id, id, bundle, options }).map_err(|_| ArchiveError::Pipeline("all packers stopped".into()))?;
                     }
                     in_flight += 1;

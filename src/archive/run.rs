@@ -206,7 +206,16 @@ fn resume(
                 if let (Some((planned, created_ns)), Ok(id)) = (saved, uuid::Uuid::parse_str(&bundle.uuid)) {
                     tracing::info!("resuming the upload of bundle {id} ({} entries)", planned.items.len());
                     resumed_paths.extend(planned.items.iter().map(|item| path_hash(&entry_path(item))));
-                    resumed.push(ResumedBundle { row_id: bundle.id, id, bundle: planned, created_ns });
+                    // Its archive was confirmed (and recorded) before the run stopped.
+                    let confirmed = match (&bundle.tree_hash, bundle.bytes) {
+                        (Some(tree_hash), Some(bytes)) => Some(crate::store::StoredObject {
+                            key: bundle.object_key.clone(),
+                            size: bytes as u64,
+                            checksum: Some(tree_hash.clone()),
+                        }),
+                        _ => None,
+                    };
+                    resumed.push(ResumedBundle { row_id: bundle.id, id, bundle: planned, created_ns, confirmed });
                     continue;
                 }
                 store.discard_unfinished(&bundle.object_key)?;

@@ -102,13 +102,15 @@ pub fn member_name(path: &[u8]) -> &[u8] {
 }
 
 /// How one bundle is written.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct PackOptions {
     /// The manifest's creation time, fixed when the bundle is planned, so packing the same
     /// entries again gives the same bytes.
     pub created_ns: i64,
     /// An interrupted upload of this bundle may exist (see [`WriteOptions::resume`]).
     pub resume: bool,
+    /// The store confirmed the object before the run stopped (see [`WriteOptions::confirmed`]).
+    pub confirmed: Option<StoredObject>,
 }
 
 /// A bundle whose bytes are all written to the store but not yet confirmed: what
@@ -127,10 +129,17 @@ pub struct WrittenBundle {
 }
 
 impl WrittenBundle {
-    /// Confirms the object with the store, then stores the manifest copy.
-    pub fn finish(self, store: &dyn Store) -> Result<PackedBundle, PackError> {
+    /// Confirms the object with the store, tells `on_confirmed` (which records it, so that a
+    /// crash from here on does not upload the bundle again), then stores the manifest copy.
+    pub fn finish(
+        self,
+        store: &dyn Store,
+        on_confirmed: &mut dyn FnMut(&StoredObject) -> Result<(), PackError>,
+    ) -> Result<PackedBundle, PackError> {
         let WrittenBundle { id, key, writer, length, sha256, entries, manifest, run_id } = self;
         let object = writer.finish(length)?;
+        on_confirmed(&object)?;
+        crate::failpoint::hit("bundle_confirmed");
         // From here on the bundle is stored: a failure must not leave it behind unrecorded.
         let stored_manifest = zstd::encode_all(manifest.as_slice(), 3)
             .map_err(|error| PackError::Write { key: key.clone(), message: crate::error::io_message(&error) })
@@ -168,7 +177,7 @@ pub fn pack_bundle(
     options: PackOptions,
     buffer: &mut Vec<u8>,
 ) -> Result<PackedBundle, PackError> {
-    write_bundle(store, id, bundle, context, options, buffer)?.finish(store)
+    write_bundle(store, id, bundle, context, options, buffer)?.finish(store, &mut |_| Ok(()))
 }
 
 /// Writes every byte of `bundle` as object `bundle_key(id)` in `store`; the object is not
@@ -184,7 +193,10 @@ pub fn write_bundle(
     let key = store.key(&bundle_key(&id));
     // Data, a header (and maybe a pax header) per member, the manifest, the end marker.
     let size_hint = bundle.data_bytes + bundle.items.len() as u64 * 2048 + (1 << 20);
-    let writer = store.create(&key, WriteOptions { size_hint, run: Some(context.run_id), resume: options.resume })?;
+    let writer = store.create(
+        &key,
+        WriteOptions { size_hint, run: Some(context.run_id), resume: options.resume, confirmed: options.confirmed },
+    )?;
     let mut tar = TarWriter::new(writer);
     let write_error =
         |error: io::Error| PackError::Write { key: key.clone(), message: crate::error::io_message(&error) };
@@ -467,7 +479,7 @@ mod tests {
             Uuid::now_v7(),
             PlannedBundle { items, data_bytes },
             &context,
-            PackOptions { created_ns: crate::time::now_ns(), resume: false },
+            PackOptions { created_ns: crate::time::now_ns(), resume: false, confirmed: None },
             &mut Vec::new(),
         )
         .expect("pack")

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use diesel::prelude::*;
 
 use super::any::{AnyConnection, RunAny};
+use crate::store::StoredObject;
 
 use super::attributes::{FileAttributes, insert_attributes};
 use super::bundles::BUNDLE_STORED;
@@ -222,6 +223,19 @@ impl Catalog {
         });
         self.dir_cache = if result.is_ok() { cache } else { DirCache::default() };
         Ok(result?)
+    }
+
+    /// Remembers that the store confirmed a bundle's object (a vault archive) before its
+    /// files are cataloged: a run that dies in between is resumed without uploading it again.
+    pub fn record_confirmed(&mut self, bundle_id: i64, object: &StoredObject) -> Result<(), CatalogError> {
+        diesel::update(bundles::table.find(bundle_id).filter(bundles::state.eq(super::bundles::BUNDLE_UPLOADING)))
+            .set((
+                bundles::object_key.eq(&object.key),
+                bundles::bytes.eq(object.size as i64),
+                bundles::tree_hash.eq(&object.checksum),
+            ))
+            .execute_any(&mut self.connection)?;
+        Ok(())
     }
 
     /// Records entries that need no upload: skipped ones (special, unreadable, vanished),

@@ -18,7 +18,7 @@ pub struct StoredObject {
 }
 
 /// What a new object is, beyond its key.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct WriteOptions {
     /// About how many bytes will be written (backends with part limits size their parts
     /// from it; writing more is allowed).
@@ -28,6 +28,10 @@ pub struct WriteOptions {
     /// An interrupted upload of the same key may exist. Stores that can (vaults) continue
     /// it, sending only the parts that are missing or differ; the others start over.
     pub resume: bool,
+    /// The store already confirmed this object in an interrupted run (a vault archive whose
+    /// completion was recorded before the crash): nothing is sent again; the bytes written
+    /// are checked against its checksum and `finish` returns it.
+    pub confirmed: Option<StoredObject>,
 }
 
 /// A store-side retrieval job (vaults): its id and the byte range it makes readable.

@@ -477,6 +477,9 @@ impl Store for GlacierStore {
     }
 
     fn create(&self, key: &str, options: WriteOptions) -> Result<Box<dyn ObjectWriter>, StoreError> {
+        if let Some(confirmed) = options.confirmed {
+            return Ok(Box::new(super::glacier_writer::ConfirmedWriter::new(self.inner.url(), confirmed)));
+        }
         let label = ArchiveLabel::new(key, options.run);
         let part_size = part_size_for(options.size_hint, self.inner.settings.part_size);
         let mut writer = GlacierWriter::new(self.inner.clone(), key, label.description(), part_size);

@@ -459,6 +459,54 @@ impl ObjectWriter for GlacierWriter {
     }
 }
 
+/// Re-packs an archive the vault already holds (its completion was recorded, then the run
+/// died): sends nothing, and checks that the bytes give the recorded tree hash.
+pub(super) struct ConfirmedWriter {
+    url: String,
+    object: StoredObject,
+    hasher: super::tree_hash::TreeHasher,
+}
+
+impl ConfirmedWriter {
+    pub(super) fn new(url: String, object: StoredObject) -> ConfirmedWriter {
+        ConfirmedWriter { url, object, hasher: super::tree_hash::TreeHasher::new() }
+    }
+}
+
+impl Write for ConfirmedWriter {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.hasher.update(data);
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl ObjectWriter for ConfirmedWriter {
+    fn finish(self: Box<Self>, expected_size: u64) -> Result<StoredObject, StoreError> {
+        let ConfirmedWriter { url, object, hasher } = *self;
+        let written = hasher.len();
+        let hash = to_hex(&hasher.finish());
+        if written != expected_size || written != object.size || Some(hash.as_str()) != object.checksum.as_deref() {
+            return Err(StoreError::new(
+                StoreErrorKind::Other,
+                format!(
+                    "{url}: archive {} was uploaded before the run stopped, but its files changed since \
+                     ({written} bytes with tree hash {hash} now, {} bytes with {} then); archive them again",
+                    object.key,
+                    object.size,
+                    object.checksum.as_deref().unwrap_or("none")
+                ),
+            ));
+        }
+        Ok(object)
+    }
+
+    fn abort(self: Box<Self>) {}
+}
+
 impl Drop for GlacierWriter {
     fn drop(&mut self) {
         if !self.finished {

@@ -17,7 +17,7 @@ use crate::common::*;
 const MIB: usize = 1024 * 1024;
 
 fn options(size: usize) -> WriteOptions {
-    WriteOptions { size_hint: size as u64, run: Some(1), resume: false }
+    WriteOptions { size_hint: size as u64, run: Some(1), resume: false, confirmed: None }
 }
 
 /// Writes an object; the key to read it by (a vault names it itself).

@@ -133,6 +133,40 @@ fn an_interrupted_multipart_upload_is_finished_with_only_its_missing_parts() {
 }
 
 #[test]
+fn a_run_killed_after_the_vault_confirmed_a_bundle_does_not_upload_it_again() {
+    let check = GlacierCheck::new();
+    let env = vault_env(&check, "");
+    write(&env.src.join("docs/report.txt"), b"quarterly report");
+    write(&env.src.join("docs/data.bin"), &content(5, 200_000));
+
+    // The vault completed the bundle's archive; the process dies before its manifest copy
+    // and its files reach the catalog.
+    let crashed =
+        env.esker().env("ESKER_FAILPOINT", "bundle_confirmed:1").arg("archive").arg(&env.src).output().expect("run");
+    assert!(!crashed.status.success(), "the failpoint aborts the run");
+    assert_eq!(check.stat("archive_uploads"), 1, "the bundle's archive, no manifest yet");
+
+    let summary = env.archive_json(&[]);
+    assert_eq!(summary["resumed"], true, "{summary}");
+    assert_eq!(summary["files_archived"], 2, "{summary}");
+    // Only the manifest copy went up on the rerun: the bundle was checked, not re-sent.
+    assert_eq!(check.stat("archive_uploads"), 2);
+    let bundles = stored_bundles(&env);
+    assert_eq!(bundles.len(), 1);
+    let bytes = check.download(bundles[0]["key"].as_str().expect("key"));
+    assert_eq!(bundles[0]["tree_hash"].as_str(), Some(tree_hash_hex(&bytes).as_str()));
+    let reconciliation = inventory(&env);
+    assert_eq!(reconciliation["archives"], 2, "{reconciliation}");
+    assert_eq!(reconciliation["unknown"].as_array().map(Vec::len), Some(0), "{reconciliation}");
+    let out = env.dir.path().join("out");
+    assert_success(&env.run(&["retrieve", "name:report", "--to", out.to_str().expect("utf8")]));
+    let polled = env.run(&["poll", "--once"]);
+    assert_success(&polled);
+    let restored = out.join(env.src.strip_prefix("/").expect("absolute")).join("docs/report.txt");
+    assert_eq!(fs::read(restored).expect("restored"), b"quarterly report");
+}
+
+#[test]
 fn an_inventory_reports_unknown_missing_and_matching_archives() {
     let check = GlacierCheck::new();
     let env = vault_env(&check, "");
