@@ -5,6 +5,7 @@
 //! commit covers is stored in that commit's payload, so it is atomic with the data.
 
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use tantivy::collector::Count;
 use tantivy::directory::MmapDirectory;
@@ -66,7 +67,9 @@ pub struct Hit {
 /// A full-text index of files in one directory.
 pub struct FileIndex {
     index: Index,
-    reader: IndexReader,
+    /// Opened at the first search: opening it opens every segment, which a caller that only
+    /// reads [`last_file_id`](FileIndex::last_file_id) (a catch-up check) does not need.
+    reader: OnceLock<IndexReader>,
     fields: Fields,
     dir: PathBuf,
 }
@@ -116,12 +119,7 @@ impl FileIndex {
             return Err(IndexError::SchemaMismatch { path: dir.to_owned() });
         }
         index.tokenizers().register(TOKENIZER_NAME, analyzer());
-        let reader = index
-            .reader_builder()
-            .reload_policy(ReloadPolicy::Manual)
-            .try_into()
-            .map_err(|error| tantivy_error(dir, error))?;
-        Ok(FileIndex { index, reader, fields, dir: dir.to_owned() })
+        Ok(FileIndex { index, reader: OnceLock::new(), fields, dir: dir.to_owned() })
     }
 
     /// The directory the index lives in.
@@ -175,8 +173,21 @@ impl FileIndex {
 
     /// A searcher over the latest commit.
     fn searcher(&self) -> Result<tantivy::Searcher, IndexError> {
-        self.reader.reload().map_err(|error| tantivy_error(&self.dir, error))?;
-        Ok(self.reader.searcher())
+        if let Some(reader) = self.reader.get() {
+            reader.reload().map_err(|error| tantivy_error(&self.dir, error))?;
+            return Ok(reader.searcher());
+        }
+        // A new reader holds the latest commit already.
+        let reader: IndexReader = self
+            .index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()
+            .map_err(|error| tantivy_error(&self.dir, error))?;
+        let searcher = reader.searcher();
+        // Another thread may have set one meanwhile; either reader is as good.
+        let _ = self.reader.set(reader);
+        Ok(searcher)
     }
 }
 

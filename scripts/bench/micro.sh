@@ -28,8 +28,15 @@ import re, sys
 
 name = None
 rows = []
+in_change = False  # the time/thrpt lines after "change:" compare with the last run: skipped
 for line in open(sys.argv[1], encoding="utf-8", errors="replace"):
     line = line.rstrip()
+    if "change:" in line:
+        in_change = True
+        continue
+    if in_change and re.match(r"^\s+(time|thrpt):", line):
+        continue
+    in_change = False
     match = re.match(r"^(\S.*?)\s+time:\s+\[(.*?)\]", line)
     if match:
         name = match.group(1).strip()
