@@ -222,39 +222,41 @@ impl Catalog {
     }
 
     /// Saves lookups. A key already named keeps its name when this lookup found none
-    /// (a directory that was down must not erase what it said before).
+    /// (a directory that was down must not erase what it said before). Safe when several
+    /// processes save the same keys at once (insert-or-ignore, then update).
     pub fn save_identities(&mut self, resolutions: &[Resolution]) -> Result<(), CatalogError> {
         let now = crate::time::now_seconds();
         self.connection.transaction(|connection| {
             for resolution in resolutions {
-                let existing: Option<IdentityRow> = identities::table
-                    .find(&resolution.key)
-                    .select(identities::all_columns)
-                    .first_any(connection)
-                    .optional()?;
-                match existing {
-                    Some(row) if row.name.is_some() && resolution.name.is_none() => {}
-                    Some(_) => {
-                        diesel::update(identities::table.find(&resolution.key))
-                            .set((
-                                identities::name.eq(&resolution.name),
-                                identities::source.eq(resolution.source),
-                                identities::error.eq(&resolution.error),
-                                identities::checked_at.eq(now),
-                            ))
-                            .execute_any(connection)?;
-                    }
-                    None => {
-                        diesel::insert_into(identities::table)
-                            .values((
-                                identities::principal.eq(&resolution.key),
-                                identities::name.eq(&resolution.name),
-                                identities::source.eq(resolution.source),
-                                identities::error.eq(&resolution.error),
-                                identities::checked_at.eq(now),
-                            ))
-                            .execute_any(connection)?;
-                    }
+                diesel::insert_into(identities::table)
+                    .values((
+                        identities::principal.eq(&resolution.key),
+                        identities::name.eq(&resolution.name),
+                        identities::source.eq(resolution.source),
+                        identities::error.eq(&resolution.error),
+                        identities::checked_at.eq(now),
+                    ))
+                    .on_conflict(identities::principal)
+                    .do_nothing()
+                    .execute_any(connection)?;
+                let row = identities::table.find(&resolution.key);
+                if resolution.name.is_some() {
+                    diesel::update(row)
+                        .set((
+                            identities::name.eq(&resolution.name),
+                            identities::source.eq(resolution.source),
+                            identities::error.eq(&resolution.error),
+                            identities::checked_at.eq(now),
+                        ))
+                        .execute_any(connection)?;
+                } else {
+                    diesel::update(row.filter(identities::name.is_null()))
+                        .set((
+                            identities::source.eq(resolution.source),
+                            identities::error.eq(&resolution.error),
+                            identities::checked_at.eq(now),
+                        ))
+                        .execute_any(connection)?;
                 }
             }
             Ok::<_, diesel::result::Error>(())
