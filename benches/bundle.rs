@@ -1,4 +1,5 @@
-//! Hot inner pieces of `esker archive`: the bundle planner and the tar writer with offsets.
+//! Hot inner pieces of `esker archive`: the bundle planner, the tar writer with offsets and
+//! the SHA-256 tree hash of vault uploads.
 //!
 //! `cargo bench --bench bundle` (or `scripts/bench.sh micro`). The trees, files and stores
 //! are left out on purpose: `scripts/bench.sh crawl archive` measures the whole command.
@@ -120,8 +121,29 @@ fn tar_writer(criterion: &mut Criterion) {
     group.finish();
 }
 
-// Tree hash (SHA-256 tree hash of 1 MiB chunks, for Glacier vault uploads): add its bench
-// here when the Glacier store lands, and list it in criterion_group! below.
+/// The SHA-256 tree hash of Glacier vault uploads (1 MiB leaves), streamed in 64 KiB writes
+/// as the packer feeds it, and the combination of part hashes a multipart upload ends with.
+fn tree_hash(criterion: &mut Criterion) {
+    use esker::store::tree_hash::{TreeHasher, combine, tree_hash};
+    let data: Vec<u8> = (0..64u32 << 20).map(|index| (index.wrapping_mul(2_654_435_761) >> 24) as u8).collect();
+    let mut group = criterion.benchmark_group("tree hash");
+    group.throughput(Throughput::Bytes(data.len() as u64));
+    group.bench_function("64 MiB in one call", |bench| bench.iter(|| tree_hash(black_box(&data))));
+    group.bench_function("64 MiB streamed in 64 KiB writes", |bench| {
+        bench.iter(|| {
+            let mut hasher = TreeHasher::new();
+            for chunk in data.chunks(64 << 10) {
+                hasher.update(chunk);
+            }
+            hasher.finish()
+        })
+    });
+    // A 4 GiB archive of 16 MiB parts: 256 part hashes combined.
+    let parts: Vec<_> = data.chunks(256 << 10).map(tree_hash).collect();
+    group.throughput(Throughput::Elements(parts.len() as u64));
+    group.bench_function("combine 256 part hashes", |bench| bench.iter(|| combine(black_box(&parts))));
+    group.finish();
+}
 
-criterion_group!(benches, planner, tar_writer);
+criterion_group!(benches, planner, tar_writer, tree_hash);
 criterion_main!(benches);
