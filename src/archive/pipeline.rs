@@ -446,6 +446,14 @@ fn record_outcome(
     let Outcome { row_id, id, result } = outcome;
     let packed = match result {
         Ok(packed) => packed,
+        Err(PackError::Store(error)) if store.resumes_uploads() && error.is_interruption() => {
+            // The store kept what it received (a vault's multipart upload): the bundle stays
+            // `uploading` with its saved plan, and rerunning the command continues it.
+            tracing::error!("bundle {id}: {error}");
+            summary.bundles_failed += 1;
+            summary.warnings.push(format!("bundle {id} interrupted: {error}; rerun the same command to continue it"));
+            return Ok(());
+        }
         Err(error) => {
             tracing::error!("bundle {id}: {error}");
             summary.bundles_failed += 1;

@@ -198,8 +198,11 @@ pub fn write_bundle(
         WriteOptions { size_hint, run: Some(context.run_id), resume: options.resume, confirmed: options.confirmed },
     )?;
     let mut tar = TarWriter::new(writer);
-    let write_error =
-        |error: io::Error| PackError::Write { key: key.clone(), message: crate::error::io_message(&error) };
+    // A store's own error travels through `io::Write` inside the io::Error: keep its kind.
+    let write_error = |error: io::Error| match error.get_ref().and_then(|inner| inner.downcast_ref::<StoreError>()) {
+        Some(store) => PackError::Store(StoreError::new(store.kind, store.message.clone())),
+        None => PackError::Write { key: key.clone(), message: crate::error::io_message(&error) },
+    };
     buffer.resize(READ_BUFFER, 0);
 
     let mut entries = Vec::with_capacity(bundle.items.len());

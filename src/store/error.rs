@@ -42,6 +42,12 @@ impl StoreError {
         }
     }
 
+    /// Whether an upload failed for a reason that may pass (throttling, timeouts, the
+    /// network): stores that resume uploads keep what they sent for the next run.
+    pub fn is_interruption(&self) -> bool {
+        matches!(self.kind, StoreErrorKind::Throttled | StoreErrorKind::Timeout | StoreErrorKind::Io)
+    }
+
     /// Whether trying the same request again may succeed.
     pub fn is_retryable(&self) -> bool {
         matches!(self.kind, StoreErrorKind::Throttled | StoreErrorKind::Timeout)

@@ -416,7 +416,7 @@ impl GlacierWriter {
 impl Write for GlacierWriter {
     fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
         if let Some(error) = &self.failed {
-            return Err(std::io::Error::other(error.message.clone()));
+            return Err(std::io::Error::other(StoreError::new(error.kind, error.message.clone())));
         }
         let limit = if self.upload_id.is_some() { self.part_size } else { self.hold } as usize;
         let taken = (limit - self.buffer.len().min(limit)).min(data.len());
@@ -424,9 +424,9 @@ impl Write for GlacierWriter {
         if self.buffer.len() >= limit
             && let Err(error) = self.send_full_parts()
         {
-            let message = error.message.clone();
+            let carried = StoreError::new(error.kind, error.message.clone());
             self.failed = Some(error);
-            return Err(std::io::Error::other(message));
+            return Err(std::io::Error::other(carried));
         }
         Ok(taken)
     }
@@ -436,10 +436,30 @@ impl Write for GlacierWriter {
     }
 }
 
+impl GlacierWriter {
+    /// Ends this writer after `error`: an interruption keeps the multipart upload (and the
+    /// parts the vault confirmed) for the next run; anything else aborts it.
+    fn give_up(&mut self, error: &StoreError) {
+        if self.upload_id.is_some() && error.is_interruption() {
+            for handle in self.in_flight.drain(..) {
+                handle.abort();
+            }
+            tracing::info!(
+                "{}: upload kept for the next run ({} parts in the vault): {error}",
+                self.url(),
+                self.done.len()
+            );
+            self.finished = true;
+        } else {
+            self.abort_upload();
+        }
+    }
+}
+
 impl ObjectWriter for GlacierWriter {
     fn finish(mut self: Box<Self>, expected_size: u64) -> Result<StoredObject, StoreError> {
         if let Some(error) = self.failed.take() {
-            self.abort_upload();
+            self.give_up(&error);
             return Err(error);
         }
         match self.complete(expected_size) {
@@ -448,14 +468,17 @@ impl ObjectWriter for GlacierWriter {
                 Ok(object)
             }
             Err(error) => {
-                self.abort_upload();
+                self.give_up(&error);
                 Err(error)
             }
         }
     }
 
     fn abort(mut self: Box<Self>) {
-        self.abort_upload();
+        match self.failed.take() {
+            Some(error) => self.give_up(&error),
+            None => self.abort_upload(),
+        }
     }
 }
 

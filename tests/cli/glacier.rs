@@ -167,6 +167,35 @@ fn a_run_killed_after_the_vault_confirmed_a_bundle_does_not_upload_it_again() {
 }
 
 #[test]
+fn an_upload_interrupted_by_an_outage_is_kept_and_continued_by_the_next_run() {
+    let check = GlacierCheck::new();
+    let env = vault_env(&check, "upload_concurrency = 1\nmax_attempts = 2");
+    write(&env.src.join("big/one.bin"), &content(12, 7 * MIB + 3));
+    // The vault takes three parts, then answers 503 for longer than esker retries.
+    check.control("POST", "unavailable-after-3");
+    let output = env.esker().arg("archive").arg(&env.src).output().expect("run");
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(stderr(&output).contains("rerun"), "{}", stderr(&output));
+    let uploads = check.uploads();
+    assert_eq!(uploads.len(), 1, "the upload is kept, not aborted: {uploads:?}");
+    assert_eq!(check.parts(&uploads[0].0).len(), 3);
+    assert_eq!(check.stat("uploads_aborted"), 0);
+
+    check.control("POST", "available");
+    let sent_before = check.stat("part_uploads");
+    let summary = env.archive_json(&[]);
+    assert_eq!(summary["resumed"], true, "{summary}");
+    let bundles = stored_bundles(&env);
+    assert_eq!(bundles.len(), 1);
+    let total_parts = bundles[0]["bytes"].as_u64().expect("bytes").div_ceil(MIB as u64);
+    assert_eq!(check.stat("part_uploads") - sent_before, total_parts - 3, "only the parts the vault lacked");
+    assert_eq!(check.stat("uploads_initiated"), 1);
+    assert!(check.uploads().is_empty());
+    let bytes = check.download(bundles[0]["key"].as_str().expect("key"));
+    assert_eq!(bundles[0]["tree_hash"].as_str(), Some(tree_hash_hex(&bytes).as_str()));
+}
+
+#[test]
 fn an_inventory_reports_unknown_missing_and_matching_archives() {
     let check = GlacierCheck::new();
     let env = vault_env(&check, "");
