@@ -11,7 +11,7 @@ use std::time::Duration;
 use aws_sdk_glacier::Client;
 use aws_sdk_glacier::config::Region;
 use aws_sdk_glacier::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_glacier::types::{JobParameters, StatusCode};
+use aws_sdk_glacier::types::{GlacierJobDescription, JobParameters, StatusCode};
 use serde::{Deserialize, Serialize};
 use tokio::runtime::Runtime;
 
@@ -38,7 +38,13 @@ pub(super) struct Inner {
 /// A vault.
 pub struct GlacierStore {
     inner: Arc<Inner>,
+    /// The vault's job list, read once per pass over many bundles (ListJobs pages through
+    /// every job of the vault; asking once per bundle would be throttled at scale).
+    jobs: std::sync::Mutex<Option<(std::time::Instant, Arc<Vec<GlacierJobDescription>>)>>,
 }
+
+/// How long a listing of the vault's jobs is reused.
+const JOB_LIST_TTL: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// What esker writes into an archive's description (printable ASCII, at most 1024
 /// characters): its key, the bundle it belongs to and the run that wrote it, so a vault can
@@ -124,6 +130,7 @@ impl GlacierStore {
                 runtime,
                 client: OnceLock::new(),
             }),
+            jobs: std::sync::Mutex::new(None),
         })
     }
 
@@ -618,6 +625,19 @@ impl Store for GlacierStore {
             .map_err(|error| sdk_error(&format!("{} archive {key}", inner.url()), error))?;
         let id = output.job_id().unwrap_or_default().to_string();
         tracing::debug!("{}: archive-retrieval job {id} for bytes {wanted:?} of {key}", inner.url());
+        // The cached listing learns of the new job, so a later bundle (or the same one asked
+        // again) in this pass finds it without listing the vault again.
+        let mut described = GlacierJobDescription::builder()
+            .job_id(&id)
+            .archive_id(key)
+            .status_code(StatusCode::InProgress)
+            .archive_size_in_bytes(object_size as i64);
+        if !whole {
+            described = described.retrieval_byte_range(format!("{}-{}", wanted.start, wanted.end - 1));
+        }
+        if let Some((_, jobs)) = self.jobs.lock().unwrap_or_else(std::sync::PoisonError::into_inner).as_mut() {
+            Arc::make_mut(jobs).push(described.build());
+        }
         Ok(StartedRestore {
             state: RestoreState::Restoring,
             job: Some(RestoreJob { id, range: if whole { 0..object_size } else { wanted }, object_size }),
@@ -710,10 +730,50 @@ impl GlacierStore {
         key: &str,
         range: Option<(&Range<u64>, u64)>,
     ) -> Result<Option<(RestoreJob, RestoreState)>, StoreError> {
+        let jobs = self.vault_jobs()?;
+        let mut best: Option<(RestoreJob, RestoreState)> = None;
+        for job in jobs.iter() {
+            if job.archive_id() != Some(key) || job.job_id().is_none() {
+                continue;
+            }
+            let state = match job.status_code() {
+                Some(StatusCode::Succeeded) => RestoreState::Restored { expires: expires(job.completion_date()) },
+                Some(StatusCode::InProgress) => RestoreState::Restoring,
+                _ => continue,
+            };
+            let size = job.archive_size_in_bytes().map(|size| size.max(0) as u64);
+            let object_size = range.map(|(_, size)| size).or(size).unwrap_or(0);
+            let covered = job_range(job.retrieval_byte_range(), object_size);
+            let covers = match range {
+                Some((wanted, _)) => covered.start <= wanted.start && covered.end >= wanted.end,
+                None => job
+                    .retrieval_byte_range()
+                    .is_none_or(|text| size.is_some_and(|size| job_range(Some(text), size) == (0..size))),
+            };
+            if !covers {
+                continue;
+            }
+            let ready = matches!(state, RestoreState::Restored { .. });
+            if best.as_ref().is_none_or(|(_, current)| ready && !matches!(current, RestoreState::Restored { .. })) {
+                let id = job.job_id().unwrap_or_default().to_string();
+                best = Some((RestoreJob { id, range: covered, object_size }, state));
+            }
+        }
+        Ok(best)
+    }
+
+    /// Every job of the vault (ListJobs, all pages), reused for [`JOB_LIST_TTL`].
+    fn vault_jobs(&self) -> Result<Arc<Vec<GlacierJobDescription>>, StoreError> {
+        let mut cached = self.jobs.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((listed, jobs)) = cached.as_ref()
+            && listed.elapsed() < JOB_LIST_TTL
+        {
+            return Ok(jobs.clone());
+        }
         let inner = &self.inner;
-        inner.block_on(async {
+        let jobs = inner.block_on(async {
             let mut marker: Option<String> = None;
-            let mut best: Option<(RestoreJob, RestoreState)> = None;
+            let mut jobs = Vec::new();
             loop {
                 let page = inner
                     .client()
@@ -724,45 +784,17 @@ impl GlacierStore {
                     .send()
                     .await
                     .map_err(|error| sdk_error(&inner.url(), error))?;
-                for job in page.job_list() {
-                    if job.archive_id() != Some(key) || job.job_id().is_none() {
-                        continue;
-                    }
-                    let state = match job.status_code() {
-                        Some(StatusCode::Succeeded) => {
-                            RestoreState::Restored { expires: expires(job.completion_date()) }
-                        }
-                        Some(StatusCode::InProgress) => RestoreState::Restoring,
-                        _ => continue,
-                    };
-                    let size = job.archive_size_in_bytes().map(|size| size.max(0) as u64);
-                    let object_size = range.map(|(_, size)| size).or(size).unwrap_or(0);
-                    let covered = job_range(job.retrieval_byte_range(), object_size);
-                    let covers = match range {
-                        Some((wanted, _)) => covered.start <= wanted.start && covered.end >= wanted.end,
-                        None => job
-                            .retrieval_byte_range()
-                            .is_none_or(|text| size.is_some_and(|size| job_range(Some(text), size) == (0..size))),
-                    };
-                    if !covers {
-                        continue;
-                    }
-                    let ready = matches!(state, RestoreState::Restored { .. });
-                    if best
-                        .as_ref()
-                        .is_none_or(|(_, current)| ready && !matches!(current, RestoreState::Restored { .. }))
-                    {
-                        let id = job.job_id().unwrap_or_default().to_string();
-                        best = Some((RestoreJob { id, range: covered, object_size }, state));
-                    }
-                }
+                jobs.extend(page.job_list().iter().cloned());
                 marker = page.marker().filter(|next| !next.is_empty()).map(str::to_string);
                 if marker.is_none() {
                     break;
                 }
             }
-            Ok(best)
-        })
+            Ok::<_, StoreError>(jobs)
+        })?;
+        let jobs = Arc::new(jobs);
+        *cached = Some((std::time::Instant::now(), jobs.clone()));
+        Ok(jobs)
     }
 }
 

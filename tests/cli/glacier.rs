@@ -196,6 +196,32 @@ fn an_upload_interrupted_by_an_outage_is_kept_and_continued_by_the_next_run() {
 }
 
 #[test]
+fn a_retrieval_over_many_bundles_lists_the_vault_jobs_once() {
+    let check = GlacierCheck::new();
+    let env = vault_env(&check, "");
+    for index in 0..6 {
+        write(&env.src.join(format!("set/file{index}.txt")), format!("file number {index}").as_bytes());
+    }
+    env.archive(&["--max-files", "1"]);
+    assert_eq!(stored_bundles(&env).len(), 6);
+    let before = check.stat("job_listings");
+    let out = env.dir.path().join("out");
+    let started = env.run(&["retrieve", "in:set", "--to", out.to_str().expect("utf8"), "--yes"]);
+    assert_success(&started);
+    assert_eq!(check.stat("archive_jobs"), 6, "one job per bundle");
+    assert_eq!(check.stat("job_listings") - before, 1, "the vault's jobs are listed once, not per bundle");
+    // Asking again reuses the six jobs (the listing is read again, once, after new jobs).
+    let again = env.run(&["retrieve", "in:set", "--to", env.dir.path().join("out2").to_str().expect("utf8"), "--yes"]);
+    assert_success(&again);
+    assert_eq!(check.stat("archive_jobs"), 6, "no second restore request");
+    assert_success(&env.run(&["poll", "--once"]));
+    for index in 0..6 {
+        let copy = out.join(env.src.strip_prefix("/").expect("absolute")).join(format!("set/file{index}.txt"));
+        assert_eq!(fs::read(copy).expect("restored"), format!("file number {index}").as_bytes());
+    }
+}
+
+#[test]
 fn an_inventory_reports_unknown_missing_and_matching_archives() {
     let check = GlacierCheck::new();
     let env = vault_env(&check, "");
