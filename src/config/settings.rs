@@ -71,8 +71,30 @@ pub const S3_STORAGE_CLASSES: &[&str] = &[
 const MIN_PART: u64 = 5 * 1024 * 1024;
 const MAX_PART: u64 = 5 * 1024 * 1024 * 1024;
 
+/// What both AWS-backed stores (s3, glacier) take alike: parts in flight per bundle
+/// (default 4), attempts per request (default 8), and an http(s) endpoint when one is set.
+fn client_settings(name: &str, store: &StoreOptions) -> Result<(usize, u32), ConfigError> {
+    let what = |key: &str| format!("stores.{name}.{key}");
+    let upload_concurrency = positive(&what("upload_concurrency"), store.upload_concurrency.map(|n| n as u64))?
+        .map(|n| n as usize)
+        .unwrap_or(4);
+    let max_attempts =
+        positive(&what("max_attempts"), store.max_attempts.map(u64::from))?.map(|n| n as u32).unwrap_or(8);
+    if let Some(endpoint) = &store.endpoint_url
+        && !(endpoint.starts_with("http://") || endpoint.starts_with("https://"))
+    {
+        return Err(ConfigError::Value {
+            what: what("endpoint_url"),
+            value: endpoint.clone(),
+            message: "expected an http:// or https:// URL".into(),
+        });
+    }
+    Ok((upload_concurrency, max_attempts))
+}
+
 fn s3_settings(name: &str, store: StoreOptions) -> Result<S3Settings, ConfigError> {
     let what = |key: &str| format!("stores.{name}.{key}");
+    let (upload_concurrency, max_attempts) = client_settings(name, &store)?;
     let bucket = store.bucket.filter(|bucket| !bucket.is_empty()).ok_or_else(|| ConfigError::Value {
         what: what("bucket"),
         value: String::new(),
@@ -104,20 +126,6 @@ fn s3_settings(name: &str, store: StoreOptions) -> Result<S3Settings, ConfigErro
             what: what("part_size"),
             value: part_size.to_string(),
             message: "S3 parts must be between 5 MiB and 5 GiB".into(),
-        });
-    }
-    let upload_concurrency = positive(&what("upload_concurrency"), store.upload_concurrency.map(|n| n as u64))?
-        .map(|n| n as usize)
-        .unwrap_or(4);
-    let max_attempts =
-        positive(&what("max_attempts"), store.max_attempts.map(u64::from))?.map(|n| n as u32).unwrap_or(8);
-    if let Some(endpoint) = &store.endpoint_url
-        && !(endpoint.starts_with("http://") || endpoint.starts_with("https://"))
-    {
-        return Err(ConfigError::Value {
-            what: what("endpoint_url"),
-            value: endpoint.clone(),
-            message: "expected an http:// or https:// URL".into(),
         });
     }
     Ok(S3Settings {
@@ -158,6 +166,7 @@ const GLACIER_MAX_PART: u64 = 4 * 1024 * 1024 * 1024;
 
 fn glacier_settings(name: &str, store: StoreOptions) -> Result<GlacierSettings, ConfigError> {
     let what = |key: &str| format!("stores.{name}.{key}");
+    let (upload_concurrency, max_attempts) = client_settings(name, &store)?;
     let vault = store.vault.filter(|vault| !vault.is_empty()).ok_or_else(|| ConfigError::Value {
         what: what("vault"),
         value: String::new(),
@@ -202,20 +211,6 @@ fn glacier_settings(name: &str, store: StoreOptions) -> Result<GlacierSettings, 
             what: what("multipart_threshold"),
             value: multipart_threshold.to_string(),
             message: "expected a size from 1 byte to 4 GiB (the largest single-request upload)".into(),
-        });
-    }
-    let upload_concurrency = positive(&what("upload_concurrency"), store.upload_concurrency.map(|n| n as u64))?
-        .map(|n| n as usize)
-        .unwrap_or(4);
-    let max_attempts =
-        positive(&what("max_attempts"), store.max_attempts.map(u64::from))?.map(|n| n as u32).unwrap_or(8);
-    if let Some(endpoint) = &store.endpoint_url
-        && !(endpoint.starts_with("http://") || endpoint.starts_with("https://"))
-    {
-        return Err(ConfigError::Value {
-            what: what("endpoint_url"),
-            value: endpoint.clone(),
-            message: "expected an http:// or https:// URL".into(),
         });
     }
     Ok(GlacierSettings {

@@ -1,6 +1,7 @@
 //! Stores: where bundles live. One trait, one implementation per backend.
 
 mod api;
+mod aws;
 mod error;
 mod glacier;
 mod glacier_writer;

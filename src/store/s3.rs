@@ -7,7 +7,6 @@ use std::collections::VecDeque;
 use std::io::Write;
 use std::ops::Range;
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
 
 use aws_sdk_s3::Client;
 use aws_sdk_s3::config::{Region, RequestChecksumCalculation, ResponseChecksumValidation};
@@ -77,42 +76,20 @@ impl Inner {
 }
 
 async fn build_client(settings: &S3Settings) -> Client {
-    let http = aws_smithy_http_client::Builder::new()
-        .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
-            aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
-        ))
-        .build_https();
-    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .http_client(http)
-        .retry_config(
-            aws_config::retry::RetryConfig::standard()
-                .with_max_attempts(settings.max_attempts)
-                .with_initial_backoff(Duration::from_millis(200))
-                .with_max_backoff(Duration::from_secs(20)),
-        )
-        .timeout_config(
-            aws_config::timeout::TimeoutConfig::builder()
-                .connect_timeout(Duration::from_secs(10))
-                .operation_attempt_timeout(Duration::from_secs(900))
-                .build(),
-        );
-    if let Some(region) = &settings.region {
-        loader = loader.region(Region::new(region.clone()));
-    }
-    if let Some(profile) = &settings.profile {
-        loader = loader.profile_name(profile);
-    }
-    if let Some(endpoint) = &settings.endpoint_url {
-        loader = loader.endpoint_url(endpoint);
-    }
-    let shared = loader.load().await;
+    let shared = super::aws::load_config(super::aws::Connection {
+        region: settings.region.as_deref(),
+        profile: settings.profile.as_deref(),
+        endpoint_url: settings.endpoint_url.as_deref(),
+        max_attempts: settings.max_attempts,
+    })
+    .await;
     let mut builder = aws_sdk_s3::config::Builder::from(&shared)
         .force_path_style(settings.force_path_style)
         // esker computes and sends its own SHA-256 per request; no SDK trailers.
         .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
         .response_checksum_validation(ResponseChecksumValidation::WhenRequired);
     if shared.region().is_none() {
-        builder = builder.region(Region::new("us-east-1"));
+        builder = builder.region(Region::new(super::aws::DEFAULT_REGION));
     }
     Client::from_conf(builder.build())
 }
