@@ -8,16 +8,6 @@ use crate::catalog::Catalog;
 use crate::config::Settings;
 use crate::error::Result;
 
-/// Names the unnamed principals of one run (or of the whole catalog) and saves them.
-/// Unreachable directories leave names unresolved; that is reported, never fatal.
-pub fn resolve_unnamed(catalog: &mut Catalog, settings: &Settings, run_id: Option<i64>) -> Result<ResolverReport> {
-    let keys = catalog.unnamed_principals(run_id)?;
-    let mut resolver = Resolver::new(settings.ldap.clone());
-    let resolutions: Vec<Resolution> = keys.iter().map(|key| resolver.resolve(key)).collect();
-    catalog.save_identities(&resolutions)?;
-    Ok(resolver.report().clone())
-}
-
 /// Names principals while `archive` records rows: each key the run meets is looked up once,
 /// and saved before the rows naming it are committed, so the index (which follows the
 /// catalog during the run) finds the names.
@@ -73,7 +63,7 @@ pub struct RefreshReport {
 pub fn refresh(catalog: &mut Catalog, settings: &Settings, index_dir: &Path, all: bool) -> Result<RefreshReport> {
     let known: std::collections::HashMap<String, Option<String>> =
         catalog.identities()?.into_iter().map(|row| (row.principal, row.name)).collect();
-    let mut keys = catalog.unnamed_principals(None)?;
+    let mut keys = catalog.unnamed_principals()?;
     if all {
         keys.extend(known.keys().cloned());
         keys.sort_unstable();

@@ -101,19 +101,6 @@ pub fn archive(settings: &Settings, request: &ArchiveRequest, progress: &Progres
     catalog.finish_run(run.id, state, crate::time::now_seconds())?;
     crate::failpoint::hit("run_finished");
 
-    // Rows an interrupted attempt of this run recorded may still lack names; when LDAP
-    // already failed during the run, it is not asked again.
-    let mut identities = summary.identities.take().unwrap_or_default();
-    if identities.ldap_error.is_none() {
-        progress.set_message("naming owners");
-        let late = crate::identities::resolve_unnamed(&mut catalog, settings, Some(run.id))?;
-        identities.resolved += late.resolved;
-        identities.unresolved = late.unresolved;
-        identities.ldap_lookups += late.ldap_lookups;
-        identities.ldap_error = late.ldap_error;
-    }
-    summary.identities = Some(identities);
-
     progress.set_message("indexing");
     let report = crate::search::catch_up_or_warn(&mut catalog, &settings.home.index, |count| {
         progress.set_message(format!("indexing: {count} files"));

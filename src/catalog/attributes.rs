@@ -175,40 +175,17 @@ impl Catalog {
         Ok(found)
     }
 
-    /// Every principal key of a run (its files' owners and groups, and ACL entries), or of
-    /// the whole catalog, that has no name yet.
-    pub fn unnamed_principals(&mut self, run_id: Option<i64>) -> Result<Vec<String>, CatalogError> {
+    /// Every principal key the catalog mentions (files' owners and groups, ACL entries)
+    /// that has no name yet.
+    pub fn unnamed_principals(&mut self) -> Result<Vec<String>, CatalogError> {
         let mut keys: Vec<String> = Vec::new();
-        let (uids, gids): (Vec<i64>, Vec<i64>) = match run_id {
-            Some(run) => (
-                files::table
-                    .filter(files::run_id.eq(run))
-                    .select(files::uid)
-                    .distinct()
-                    .load_any(&mut self.connection)?,
-                files::table
-                    .filter(files::run_id.eq(run))
-                    .select(files::gid)
-                    .distinct()
-                    .load_any(&mut self.connection)?,
-            ),
-            None => (
-                files::table.select(files::uid).distinct().load_any(&mut self.connection)?,
-                files::table.select(files::gid).distinct().load_any(&mut self.connection)?,
-            ),
-        };
+        let uids: Vec<i64> = files::table.select(files::uid).distinct().load_any(&mut self.connection)?;
+        let gids: Vec<i64> = files::table.select(files::gid).distinct().load_any(&mut self.connection)?;
         keys.extend(uids.into_iter().map(|uid| format!("uid:{uid}")));
         keys.extend(gids.into_iter().map(|gid| format!("gid:{gid}")));
-        let acl_keys: Vec<String> = match run_id {
-            Some(run) => principals::table
-                .inner_join(files::table)
-                .filter(files::run_id.eq(run))
-                .select(principals::principal)
-                .distinct()
-                .load_any(&mut self.connection)?,
-            None => principals::table.select(principals::principal).distinct().load_any(&mut self.connection)?,
-        };
-        keys.extend(acl_keys);
+        keys.extend(
+            principals::table.select(principals::principal).distinct().load_any::<String>(&mut self.connection)?,
+        );
         keys.sort_unstable();
         keys.dedup();
         let named: std::collections::HashSet<String> = identities::table

@@ -28,8 +28,10 @@ pub struct SyncReport {
 /// and ACL entries of its files.
 struct Extras {
     names: HashMap<String, String>,
-    /// Keys that had no name at the last reload of `names` (not reloaded for them again).
-    unnamed: std::collections::HashSet<String>,
+    /// Owners, groups (`false`/`true`, id) and ACL principals already looked for in
+    /// `names`: a key not found there reloads it once, not on every page.
+    checked_ids: std::collections::HashSet<(bool, i64)>,
+    checked_principals: std::collections::HashSet<String>,
     attributes: bool,
     xattrs: HashMap<i64, Vec<Xattr>>,
     principals: HashMap<i64, Vec<PrincipalRow>>,
@@ -39,7 +41,8 @@ impl Extras {
     fn load(catalog: &mut Catalog) -> Result<Extras> {
         Ok(Extras {
             names: catalog.identity_names()?,
-            unnamed: Default::default(),
+            checked_ids: Default::default(),
+            checked_principals: Default::default(),
             attributes: catalog.has_attributes()?,
             xattrs: HashMap::new(),
             principals: HashMap::new(),
@@ -56,16 +59,23 @@ impl Extras {
             self.xattrs = catalog.xattrs_of(&ids)?;
             self.principals = catalog.principals_of(&ids)?;
         }
-        let mut keys: Vec<String> = Vec::new();
+        let mut unknown = false;
         for record in records {
-            keys.push(format!("uid:{}", record.file.uid));
-            keys.push(format!("gid:{}", record.file.gid));
+            for (group, id) in [(false, record.file.uid), (true, record.file.gid)] {
+                if self.checked_ids.insert((group, id)) {
+                    let key = if group { format!("gid:{id}") } else { format!("uid:{id}") };
+                    unknown |= !self.names.contains_key(&key);
+                }
+            }
         }
-        keys.extend(self.principals.values().flatten().map(|entry| entry.principal.clone()));
-        let unknown = keys.iter().any(|key| !self.names.contains_key(key) && !self.unnamed.contains(key));
+        for entry in self.principals.values().flatten() {
+            if !self.checked_principals.contains(&entry.principal) {
+                self.checked_principals.insert(entry.principal.clone());
+                unknown |= !self.names.contains_key(&entry.principal);
+            }
+        }
         if unknown {
             self.names = catalog.identity_names()?;
-            self.unnamed.extend(keys.into_iter().filter(|key| !self.names.contains_key(key)));
         }
         Ok(())
     }
