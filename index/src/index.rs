@@ -144,11 +144,14 @@ impl FileIndex {
         Ok(self.searcher()?.num_docs())
     }
 
-    /// Takes the writer lock; [`IndexError::Locked`] if another writer holds it. The budget
-    /// is clamped to what tantivy accepts (at least 15 MB).
-    pub fn writer(&self, memory_budget_bytes: usize) -> Result<IndexWriter, IndexError> {
-        let budget = memory_budget_bytes.clamp(MIN_MEMORY_BUDGET, MAX_MEMORY_BUDGET);
-        let writer = self.index.writer(budget).map_err(|error| match error {
+    /// Takes the writer lock; [`IndexError::Locked`] if another writer holds it. tantivy
+    /// indexes on `threads` threads (at least 1), each with its share of the budget, clamped
+    /// to what tantivy accepts (at least 15 MB a thread). Each thread flushes a segment when
+    /// its share is full, so fewer threads with the same budget make fewer, larger segments.
+    pub fn writer(&self, threads: usize, memory_budget_bytes: usize) -> Result<IndexWriter, IndexError> {
+        let threads = threads.clamp(1, 8);
+        let budget = memory_budget_bytes.clamp(MIN_MEMORY_BUDGET * threads, MAX_MEMORY_BUDGET);
+        let writer = self.index.writer_with_num_threads(threads, budget).map_err(|error| match error {
             TantivyError::LockFailure(LockError::LockBusy, _) => IndexError::Locked { path: self.dir.clone() },
             other => tantivy_error(&self.dir, other),
         })?;

@@ -99,7 +99,7 @@ fn samples() -> Vec<Sample> {
 }
 
 fn add_samples(index: &FileIndex) {
-    let mut writer = index.writer(MEMORY).expect("writer");
+    let mut writer = index.writer(1, MEMORY).expect("writer");
     for sample in samples() {
         writer
             .add(&FileDoc {
@@ -317,7 +317,7 @@ fn open_creates_nothing() {
 #[test]
 fn delete_all_empties_the_index() {
     let (_dir, index) = sample_index();
-    let mut writer = index.writer(MEMORY).expect("writer");
+    let mut writer = index.writer(1, MEMORY).expect("writer");
     writer.delete_all().expect("delete");
     writer.commit(0).expect("commit");
     assert_eq!(index.num_docs().expect("docs"), 0);
@@ -328,17 +328,17 @@ fn delete_all_empties_the_index() {
 #[test]
 fn second_writer_is_locked_out() {
     let (dir, index) = sample_index();
-    let writer = index.writer(MEMORY).expect("first writer");
+    let writer = index.writer(1, MEMORY).expect("first writer");
     let other = FileIndex::open(&dir.path().join("index")).expect("open").expect("exists");
     for candidate in [&index, &other] {
-        match candidate.writer(MEMORY) {
+        match candidate.writer(1, MEMORY) {
             Err(IndexError::Locked { path }) => assert_eq!(path, dir.path().join("index")),
             Err(error) => panic!("expected Locked, got {error}"),
             Ok(_) => panic!("expected Locked, got a second writer"),
         }
     }
     drop(writer);
-    assert!(index.writer(MEMORY).is_ok(), "lock is released on drop");
+    assert!(index.writer(1, MEMORY).is_ok(), "lock is released on drop");
 }
 
 #[test]

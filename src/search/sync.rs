@@ -17,6 +17,12 @@ const PAGE: i64 = 5_000;
 /// tantivy's indexing arena: flushed to a segment when full, so memory stays bounded.
 const WRITER_MEMORY: usize = 64 * 1024 * 1024;
 
+/// Indexing threads of a catch-up or rebuild, where indexing is the only work: one per CPU
+/// (tantivy's own default).
+fn catch_up_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
+}
+
 /// What a sync did.
 #[derive(Debug, Default, Clone, Copy, serde::Serialize)]
 pub struct SyncReport {
@@ -196,7 +202,7 @@ fn feed(
 /// the next catch-up.
 pub fn reindex_files(catalog: &mut Catalog, index_dir: &Path, file_ids: &[i64]) -> Result<u64> {
     let index = FileIndex::open_or_create(index_dir)?;
-    let mut writer = index.writer(WRITER_MEMORY)?;
+    let mut writer = index.writer(catch_up_threads(), WRITER_MEMORY)?;
     let last = FileIndex::open_or_create(index_dir)?.last_file_id()?;
     let mut extras = Extras::load(catalog)?;
     let mut tag_cache = None;
@@ -229,7 +235,10 @@ impl Follower {
     /// Takes the index writer (fails with `Locked` when another process holds it).
     pub fn start(index_dir: &Path) -> Result<Follower> {
         let index = FileIndex::open_or_create(index_dir)?;
-        let writer = index.writer(WRITER_MEMORY)?;
+        // One indexing thread: during a run the packers keep the CPUs busy anyway, and one
+        // thread with the whole budget flushes half as many segments as two, so tantivy
+        // merges (and maps the merged segments into memory) half as often.
+        let writer = index.writer(1, WRITER_MEMORY)?;
         // Read the position under the writer lock (see `catch_up`).
         let last = FileIndex::open_or_create(index_dir)?.last_file_id()? as i64;
         Ok(Follower { writer, cursor: (last, i64::MAX), start: last, tag_cache: None, extras: None, indexed: 0 })
@@ -270,7 +279,7 @@ pub fn catch_up(catalog: &mut Catalog, index_dir: &Path, progress: impl FnMut(u6
     if catalog.max_sequence()? <= index.last_file_id()? as i64 {
         return Ok(SyncReport { indexed: 0, last_file_id: index.last_file_id()? });
     }
-    let mut writer = index.writer(WRITER_MEMORY)?;
+    let mut writer = index.writer(catch_up_threads(), WRITER_MEMORY)?;
     // Read the position again under the writer lock: another process may have caught up
     // in between, and its rows must not be added twice.
     let last = FileIndex::open_or_create(index_dir)?.last_file_id()?;
@@ -299,7 +308,7 @@ pub fn rebuild(catalog: &mut Catalog, index_dir: &Path, progress: impl FnMut(u64
         }
         other => other?,
     };
-    let mut writer = index.writer(WRITER_MEMORY)?;
+    let mut writer = index.writer(catch_up_threads(), WRITER_MEMORY)?;
     writer.delete_all()?;
     feed(catalog, &mut writer, 0, progress)
 }
