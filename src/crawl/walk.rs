@@ -1,9 +1,13 @@
 //! Parallel recursive walk that yields folders in depth-first, name-sorted order.
 //!
 //! Worker threads read directories (`readdir` + `fstatat`) ahead of the consumer, but at
-//! most `prefetch` listings are in flight or waiting, so memory stays flat whatever the
-//! size of the tree. The deterministic order keeps the files of a folder, and folders of
-//! one subtree, next to each other in bundles.
+//! most `prefetch` jobs are in flight or waiting, each holding at most [`JOB_ENTRIES`]
+//! entries, so memory stays flat whatever the size of the tree. A job reads a folder and
+//! then, depth first, as much of the subtree below it as fits in that budget: a chain of
+//! small folders costs one hand-off between threads instead of one per folder (each
+//! hand-off is a futex wake-up, which cost the crawl about 18 % of its CPU time). The
+//! deterministic order keeps the files of a folder, and folders of one subtree, next to
+//! each other in bundles.
 
 use std::ffi::OsStr;
 use std::fs;
@@ -70,10 +74,14 @@ pub struct WalkOptions {
     pub xattrs: bool,
 }
 
+/// Entries one job reads at most (the first folder is always read whole, however large).
+const JOB_ENTRIES: usize = 1024;
+
 struct Listing {
     entries: Vec<Entry>,
     problems: Vec<Problem>,
-    subfolders: Vec<(Vec<u8>, Stat)>,
+    /// Subfolders, each with its own listing when the job that read this one read it too.
+    subfolders: Vec<(Vec<u8>, Stat, Option<Box<Listing>>)>,
     excluded: Vec<Vec<u8>>,
     error: Option<SkipReason>,
     xattrs: Vec<Xattr>,
@@ -87,6 +95,8 @@ struct Job {
 enum Slot {
     Waiting,
     Submitted(Receiver<Listing>),
+    /// Read by the job that read its parent.
+    Ready(Box<Listing>),
 }
 
 /// A root that is not a folder.
@@ -125,7 +135,7 @@ impl Walk {
                 let xattrs = options.xattrs;
                 std::thread::spawn(move || {
                     for job in job_receiver {
-                        let listing = read_folder(&job.path, excludes.as_ref(), xattrs);
+                        let listing = read_subtree(&job.path, excludes.as_ref(), xattrs);
                         let _ = job.reply.send(listing);
                     }
                 })
@@ -221,21 +231,22 @@ impl Iterator for Walk {
             });
         }
         let listing = match pending.slot {
-            Slot::Waiting => read_folder(&pending.path, self.options.excludes.as_ref(), self.options.xattrs),
+            Slot::Waiting => read_subtree(&pending.path, self.options.excludes.as_ref(), self.options.xattrs),
             Slot::Submitted(receiver) => {
                 self.in_flight -= 1;
                 receiver.recv().unwrap_or_else(|_| Listing::failed(SkipReason::Unreadable("walker stopped".into())))
             }
+            Slot::Ready(listing) => *listing,
         };
         let subfolders = listing.subfolders.len();
-        let subfolder_names = listing.subfolders.iter().map(|(name, _)| name.clone()).collect();
-        for (name, stat) in listing.subfolders.into_iter().rev() {
+        let subfolder_names = listing.subfolders.iter().map(|(name, _, _)| name.clone()).collect();
+        for (name, stat, read) in listing.subfolders.into_iter().rev() {
             self.stack.push(Pending {
                 root: pending.root,
                 path: pending.path.join(OsStr::from_bytes(&name)),
                 depth: pending.depth + 1,
                 stat: Some(stat),
-                slot: Slot::Waiting,
+                slot: read.map_or(Slot::Waiting, Slot::Ready),
                 file_root: None,
             });
         }
@@ -269,6 +280,11 @@ impl Drop for Walk {
 }
 
 impl Listing {
+    /// Entries read for this folder alone.
+    fn size(&self) -> usize {
+        self.entries.len() + self.problems.len() + self.subfolders.len() + self.excluded.len()
+    }
+
     fn failed(reason: SkipReason) -> Listing {
         Listing {
             entries: Vec::new(),
@@ -312,6 +328,28 @@ fn entry_xattrs(path: &Path, on_cifs: bool) -> Vec<Xattr> {
         tracing::warn!("cannot read extended attributes of {}: {}", path.display(), crate::error::io_message(&error));
         Vec::new()
     })
+}
+
+/// Reads `path`, then its subfolders depth first while the job has read fewer than
+/// [`JOB_ENTRIES`] entries; the subfolders left unread are read by later jobs.
+fn read_subtree(path: &Path, excludes: Option<&GlobSet>, xattrs: bool) -> Listing {
+    let mut listing = read_folder(path, excludes, xattrs);
+    let mut budget = JOB_ENTRIES.saturating_sub(listing.size());
+    read_below(path, &mut listing, &mut budget, excludes, xattrs);
+    listing
+}
+
+fn read_below(path: &Path, listing: &mut Listing, budget: &mut usize, excludes: Option<&GlobSet>, xattrs: bool) {
+    for (name, _, read) in &mut listing.subfolders {
+        if *budget == 0 {
+            return;
+        }
+        let child_path = path.join(OsStr::from_bytes(name));
+        let mut child = read_folder(&child_path, excludes, xattrs);
+        *budget = budget.saturating_sub(child.size().max(1));
+        read_below(&child_path, &mut child, budget, excludes, xattrs);
+        *read = Some(Box::new(child));
+    }
 }
 
 fn read_folder(path: &Path, excludes: Option<&GlobSet>, xattrs: bool) -> Listing {
@@ -362,7 +400,7 @@ fn list_folder(path: &Path, excludes: Option<&GlobSet>) -> Listing {
         };
         let stat = Stat::from_metadata(&metadata);
         match stat.kind {
-            FileKind::Dir => listing.subfolders.push((name_bytes, stat)),
+            FileKind::Dir => listing.subfolders.push((name_bytes, stat, None)),
             FileKind::File => {
                 listing.entries.push(Entry { name: name_bytes, stat, link_target: None, xattrs: Vec::new() })
             }
@@ -428,6 +466,29 @@ mod tests {
             .map(|line| line.trim_start_matches(&root).to_string())
             .collect();
         assert_eq!(folders, ["/", "/a/", "/a/y/", "/a/y/x/", "/a/z/", "/b/", "/c/"]);
+    }
+
+    #[test]
+    fn subtrees_larger_than_one_job_come_out_whole_and_in_order() {
+        // 3 x 4 x 5 folders of 30 files: several jobs' worth of entries, so some folders are
+        // read with their parent's job and the others by jobs of their own.
+        let dir = tempfile::tempdir().expect("tempdir");
+        for a in 0..3 {
+            for b in 0..4 {
+                for c in 0..5 {
+                    let path = dir.path().join(format!("a{a}/b{b}/c{c}"));
+                    fs::create_dir_all(&path).expect("mkdir");
+                    for file in 0..30 {
+                        fs::write(path.join(format!("f{file:02}")), b"").expect("write");
+                    }
+                }
+            }
+        }
+        let serial = walk_paths(dir.path(), 1, 1);
+        assert_eq!(serial.iter().filter(|line| !line.ends_with('/')).count(), 3 * 4 * 5 * 30);
+        assert!(serial.is_sorted(), "depth first, sorted by name");
+        assert_eq!(walk_paths(dir.path(), 3, 2), serial);
+        assert_eq!(walk_paths(dir.path(), 2, 64), serial);
     }
 
     #[test]
