@@ -17,7 +17,7 @@ command -v cc >/dev/null || missing+=(gcc)            # bundled SQLite and zstd 
 command -v pkg-config >/dev/null || missing+=(pkg-config)
 command -v python3 >/dev/null || missing+=(python3 python3-venv) # moto, the S3 test server
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql) # catalog tests on PostgreSQL
-pkg-config --exists libpq 2>/dev/null || missing+=(libpq-dev)                   # diesel's postgres backend
+pkg-config --exists openssl 2>/dev/null || missing+=(libssl-dev) # the built-in libpq links the system OpenSSL
 if ((${#missing[@]})); then
   if [ "$(id -u)" -ne 0 ]; then
     log "missing packages: ${missing[*]} (run as root, or install them first)"
