@@ -192,7 +192,10 @@ fn canonical_forms() {
 /// Strategies for queries the parser can produce (normalized values).
 fn arbitrary_text() -> impl Strategy<Value = Text> {
     prop_oneof![
-        ("[A-Za-z0-9][A-Za-z0-9_.\\-]{0,8}", any::<bool>()).prop_map(|(text, prefix)| Text::Word { text, prefix }),
+        // `OR` and `AND` as words are written as phrases (see `keywords_as_words_read_back_as_phrases`).
+        ("[A-Za-z0-9][A-Za-z0-9_.\\-]{0,8}", any::<bool>())
+            .prop_filter("a keyword", |(text, prefix)| *prefix || (text != "OR" && text != "AND"))
+            .prop_map(|(text, prefix)| Text::Word { text, prefix }),
         "[a-z0-9 \"\\\\().-]{0,6}[a-z0-9][a-z0-9 \"\\\\()]{0,6}".prop_map(Text::Phrase),
     ]
 }
@@ -244,6 +247,16 @@ fn arbitrary_query() -> impl Strategy<Value = Query> {
             prop::collection::vec(inner, 2..4).prop_map(Query::or),
         ]
     })
+}
+
+#[test]
+fn keywords_as_words_read_back_as_phrases() {
+    for keyword in ["OR", "AND"] {
+        let word = Query::Text(Text::Word { text: keyword.into(), prefix: false });
+        let text = word.to_string();
+        assert_eq!(text, format!("\"{keyword}\""));
+        assert_eq!(parse_query(&text), Ok(Query::Text(Text::Phrase(keyword.into()))));
+    }
 }
 
 proptest! {

@@ -1,8 +1,9 @@
 //! Local-directory store: every object is a file, written atomically (temp, fsync, rename).
 
 use std::fs::{self, File};
-use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::ops::Range;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use super::api::{
@@ -10,7 +11,11 @@ use super::api::{
 };
 use super::error::{StoreError, StoreErrorKind};
 
-const WRITE_BUFFER: usize = 1 << 20;
+/// Bytes written to an object file at a time.
+const WRITE_CHUNK: usize = 1 << 20;
+/// Alignment of the chunk buffer in memory: O_DIRECT wants the logical block size (512 or
+/// 4096 bytes); a page is enough for both.
+const DIRECT_ALIGN: usize = 4096;
 
 /// A store in a directory: `bundles/`, `manifests/`, and `tmp/` for unfinished writes.
 ///
@@ -79,8 +84,91 @@ fn sync_dir(path: &Path) -> Result<(), StoreError> {
     File::open(path).and_then(|dir| dir.sync_all()).map_err(|error| StoreError::io(&path.display().to_string(), error))
 }
 
+/// An object file written in 1 MiB chunks with `O_DIRECT` where the file system allows it:
+/// a bundle is written once and not read again during the run, so its bytes go from
+/// esker's buffer to the disk without being copied into the page cache first (that copy
+/// and its writeback were the largest single cost of an archive: a quarter of its CPU
+/// time on the benchmark machine), and they do not push the files being archived out of
+/// the page cache. The last, partial chunk is written through the page cache (O_DIRECT
+/// wants whole blocks), and `finish` fsyncs as before. File systems without O_DIRECT (or
+/// that refuse a write with EINVAL) get ordinary buffered writes.
+struct ChunkedFile {
+    file: File,
+    buffer: Vec<u8>,
+    /// Offset of the first `DIRECT_ALIGN`-aligned byte of `buffer`.
+    start: usize,
+    filled: usize,
+    direct: bool,
+}
+
+impl ChunkedFile {
+    fn create(path: &Path) -> std::io::Result<ChunkedFile> {
+        let mut options = fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        let (file, direct) = match options.clone().custom_flags(libc::O_DIRECT).open(path) {
+            Ok(file) => (file, true),
+            Err(error) if error.raw_os_error() == Some(libc::EINVAL) => (options.open(path)?, false),
+            Err(error) => return Err(error),
+        };
+        let buffer = vec![0u8; WRITE_CHUNK + DIRECT_ALIGN];
+        let start = buffer.as_ptr().align_offset(DIRECT_ALIGN);
+        Ok(ChunkedFile { file, buffer, start, filled: 0, direct })
+    }
+
+    fn write_all(&mut self, mut data: &[u8]) -> std::io::Result<()> {
+        while !data.is_empty() {
+            let count = (WRITE_CHUNK - self.filled).min(data.len());
+            let at = self.start + self.filled;
+            self.buffer[at..at + count].copy_from_slice(&data[..count]);
+            self.filled += count;
+            data = &data[count..];
+            if self.filled == WRITE_CHUNK {
+                self.write_buffer()?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes out what the buffer holds; a partial chunk (the end of the object) through
+    /// the page cache.
+    fn write_buffer(&mut self) -> std::io::Result<()> {
+        if self.filled < WRITE_CHUNK {
+            self.stop_direct()?;
+        }
+        let mut done = 0;
+        while done < self.filled {
+            match self.file.write(&self.buffer[self.start + done..self.start + self.filled]) {
+                Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+                Ok(count) => done += count,
+                Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
+                // Opened with O_DIRECT, but this file system (or a short write before)
+                // does not allow it here: go on through the page cache.
+                Err(error) if self.direct && error.raw_os_error() == Some(libc::EINVAL) => self.stop_direct()?,
+                Err(error) => return Err(error),
+            }
+        }
+        self.filled = 0;
+        Ok(())
+    }
+
+    fn stop_direct(&mut self) -> std::io::Result<()> {
+        if self.direct {
+            let flags = rustix::fs::fcntl_getfl(&self.file)?;
+            rustix::fs::fcntl_setfl(&self.file, flags - rustix::fs::OFlags::DIRECT)?;
+            self.direct = false;
+        }
+        Ok(())
+    }
+
+    /// Writes the rest and returns the file.
+    fn into_file(mut self) -> std::io::Result<File> {
+        self.write_buffer()?;
+        Ok(self.file)
+    }
+}
+
 struct LocalWriter {
-    file: Option<BufWriter<File>>,
+    file: Option<ChunkedFile>,
     temp: PathBuf,
     target: PathBuf,
     key: String,
@@ -89,7 +177,7 @@ struct LocalWriter {
 impl Write for LocalWriter {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         match &mut self.file {
-            Some(file) => file.write(buf),
+            Some(file) => file.write_all(buf).map(|()| buf.len()),
             None => Err(std::io::Error::other("object writer already closed")),
         }
     }
@@ -101,11 +189,10 @@ impl Write for LocalWriter {
         }
     }
 
+    /// Chunks are written when full and the rest by `finish`: the object is not
+    /// complete (nor renamed into place) before that anyway.
     fn flush(&mut self) -> std::io::Result<()> {
-        match &mut self.file {
-            Some(file) => file.flush(),
-            None => Ok(()),
-        }
+        Ok(())
     }
 }
 
@@ -115,7 +202,7 @@ impl ObjectWriter for LocalWriter {
         let Some(writer) = self.file.take() else {
             return Err(StoreError::new(StoreErrorKind::Other, format!("{temp_name}: already finished")));
         };
-        let file = writer.into_inner().map_err(|error| StoreError::io(&temp_name, error.into_error()))?;
+        let file = writer.into_file().map_err(|error| StoreError::io(&temp_name, error))?;
         file.sync_all().map_err(|error| StoreError::io(&temp_name, error))?;
         let size = file.metadata().map_err(|error| StoreError::io(&temp_name, error))?.len();
         drop(file);
@@ -176,13 +263,8 @@ impl Store for LocalStore {
     fn create(&self, key: &str, _options: WriteOptions) -> Result<Box<dyn ObjectWriter>, StoreError> {
         let target = self.path_of(key)?;
         let temp = self.temp_path_of(key);
-        let file = File::create(&temp).map_err(|error| StoreError::io(&temp.display().to_string(), error))?;
-        Ok(Box::new(LocalWriter {
-            file: Some(BufWriter::with_capacity(WRITE_BUFFER, file)),
-            temp,
-            target,
-            key: key.to_string(),
-        }))
+        let file = ChunkedFile::create(&temp).map_err(|error| StoreError::io(&temp.display().to_string(), error))?;
+        Ok(Box::new(LocalWriter { file: Some(file), temp, target, key: key.to_string() }))
     }
 
     fn put_small(&self, key: &str, bytes: &[u8], _run: Option<i64>) -> Result<StoredObject, StoreError> {
@@ -305,5 +387,35 @@ impl Store for LocalStore {
         fs::write(&marker, format!("{} {days}\n", crate::time::now_ns() / 1_000_000))
             .map_err(|error| StoreError::io(&marker.display().to_string(), error))?;
         Ok(self.cold_state(key))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn objects_written_in_chunks_are_byte_exact_whatever_the_write_sizes() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = LocalStore::new("local", dir.path());
+        store.prepare().expect("prepare");
+        // Three whole chunks and a tail, written in pieces that straddle chunk boundaries.
+        let bytes: Vec<u8> = (0..3 * WRITE_CHUNK + 12_345).map(|index| (index * 31 % 251) as u8).collect();
+        for (key, piece) in [("bundles/a.tar", 4096), ("bundles/b.tar", 4093), ("bundles/c.tar", WRITE_CHUNK + 7)] {
+            let mut writer = store.create(key, WriteOptions::default()).expect("create");
+            for part in bytes.chunks(piece) {
+                writer.write_all(part).expect("write");
+            }
+            let stored = writer.finish(bytes.len() as u64).expect("finish");
+            assert_eq!(stored.size, bytes.len() as u64);
+            assert_eq!(fs::read(dir.path().join(key)).expect("read"), bytes, "{key}");
+            assert!(!store.temp_path_of(key).exists());
+        }
+        // An empty object and one smaller than a block.
+        for (key, size) in [("manifests/empty", 0), ("manifests/small", 100)] {
+            let stored = store.put_small(key, &bytes[..size], None).expect("put");
+            assert_eq!(stored.size, size as u64);
+            assert_eq!(fs::read(dir.path().join(key)).expect("read"), &bytes[..size]);
+        }
     }
 }
