@@ -89,16 +89,37 @@ fn sync_dir(path: &Path) -> Result<(), StoreError> {
 /// esker's buffer to the disk without being copied into the page cache first (that copy
 /// and its writeback were the largest single cost of an archive: a quarter of its CPU
 /// time on the benchmark machine), and they do not push the files being archived out of
-/// the page cache. The last, partial chunk is written through the page cache (O_DIRECT
-/// wants whole blocks), and `finish` fsyncs as before. File systems without O_DIRECT (or
-/// that refuse a write with EINVAL) get ordinary buffered writes.
+/// the page cache. A direct write returns only once the disk has the data, so a thread of
+/// its own writes each full chunk while the caller fills the next one (two buffers). The
+/// last, partial chunk is written through the page cache (O_DIRECT wants whole blocks),
+/// and `finish` fsyncs as before. File systems without O_DIRECT (or that refuse a write
+/// with EINVAL) get ordinary buffered writes.
 struct ChunkedFile {
-    file: File,
-    buffer: Vec<u8>,
-    /// Offset of the first `DIRECT_ALIGN`-aligned byte of `buffer`.
+    buffer: Chunk,
+    /// Full chunks to the writer thread; `None` once finished or failed.
+    chunks: Option<crossbeam_channel::Sender<Chunk>>,
+    /// Written chunks back from the writer thread, for reuse.
+    spare: crossbeam_channel::Receiver<Chunk>,
+    writer: Option<std::thread::JoinHandle<std::io::Result<File>>>,
+}
+
+/// A buffer whose bytes `start..start + filled` are `DIRECT_ALIGN`-aligned in memory.
+struct Chunk {
+    bytes: Vec<u8>,
     start: usize,
     filled: usize,
-    direct: bool,
+}
+
+impl Chunk {
+    fn new() -> Chunk {
+        let bytes = vec![0u8; WRITE_CHUNK + DIRECT_ALIGN];
+        let start = bytes.as_ptr().align_offset(DIRECT_ALIGN);
+        Chunk { bytes, start, filled: 0 }
+    }
+
+    fn data(&self) -> &[u8] {
+        &self.bytes[self.start..self.start + self.filled]
+    }
 }
 
 impl ChunkedFile {
@@ -110,61 +131,96 @@ impl ChunkedFile {
             Err(error) if error.raw_os_error() == Some(libc::EINVAL) => (options.open(path)?, false),
             Err(error) => return Err(error),
         };
-        let buffer = vec![0u8; WRITE_CHUNK + DIRECT_ALIGN];
-        let start = buffer.as_ptr().align_offset(DIRECT_ALIGN);
-        Ok(ChunkedFile { file, buffer, start, filled: 0, direct })
+        let (chunks, full) = crossbeam_channel::bounded::<Chunk>(1);
+        let (recycle, spare) = crossbeam_channel::bounded::<Chunk>(2);
+        let writer = std::thread::Builder::new()
+            .name("local-writer".into())
+            .spawn(move || write_chunks(file, direct, &full, &recycle))?;
+        Ok(ChunkedFile { buffer: Chunk::new(), chunks: Some(chunks), spare, writer: Some(writer) })
     }
 
     fn write_all(&mut self, mut data: &[u8]) -> std::io::Result<()> {
         while !data.is_empty() {
-            let count = (WRITE_CHUNK - self.filled).min(data.len());
-            let at = self.start + self.filled;
-            self.buffer[at..at + count].copy_from_slice(&data[..count]);
-            self.filled += count;
+            let buffer = &mut self.buffer;
+            let count = (WRITE_CHUNK - buffer.filled).min(data.len());
+            let at = buffer.start + buffer.filled;
+            buffer.bytes[at..at + count].copy_from_slice(&data[..count]);
+            buffer.filled += count;
             data = &data[count..];
-            if self.filled == WRITE_CHUNK {
-                self.write_buffer()?;
+            if buffer.filled == WRITE_CHUNK {
+                self.hand_over()?;
             }
         }
         Ok(())
     }
 
-    /// Writes out what the buffer holds; a partial chunk (the end of the object) through
-    /// the page cache.
-    fn write_buffer(&mut self) -> std::io::Result<()> {
-        if self.filled < WRITE_CHUNK {
-            self.stop_direct()?;
+    /// Sends the buffer to the writer thread and takes a free one.
+    fn hand_over(&mut self) -> std::io::Result<()> {
+        let next = self.spare.try_recv().unwrap_or_else(|_| Chunk::new());
+        let full = std::mem::replace(&mut self.buffer, next);
+        let sent = self.chunks.as_ref().is_some_and(|chunks| chunks.send(full).is_ok());
+        if !sent {
+            // The writer thread stopped on an error: that error is the answer.
+            return Err(self.join().err().unwrap_or_else(|| std::io::Error::other("object writer stopped")));
+        }
+        self.buffer.filled = 0;
+        Ok(())
+    }
+
+    fn join(&mut self) -> std::io::Result<File> {
+        self.chunks = None;
+        match self.writer.take() {
+            Some(writer) => writer.join().unwrap_or_else(|_| Err(std::io::Error::other("object writer panicked"))),
+            None => Err(std::io::Error::other("object writer already closed")),
+        }
+    }
+
+    /// Writes the rest and returns the file.
+    fn into_file(mut self) -> std::io::Result<File> {
+        if self.buffer.filled > 0 {
+            self.hand_over()?;
+        }
+        self.join()
+    }
+}
+
+/// The writer thread: writes chunks in order until the sender is dropped. A partial chunk
+/// (the end of the object) goes through the page cache.
+fn write_chunks(
+    mut file: File,
+    mut direct: bool,
+    full: &crossbeam_channel::Receiver<Chunk>,
+    recycle: &crossbeam_channel::Sender<Chunk>,
+) -> std::io::Result<File> {
+    for mut chunk in full {
+        if chunk.filled < WRITE_CHUNK {
+            stop_direct(&file, &mut direct)?;
         }
         let mut done = 0;
-        while done < self.filled {
-            match self.file.write(&self.buffer[self.start + done..self.start + self.filled]) {
+        while done < chunk.filled {
+            match file.write(&chunk.data()[done..]) {
                 Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
                 Ok(count) => done += count,
                 Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
                 // Opened with O_DIRECT, but this file system (or a short write before)
                 // does not allow it here: go on through the page cache.
-                Err(error) if self.direct && error.raw_os_error() == Some(libc::EINVAL) => self.stop_direct()?,
+                Err(error) if direct && error.raw_os_error() == Some(libc::EINVAL) => stop_direct(&file, &mut direct)?,
                 Err(error) => return Err(error),
             }
         }
-        self.filled = 0;
-        Ok(())
+        chunk.filled = 0;
+        let _ = recycle.try_send(chunk);
     }
+    Ok(file)
+}
 
-    fn stop_direct(&mut self) -> std::io::Result<()> {
-        if self.direct {
-            let flags = rustix::fs::fcntl_getfl(&self.file)?;
-            rustix::fs::fcntl_setfl(&self.file, flags - rustix::fs::OFlags::DIRECT)?;
-            self.direct = false;
-        }
-        Ok(())
+fn stop_direct(file: &File, direct: &mut bool) -> std::io::Result<()> {
+    if *direct {
+        let flags = rustix::fs::fcntl_getfl(file)?;
+        rustix::fs::fcntl_setfl(file, flags - rustix::fs::OFlags::DIRECT)?;
+        *direct = false;
     }
-
-    /// Writes the rest and returns the file.
-    fn into_file(mut self) -> std::io::Result<File> {
-        self.write_buffer()?;
-        Ok(self.file)
-    }
+    Ok(())
 }
 
 struct LocalWriter {
