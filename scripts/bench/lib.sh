@@ -38,8 +38,9 @@ ensure_tree() {
   printf '%s\n' "$dir"
 }
 
-# tree_bytes DIR -> bytes of regular-file data under DIR (apparent sizes).
-tree_bytes() { find "$1" -type f -printf '%s\n' | awk '{s += $1} END {printf "%d\n", s}'; }
+# tree_bytes DIR -> bytes of regular-file data under DIR (apparent sizes). "%.0f", not "%d":
+# mawk, Debian's awk, clamps "%d" to 2^31 - 1.
+tree_bytes() { find "$1" -type f -printf '%s\n' | awk '{s += $1} END {printf "%.0f\n", s}'; }
 # tree_files DIR -> number of regular files under DIR.
 tree_files() { find "$1" -type f | wc -l | tr -d ' '; }
 
