@@ -212,6 +212,7 @@ mod tests {
             starttls: false,
             bind_dn: Some("cn=reader,dc=example,dc=org".into()),
             bind_password: Some("secret".into()),
+            bind_password_file: None,
             base: "dc=example,dc=org".into(),
             timeout,
             user_filter: super::super::ldap::DEFAULT_USER_FILTER.into(),

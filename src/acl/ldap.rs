@@ -25,9 +25,12 @@ pub struct LdapSettings {
     /// Upgrade an `ldap://` connection with StartTLS.
     pub starttls: bool,
     pub bind_dn: Option<String>,
-    /// Shown masked by `config show`.
+    /// From `ESKER_LDAP_PASSWORD`; shown masked by `config show`.
     #[serde(serialize_with = "masked")]
     pub bind_password: Option<String>,
+    /// Without `bind_password`: the password is this file's first line, read when
+    /// connecting, so commands that never ask LDAP never read it.
+    pub bind_password_file: Option<std::path::PathBuf>,
     pub base: String,
     #[serde(serialize_with = "seconds")]
     pub timeout: Duration,
@@ -45,9 +48,25 @@ impl std::fmt::Debug for LdapSettings {
             .field("starttls", &self.starttls)
             .field("bind_dn", &self.bind_dn)
             .field("bind_password", &self.bind_password.as_ref().map(|_| "********"))
+            .field("bind_password_file", &self.bind_password_file)
             .field("base", &self.base)
             .field("timeout", &self.timeout)
             .finish_non_exhaustive()
+    }
+}
+
+impl LdapSettings {
+    /// The bind password: `bind_password`, else the first line of `bind_password_file`.
+    fn password(&self) -> Result<Option<String>, String> {
+        match (&self.bind_password, &self.bind_password_file) {
+            (Some(password), _) => Ok(Some(password.clone())),
+            (None, Some(file)) => std::fs::read_to_string(file)
+                .map(|text| Some(text.lines().next().unwrap_or_default().to_string()))
+                .map_err(|failure| {
+                    format!("cannot read bind_password_file {}: {}", file.display(), crate::error::io_message(&failure))
+                }),
+            (None, None) => Ok(None),
+        }
     }
 }
 
@@ -111,9 +130,10 @@ impl LdapClient {
         let mut connection = LdapConn::with_settings(connection_settings, &settings.url)
             .map_err(|failure| error(format!("cannot connect: {failure}")))?;
         if let Some(bind_dn) = &settings.bind_dn {
+            let password = settings.password().map_err(error)?;
             connection
                 .with_timeout(settings.timeout)
-                .simple_bind(bind_dn, settings.bind_password.as_deref().unwrap_or(""))
+                .simple_bind(bind_dn, password.as_deref().unwrap_or(""))
                 .and_then(|result| result.success())
                 .map_err(|failure| error(format!("bind as {bind_dn} failed: {failure}")))?;
         }
@@ -166,6 +186,7 @@ mod tests {
             starttls: false,
             bind_dn: Some("cn=reader".into()),
             bind_password: Some("hunter2".into()),
+            bind_password_file: None,
             base: "dc=example".into(),
             timeout: Duration::from_secs(1),
             user_filter: DEFAULT_USER_FILTER.into(),
@@ -175,6 +196,31 @@ mod tests {
         };
         let shown = format!("{settings:?} {}", serde_json::to_string(&settings).expect("json"));
         assert!(!shown.contains("hunter2") && shown.contains("********"), "{shown}");
+    }
+
+    #[test]
+    fn the_password_file_is_read_when_asked_and_the_variable_wins() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("ldap.pw");
+        let mut settings = LdapSettings {
+            url: "ldap://127.0.0.1".into(),
+            starttls: false,
+            bind_dn: Some("cn=reader".into()),
+            bind_password: None,
+            bind_password_file: Some(file.clone()),
+            base: "dc=example".into(),
+            timeout: Duration::from_secs(1),
+            user_filter: DEFAULT_USER_FILTER.into(),
+            group_filter: DEFAULT_GROUP_FILTER.into(),
+            sid_filter: DEFAULT_SID_FILTER.into(),
+            name_attributes: vec!["uid".into()],
+        };
+        let missing = settings.password().expect_err("no file yet");
+        assert!(missing.contains("bind_password_file") && missing.contains("ldap.pw"), "{missing}");
+        std::fs::write(&file, "s3cret\nignored\n").expect("write");
+        assert_eq!(settings.password(), Ok(Some("s3cret".into())));
+        settings.bind_password = Some("from-env".into());
+        assert_eq!(settings.password(), Ok(Some("from-env".into())));
     }
 
     #[test]

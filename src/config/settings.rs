@@ -389,7 +389,7 @@ impl Settings {
 }
 
 /// `[ldap]` resolved: None without a url. The password comes from ESKER_LDAP_PASSWORD or
-/// `bind_password_file` (first line), never from argv.
+/// `bind_password_file` (first line, read when connecting), never from argv.
 fn ldap_settings(options: super::options::LdapOptions) -> Result<Option<crate::acl::LdapSettings>, ConfigError> {
     use crate::acl::ldap_defaults as defaults;
     let Some(url) = options.url else { return Ok(None) };
@@ -405,17 +405,9 @@ fn ldap_settings(options: super::options::LdapOptions) -> Result<Option<crate::a
         value: String::new(),
         message: "set the search base, e.g. base = \"dc=example,dc=org\"".into(),
     })?;
-    let bind_password = match (env::var(env::LDAP_PASSWORD), &options.bind_password_file) {
-        (Some(password), _) => Some(password),
-        (None, Some(file)) => {
-            let text = std::fs::read_to_string(file).map_err(|error| ConfigError::Read {
-                path: file.display().to_string(),
-                message: crate::error::io_message(&error),
-            })?;
-            Some(text.lines().next().unwrap_or_default().to_string())
-        }
-        (None, None) => None,
-    };
+    // The file is read when LDAP is first asked (LdapClient::connect), not here: every
+    // command loads the settings, and most never talk to LDAP.
+    let bind_password = env::var(env::LDAP_PASSWORD);
     let timeout = match options.timeout {
         Some(text) => parse_duration("ldap.timeout", &text)?.max(1),
         None => 5,
@@ -424,6 +416,7 @@ fn ldap_settings(options: super::options::LdapOptions) -> Result<Option<crate::a
         url,
         starttls: options.starttls.unwrap_or(false),
         bind_dn: options.bind_dn,
+        bind_password_file: options.bind_password_file.filter(|_| bind_password.is_none()),
         bind_password,
         base,
         timeout: std::time::Duration::from_secs(timeout),

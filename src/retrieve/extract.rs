@@ -176,28 +176,13 @@ fn apply_metadata(path: &Path, record: &FileRecord) -> Result<(), ExtractError> 
         .or_else(|_| File::open(path))
         .and_then(|file| file.set_times(fs::FileTimes::new().set_modified(mtime)))
         .map_err(describe)?;
-    if running_as_root() {
+    if nix::unistd::Uid::effective().is_root() {
         std::os::unix::fs::lchown(path, Some(record.file.uid as u32), Some(record.file.gid as u32))
             .map_err(describe)?;
     }
     Ok(())
 }
 
-/// Whether the effective uid is 0 (read once: it is asked for every restored file).
-fn running_as_root() -> bool {
-    static ROOT: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *ROOT.get_or_init(|| {
-        fs::read_to_string("/proc/self/status")
-            .ok()
-            .and_then(|status| {
-                status
-                    .lines()
-                    .find(|line| line.starts_with("Uid:"))
-                    .and_then(|line| line.split_whitespace().nth(2).map(str::to_string))
-            })
-            .is_some_and(|uid| uid == "0")
-    })
-}
 
 /// Entries that need no bytes from the bundle: symlinks and folders (empty ones, and those
 /// recorded for their extended attributes). Returns the attributes refused.

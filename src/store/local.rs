@@ -154,17 +154,19 @@ impl ChunkedFile {
         Ok(())
     }
 
-    /// Sends the buffer to the writer thread and takes a free one.
+    /// Sends the full buffer to the writer thread and takes a free one.
     fn hand_over(&mut self) -> std::io::Result<()> {
         let next = self.spare.try_recv().unwrap_or_else(|_| Chunk::new());
         let full = std::mem::replace(&mut self.buffer, next);
-        let sent = self.chunks.as_ref().is_some_and(|chunks| chunks.send(full).is_ok());
-        if !sent {
-            // The writer thread stopped on an error: that error is the answer.
-            return Err(self.join().err().unwrap_or_else(|| std::io::Error::other("object writer stopped")));
+        self.send(full)
+    }
+
+    fn send(&mut self, chunk: Chunk) -> std::io::Result<()> {
+        if self.chunks.as_ref().is_some_and(|chunks| chunks.send(chunk).is_ok()) {
+            return Ok(());
         }
-        self.buffer.filled = 0;
-        Ok(())
+        // The writer thread stopped on an error: that error is the answer.
+        Err(self.join().err().unwrap_or_else(|| std::io::Error::other("object writer stopped")))
     }
 
     fn join(&mut self) -> std::io::Result<File> {
@@ -178,7 +180,8 @@ impl ChunkedFile {
     /// Writes the rest and returns the file.
     fn into_file(mut self) -> std::io::Result<File> {
         if self.buffer.filled > 0 {
-            self.hand_over()?;
+            let last = std::mem::replace(&mut self.buffer, Chunk { bytes: Vec::new(), start: 0, filled: 0 });
+            self.send(last)?;
         }
         self.join()
     }

@@ -290,16 +290,7 @@ pub fn os(bytes: &[u8]) -> &OsStr {
 }
 
 pub fn is_root() -> bool {
-    // SAFETY-free: read our effective uid from /proc.
-    fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| {
-            status
-                .lines()
-                .find(|line| line.starts_with("Uid:"))
-                .and_then(|line| line.split_whitespace().nth(2).map(str::to_string))
-        })
-        .is_some_and(|uid| uid == "0")
+    nix::unistd::Uid::effective().is_root()
 }
 
 /// The moto endpoint `scripts/test.sh` starts. S3 tests fail loudly without it.
@@ -307,6 +298,26 @@ pub fn s3_endpoint() -> String {
     std::env::var("ESKER_TEST_S3_ENDPOINT").unwrap_or_else(|_| {
         panic!("S3 tests need moto: run scripts/test.sh, or eval \"$(scripts/fixtures/moto.sh start)\" first")
     })
+}
+
+/// SDK settings for the test clients that check moto directly: its endpoint, fixed test
+/// credentials, rustls on ring (as esker itself).
+fn moto_sdk_config(endpoint: &str) -> aws_config::SdkConfig {
+    aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .credentials_provider(aws_sdk_s3::config::SharedCredentialsProvider::new(
+            aws_sdk_s3::config::Credentials::new("testing", "testing", None, None, "test"),
+        ))
+        .http_client(
+            aws_smithy_http_client::Builder::new()
+                .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
+                    aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
+                ))
+                .build_https(),
+        )
+        .build()
 }
 
 /// A client for checking what esker wrote, straight from the server.
@@ -321,20 +332,7 @@ impl S3Check {
     pub fn new() -> S3Check {
         let endpoint = s3_endpoint();
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-        let config = aws_sdk_s3::config::Builder::new()
-            .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
-            .region(aws_sdk_s3::config::Region::new("us-east-1"))
-            .endpoint_url(&endpoint)
-            .force_path_style(true)
-            .credentials_provider(aws_sdk_s3::config::Credentials::new("testing", "testing", None, None, "test"))
-            .http_client(
-                aws_smithy_http_client::Builder::new()
-                    .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
-                        aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
-                    ))
-                    .build_https(),
-            )
-            .build();
+        let config = aws_sdk_s3::config::Builder::from(&moto_sdk_config(&endpoint)).force_path_style(true).build();
         let client = aws_sdk_s3::Client::from_conf(config);
         let bucket = format!("esker-{}", uuid::Uuid::now_v7());
         runtime.block_on(client.create_bucket().bucket(&bucket).send()).expect("create bucket");
@@ -430,20 +428,7 @@ impl GlacierCheck {
     pub fn new() -> GlacierCheck {
         let endpoint = s3_endpoint();
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-        let config = aws_sdk_glacier::config::Builder::new()
-            .behavior_version(aws_sdk_glacier::config::BehaviorVersion::latest())
-            .region(aws_sdk_glacier::config::Region::new("us-east-1"))
-            .endpoint_url(&endpoint)
-            .credentials_provider(aws_sdk_glacier::config::Credentials::new("testing", "testing", None, None, "test"))
-            .http_client(
-                aws_smithy_http_client::Builder::new()
-                    .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
-                        aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
-                    ))
-                    .build_https(),
-            )
-            .build();
-        let client = aws_sdk_glacier::Client::from_conf(config);
+        let client = aws_sdk_glacier::Client::new(&moto_sdk_config(&endpoint));
         let vault = format!("esker-{}", uuid::Uuid::now_v7().simple());
         runtime.block_on(client.create_vault().account_id("-").vault_name(&vault).send()).expect("create vault");
         GlacierCheck { runtime, client, vault, endpoint }

@@ -348,6 +348,7 @@ fn a_search_the_directory_refuses_does_not_turn_ldap_off() {
         starttls: false,
         bind_dn: Some(directory.bind_dn.clone()),
         bind_password: Some(directory.password.clone()),
+        bind_password_file: None,
         base: base.to_string(),
         timeout: std::time::Duration::from_secs(3),
         user_filter: esker::acl::ldap_defaults::DEFAULT_USER_FILTER.into(),
