@@ -13,23 +13,30 @@ use crate::error::Result;
 /// catalog during the run) finds the names.
 pub struct Namer {
     resolver: Resolver,
+    /// Owners and groups (`false`/`true`, id) met: checked per row without making a key.
+    seen_ids: std::collections::HashSet<(bool, i64)>,
+    /// ACL principals met.
     seen: std::collections::HashSet<String>,
 }
 
 impl Namer {
     pub fn new(ldap: Option<crate::acl::LdapSettings>) -> Namer {
-        Namer { resolver: Resolver::new(ldap), seen: Default::default() }
+        Namer { resolver: Resolver::new(ldap), seen_ids: Default::default(), seen: Default::default() }
     }
 
     /// Looks up and saves the keys of `rows` this run has not met yet.
     pub fn name_rows(&mut self, catalog: &mut Catalog, rows: &[crate::catalog::PendingFile]) -> Result<()> {
         let mut new = Vec::new();
         for pending in rows {
-            let keys = [format!("uid:{}", pending.row.uid), format!("gid:{}", pending.row.gid)];
-            let acl = pending.attributes.iter().flat_map(|found| found.acl.iter().map(|entry| entry.principal.clone()));
-            for key in keys.into_iter().chain(acl) {
-                if self.seen.insert(key.clone()) {
-                    new.push(key);
+            for (group, id) in [(false, pending.row.uid), (true, pending.row.gid)] {
+                if self.seen_ids.insert((group, id)) {
+                    new.push(if group { format!("gid:{id}") } else { format!("uid:{id}") });
+                }
+            }
+            for entry in pending.attributes.iter().flat_map(|found| found.acl.iter()) {
+                if !self.seen.contains(&entry.principal) {
+                    self.seen.insert(entry.principal.clone());
+                    new.push(entry.principal.clone());
                 }
             }
         }
@@ -61,8 +68,7 @@ pub struct RefreshReport {
 /// Looks names up again: the unnamed principals, or with `all` every cached one (names can
 /// change in the directory). Documents of files naming a changed principal are rewritten.
 pub fn refresh(catalog: &mut Catalog, settings: &Settings, index_dir: &Path, all: bool) -> Result<RefreshReport> {
-    let known: std::collections::HashMap<String, Option<String>> =
-        catalog.identities()?.into_iter().map(|row| (row.principal, row.name)).collect();
+    let known = catalog.identity_names()?;
     let mut keys = catalog.unnamed_principals()?;
     if all {
         keys.extend(known.keys().cloned());
@@ -71,20 +77,27 @@ pub fn refresh(catalog: &mut Catalog, settings: &Settings, index_dir: &Path, all
     }
     let mut resolver = Resolver::new(settings.ldap.clone());
     let resolutions: Vec<Resolution> = keys.iter().map(|key| resolver.resolve(key)).collect();
+    let changed: Vec<String> = resolutions
+        .iter()
+        .filter(|resolution| resolution.name.is_some() && known.get(&resolution.key) != resolution.name.as_ref())
+        .map(|resolution| resolution.key.clone())
+        .collect();
+    // New names are saved only once the index writer is ours: were it locked (an archive
+    // running), saving first would leave documents that the next refresh, finding the
+    // names already saved, would never rewrite.
+    let reindexer = if changed.is_empty() { None } else { Some(crate::search::Reindexer::start(index_dir)?) };
     catalog.save_identities(&resolutions)?;
+    let reindexed = match reindexer {
+        Some(reindexer) => {
+            let file_ids = catalog.files_naming(&changed)?;
+            reindexer.rewrite(catalog, &file_ids)?
+        }
+        None => 0,
+    };
     let (renamed, unresolved): (Vec<Resolution>, Vec<Resolution>) =
         resolutions.into_iter().partition(|resolution| resolution.name.is_some());
-    let renamed: Vec<Resolution> = renamed
-        .into_iter()
-        .filter(|resolution| known.get(&resolution.key).cloned().flatten() != resolution.name)
-        .collect();
-    let changed: Vec<String> = renamed.iter().map(|resolution| resolution.key.clone()).collect();
-    let reindexed = if changed.is_empty() {
-        0
-    } else {
-        let file_ids = catalog.files_naming(&changed)?;
-        crate::search::reindex_files(catalog, index_dir, &file_ids)?
-    };
+    let renamed: Vec<Resolution> =
+        renamed.into_iter().filter(|resolution| known.get(&resolution.key) != resolution.name.as_ref()).collect();
     Ok(RefreshReport {
         checked: keys.len() as u64,
         renamed,

@@ -48,14 +48,6 @@ pub struct AclEntry {
 const NTACL_NAMES: [&str; 5] =
     ["security.NTACL", "system.cifs_acl", "system.cifs_acl_full", "system.smb3_acl", "system.smb3_acl_full"];
 
-/// Whether esker parses this xattr as an ACL.
-pub fn is_acl_name(name: &str) -> bool {
-    name == "system.posix_acl_access"
-        || name == "system.posix_acl_default"
-        || name == "system.nfs4_acl"
-        || NTACL_NAMES.contains(&name)
-}
-
 /// Every ACL entry found in a file's xattrs; `uid`/`gid` stand in for the owner entries.
 /// ACLs that do not parse are reported in the second list, with the xattr name.
 pub fn acl_entries(xattrs: &[Xattr], uid: u32, gid: u32) -> (Vec<AclEntry>, Vec<String>) {

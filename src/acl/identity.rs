@@ -57,6 +57,8 @@ pub struct ResolverReport {
     pub resolved: u64,
     pub unresolved: u64,
     pub ldap_lookups: u64,
+    /// Connections attempted (one per resolver unless the first fails for good).
+    pub ldap_connects: u64,
     /// The first LDAP failure, when LDAP could not be used.
     pub ldap_error: Option<String>,
 }
@@ -149,6 +151,7 @@ impl Resolver {
             return Err(failed.clone());
         }
         if self.client.is_none() {
+            self.report.ldap_connects += 1;
             match LdapClient::connect(settings) {
                 Ok(client) => self.client = Some(client),
                 Err(error) => return Err(self.fail(error)),
@@ -265,6 +268,7 @@ mod tests {
             assert!(resolution.name.is_none());
             assert!(resolution.error.as_deref().unwrap_or_default().contains("cannot connect"), "{resolution:?}");
         }
+        assert_eq!(resolver.report().ldap_connects, 1, "the first refusal disables LDAP");
         assert_eq!(resolver.report().ldap_lookups, 0);
         assert!(resolver.report().ldap_error.is_some());
     }

@@ -11,7 +11,7 @@ mod posix;
 mod sid;
 mod xattrs;
 
-pub use entry::{Access, AclEntry, acl_entries, is_acl_name};
+pub use entry::{Access, AclEntry, acl_entries};
 pub use identity::{IdentityKey, Resolution, Resolver, ResolverReport};
 pub use ldap::{LdapError, LdapSettings};
 

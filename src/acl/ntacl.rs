@@ -120,18 +120,15 @@ fn parse_acl(bytes: &[u8], offset: usize) -> Result<Vec<NtAce>, AclParseError> {
         }
         let ace = acl.get(position..position + ace_size).ok_or_else(|| error(format!("ACE {index} truncated")))?;
         let sid_offset = match kind {
-            0 | 1 | 2 | 9 | 10 => Some(8),
-            5..=7 => {
+            0 | 1 | 9 | 10 => Some(8),
+            5 | 6 => {
                 // Object ACEs: flags say which of the two GUIDs follow the mask.
                 let object_flags = u32_at(ace, 8)?;
                 Some(12 + 16 * (object_flags & 1) as usize + 16 * ((object_flags >> 1) & 1) as usize)
             }
             _ => None, // audit/alarm/resource ACEs esker does not interpret
         };
-        if let Some(sid_offset) = sid_offset
-            && kind != 2
-            && kind != 7
-        {
+        if let Some(sid_offset) = sid_offset {
             let mask = u32_at(ace, 4)?;
             let sid = Sid::parse(ace.get(sid_offset..).unwrap_or_default())?.0;
             aces.push(NtAce { kind, flags, mask, sid });

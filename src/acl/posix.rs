@@ -46,6 +46,7 @@ pub struct PosixAcl {
 
 impl PosixAcl {
     /// The text form `getfacl` and GNU tar use (`user::rw-,user:1001:r--,…`), numeric ids.
+    #[cfg(test)]
     pub fn to_text(&self) -> String {
         let parts: Vec<String> = self
             .entries

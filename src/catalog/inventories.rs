@@ -41,7 +41,8 @@ struct NewInventory<'a> {
     updated_at: i64,
 }
 
-/// Every column but the output.
+/// Every column but the output. A tuple, not `Inventory::as_select()`: `as_select` fixes
+/// the backend, and `load_any` needs a query that runs on both.
 const INVENTORY_COLUMNS: (
     inventories::id,
     inventories::store,

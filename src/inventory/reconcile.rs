@@ -121,7 +121,7 @@ pub fn reconcile(settings: &Settings, name: &str) -> Result<Reconciliation> {
         let newer = matches!((taken, bundle.stored_at), (Some(taken), Some(stored)) if stored > taken);
         let mut ok = true;
         let mut seen_any = false;
-        let manifest = bundle.manifest_key.as_deref().filter(|key| !key.contains('/'));
+        let manifest = bundle.manifest_key.as_deref().filter(|key| crate::store::is_archive_id(key));
         for (what, key) in [("bundle", Some(bundle.object_key.as_str())), ("manifest", manifest)] {
             let Some(key) = key else { continue };
             match by_id.remove(key) {

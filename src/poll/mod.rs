@@ -118,13 +118,6 @@ fn work_claimed(
     let retrieval = catalog
         .retrieval(job.retrieval_id)?
         .ok_or_else(|| crate::Error::Input(format!("job {job_id} has no retrieval")))?;
-    let store = match stores.get(&job.store) {
-        Some(store) => store.clone(),
-        None => {
-            let store = crate::store::open(&job.store, settings.store(&job.store)?)?;
-            stores.insert(job.store.clone(), store.clone());
-            store
-        }
-    };
+    let store = crate::store::open_cached(stores, settings, &job.store)?;
     job::work(catalog, store.as_ref(), &job, &retrieval)
 }

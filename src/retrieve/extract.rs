@@ -183,7 +183,6 @@ fn apply_metadata(path: &Path, record: &FileRecord) -> Result<(), ExtractError> 
     Ok(())
 }
 
-
 /// Entries that need no bytes from the bundle: symlinks and folders (empty ones, and those
 /// recorded for their extended attributes). Returns the attributes refused.
 pub fn write_metadata_only(

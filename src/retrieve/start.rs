@@ -149,15 +149,7 @@ pub fn retrieve(settings: &Settings, request: &RetrieveRequest) -> Result<Retrie
     let mut stores: std::collections::HashMap<String, std::sync::Arc<dyn crate::store::Store>> = Default::default();
     for (job_id, bundle) in job_ids.iter().zip(&bundles) {
         let earlier = catalog.active_job_for_bundle(bundle.id)?.is_some_and(|job| job.id != *job_id);
-        let store = match stores.get(&bundle.store) {
-            Some(store) => store.clone(),
-            None => {
-                let store: std::sync::Arc<dyn crate::store::Store> =
-                    crate::store::open(&bundle.store, settings.store(&bundle.store)?)?;
-                stores.insert(bundle.store.clone(), store.clone());
-                store
-            }
-        };
+        let store = crate::store::open_cached(&mut stores, settings, &bundle.store)?;
         let job = catalog.job(*job_id)?.ok_or_else(|| Error::Input(format!("job {job_id} vanished")))?;
         let state = crate::poll::start_restore(&mut catalog, store.as_ref(), &job, request.days.max(1))??.state;
         if earlier && matches!(state, RestoreState::Restoring | RestoreState::Restored { .. }) {

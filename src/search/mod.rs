@@ -4,4 +4,4 @@ mod find;
 mod sync;
 
 pub use find::{FindResult, Match, find, latest_only};
-pub use sync::{Follower, SyncReport, catch_up, catch_up_or_warn, rebuild, reindex_files};
+pub use sync::{Follower, Reindexer, SyncReport, catch_up, catch_up_or_warn, rebuild};

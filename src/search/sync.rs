@@ -197,24 +197,49 @@ fn feed(
     Ok(report)
 }
 
-/// Rewrites the documents of `file_ids` (already indexed) from the catalog, e.g. after
-/// `identities refresh` named their owners. Rows the index does not hold yet are left to
-/// the next catch-up.
-pub fn reindex_files(catalog: &mut Catalog, index_dir: &Path, file_ids: &[i64]) -> Result<u64> {
-    let index = FileIndex::open_or_create(index_dir)?;
-    let mut writer = index.writer(catch_up_threads(), WRITER_MEMORY)?;
+/// Takes the index writer (`Locked` when another process holds it), then reads the last
+/// file id the index holds: under the lock, since another writer may have committed
+/// between opening the index and locking it, and its rows must not be added twice.
+fn locked_writer(index: &FileIndex, index_dir: &Path, threads: usize) -> Result<(IndexWriter, u64)> {
+    let writer = index.writer(threads, WRITER_MEMORY)?;
     let last = FileIndex::open_or_create(index_dir)?.last_file_id()?;
-    let mut extras = Extras::load(catalog)?;
-    let mut tag_cache = None;
-    let mut rewritten = 0;
-    for chunk in file_ids.chunks(PAGE as usize) {
-        let records: Vec<FileRecord> =
-            catalog.records_by_ids(chunk)?.into_iter().filter(|record| record.file.seq <= last as i64).collect();
-        add_page(&mut writer, catalog, &records, &mut extras, &mut tag_cache, true)?;
-        rewritten += records.len() as u64;
+    Ok((writer, last))
+}
+
+/// Rewrites the documents of files already indexed from the catalog, e.g. after `identities
+/// refresh` named their owners. It takes the index writer when made, so a caller can make
+/// sure of the index before it changes the catalog.
+pub struct Reindexer {
+    writer: IndexWriter,
+    last: u64,
+}
+
+impl Reindexer {
+    /// Takes the index writer (fails with `Locked` when another process holds it).
+    pub fn start(index_dir: &Path) -> Result<Reindexer> {
+        let index = FileIndex::open_or_create(index_dir)?;
+        let (writer, last) = locked_writer(&index, index_dir, catch_up_threads())?;
+        Ok(Reindexer { writer, last })
     }
-    writer.commit(last)?;
-    Ok(rewritten)
+
+    /// Rewrites the documents of `file_ids` and commits. Rows the index does not hold yet
+    /// are left to the next catch-up.
+    pub fn rewrite(mut self, catalog: &mut Catalog, file_ids: &[i64]) -> Result<u64> {
+        let mut extras = Extras::load(catalog)?;
+        let mut tag_cache = None;
+        let mut rewritten = 0;
+        for chunk in file_ids.chunks(PAGE as usize) {
+            let records: Vec<FileRecord> = catalog
+                .records_by_ids(chunk)?
+                .into_iter()
+                .filter(|record| record.file.seq <= self.last as i64)
+                .collect();
+            add_page(&mut self.writer, catalog, &records, &mut extras, &mut tag_cache, true)?;
+            rewritten += records.len() as u64;
+        }
+        self.writer.commit(self.last)?;
+        Ok(rewritten)
+    }
 }
 
 /// Follows the catalog while it is being written (during `esker archive`): holds the index
@@ -238,9 +263,8 @@ impl Follower {
         // One indexing thread: during a run the packers keep the CPUs busy anyway, and one
         // thread with the whole budget flushes half as many segments as two, so tantivy
         // merges (and maps the merged segments into memory) half as often.
-        let writer = index.writer(1, WRITER_MEMORY)?;
-        // Read the position under the writer lock (see `catch_up`).
-        let last = FileIndex::open_or_create(index_dir)?.last_file_id()? as i64;
+        let (writer, last) = locked_writer(&index, index_dir, 1)?;
+        let last = last as i64;
         Ok(Follower { writer, cursor: (last, i64::MAX), start: last, tag_cache: None, extras: None, indexed: 0 })
     }
 
@@ -279,10 +303,7 @@ pub fn catch_up(catalog: &mut Catalog, index_dir: &Path, progress: impl FnMut(u6
     if catalog.max_sequence()? <= index.last_file_id()? as i64 {
         return Ok(SyncReport { indexed: 0, last_file_id: index.last_file_id()? });
     }
-    let mut writer = index.writer(catch_up_threads(), WRITER_MEMORY)?;
-    // Read the position again under the writer lock: another process may have caught up
-    // in between, and its rows must not be added twice.
-    let last = FileIndex::open_or_create(index_dir)?.last_file_id()?;
+    let (mut writer, last) = locked_writer(&index, index_dir, catch_up_threads())?;
     feed(catalog, &mut writer, last as i64, progress)
 }
 

@@ -383,7 +383,7 @@ where
 
 /// Whether a key is an archive id (as opposed to one of esker's names, `bundles/….tar`):
 /// only archive ids address anything in a vault.
-fn is_archive_id(key: &str) -> bool {
+pub fn is_archive_id(key: &str) -> bool {
     !key.is_empty() && !key.contains('/')
 }
 

@@ -18,11 +18,27 @@ pub use api::{
 pub use error::{StoreError, StoreErrorKind};
 pub use glacier::{
     ArchiveLabel, GLACIER_VAULT_CLASS, GlacierStore, InventoryJobState, VaultArchive, VaultInventory, download_range,
+    is_archive_id,
 };
 pub use local::LocalStore;
 pub use s3::{S3Store, composite_sha256, part_size_for};
 
 use crate::config::StoreSettings;
+
+/// The store named `name` from `stores`, opened (and kept there) the first time: one
+/// client per store for a whole pass, so a vault's job list is read once.
+pub fn open_cached(
+    stores: &mut std::collections::HashMap<String, Arc<dyn Store>>,
+    settings: &crate::config::Settings,
+    name: &str,
+) -> crate::error::Result<Arc<dyn Store>> {
+    if let Some(store) = stores.get(name) {
+        return Ok(store.clone());
+    }
+    let store = open(name, settings.store(name)?)?;
+    stores.insert(name.to_string(), store.clone());
+    Ok(store)
+}
 
 /// Builds the store named `name` from its settings (no request is sent until it is used).
 pub fn open(name: &str, settings: &StoreSettings) -> Result<Arc<dyn Store>, StoreError> {
