@@ -179,21 +179,25 @@ impl LdapClient {
 mod tests {
     use super::*;
 
-    #[test]
-    fn debug_output_masks_the_password() {
-        let settings = LdapSettings {
+    fn settings(password: Option<&str>, password_file: Option<std::path::PathBuf>) -> LdapSettings {
+        LdapSettings {
             url: "ldap://127.0.0.1".into(),
             starttls: false,
             bind_dn: Some("cn=reader".into()),
-            bind_password: Some("hunter2".into()),
-            bind_password_file: None,
+            bind_password: password.map(str::to_string),
+            bind_password_file: password_file,
             base: "dc=example".into(),
             timeout: Duration::from_secs(1),
             user_filter: DEFAULT_USER_FILTER.into(),
             group_filter: DEFAULT_GROUP_FILTER.into(),
             sid_filter: DEFAULT_SID_FILTER.into(),
             name_attributes: vec!["uid".into()],
-        };
+        }
+    }
+
+    #[test]
+    fn debug_output_masks_the_password() {
+        let settings = settings(Some("hunter2"), None);
         let shown = format!("{settings:?} {}", serde_json::to_string(&settings).expect("json"));
         assert!(!shown.contains("hunter2") && shown.contains("********"), "{shown}");
     }
@@ -202,19 +206,7 @@ mod tests {
     fn the_password_file_is_read_when_asked_and_the_variable_wins() {
         let dir = tempfile::tempdir().expect("tempdir");
         let file = dir.path().join("ldap.pw");
-        let mut settings = LdapSettings {
-            url: "ldap://127.0.0.1".into(),
-            starttls: false,
-            bind_dn: Some("cn=reader".into()),
-            bind_password: None,
-            bind_password_file: Some(file.clone()),
-            base: "dc=example".into(),
-            timeout: Duration::from_secs(1),
-            user_filter: DEFAULT_USER_FILTER.into(),
-            group_filter: DEFAULT_GROUP_FILTER.into(),
-            sid_filter: DEFAULT_SID_FILTER.into(),
-            name_attributes: vec!["uid".into()],
-        };
+        let mut settings = settings(None, Some(file.clone()));
         let missing = settings.password().expect_err("no file yet");
         assert!(missing.contains("bind_password_file") && missing.contains("ldap.pw"), "{missing}");
         std::fs::write(&file, "s3cret\nignored\n").expect("write");
