@@ -15,7 +15,7 @@ fn main() -> std::process::ExitCode {
 /// 104 to 142 MiB (BENCHMARKS.md, "Memory").
 #[allow(unsafe_code)] // the one reviewed exception to the crate-wide `deny(unsafe_code)`
 fn tune_malloc() {
-    let arenas = std::thread::available_parallelism().map_or(1, usize::from).min(64) as libc::c_int;
+    let arenas = esker::config::default_jobs().min(64) as libc::c_int;
     // SAFETY: mallopt only changes allocator parameters; called before any other thread exists.
     unsafe {
         libc::mallopt(libc::M_ARENA_MAX, arenas);

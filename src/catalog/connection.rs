@@ -99,10 +99,11 @@ impl Catalog {
             return Ok(None);
         }
         let mut catalog = Self::connect(location)?;
-        if catalog.applied()?.is_empty() {
+        let applied = catalog.applied()?;
+        if applied.is_empty() {
             return Ok(None);
         }
-        catalog.migrate()?;
+        catalog.migrate_from(&applied)?;
         Ok(Some(catalog))
     }
 
@@ -180,8 +181,13 @@ impl Catalog {
     /// Applies pending migrations. Two processes starting at once do not both migrate: on
     /// PostgreSQL an advisory lock, on SQLite a lock file beside the database.
     pub fn migrate(&mut self) -> Result<Vec<String>, CatalogError> {
-        let known = self.known()?;
         let applied = self.applied()?;
+        self.migrate_from(&applied)
+    }
+
+    /// [`Catalog::migrate`] when the applied migrations were just read.
+    fn migrate_from(&mut self, applied: &[String]) -> Result<Vec<String>, CatalogError> {
+        let known = self.known()?;
         if let Some(unknown) = applied.iter().find(|version| !known.contains(version)) {
             return Err(CatalogError::TooNew {
                 path: self.location.display(),

@@ -462,8 +462,11 @@ fn positive(what: &str, value: Option<u64>) -> Result<Option<u64>, ConfigError> 
     }
 }
 
+/// The CPUs this process may use (affinity and cgroup quota), worked out once: it reads
+/// several files under /proc and /sys, and every command needs it at start.
 pub fn default_jobs() -> usize {
-    std::thread::available_parallelism().map(usize::from).unwrap_or(2)
+    static JOBS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *JOBS.get_or_init(|| std::thread::available_parallelism().map(usize::from).unwrap_or(2))
 }
 
 /// A positive whole number (caps, job counts).

@@ -1,6 +1,6 @@
 //! Running a query: parse, bring the index up to date, search, read the rows from the catalog.
 
-use esker_index::FileIndex;
+use esker_index::{FileIndex, Query};
 use serde::Serialize;
 
 use crate::catalog::{Catalog, FileRecord};
@@ -129,48 +129,70 @@ pub fn latest_only(catalog: &mut Catalog, ids: Vec<i64>) -> Result<Vec<i64>> {
     Ok(ids.into_iter().filter(|id| latest.get(id) == Some(id)).collect())
 }
 
-/// Parses and runs `query_text`. `limit` None = every match. Unless `all_versions`, each
-/// path shows up once, as its latest version.
+/// The open catalog and index that queries run against.
+pub struct Finder {
+    /// None when the home has no catalog yet.
+    catalog: Option<Catalog>,
+    index: Option<FileIndex>,
+}
+
+impl Finder {
+    /// Opens the catalog (if there is one) and brings the index up to date with it.
+    pub fn open(settings: &Settings) -> Result<Finder> {
+        let Some(mut catalog) = Catalog::open_existing(&settings.catalog)? else {
+            return Ok(Finder { catalog: None, index: None });
+        };
+        let index = match super::sync::catch_up_open(&mut catalog, &settings.home.index, |_| {}) {
+            Ok((index, _)) => Some(index),
+            Err(crate::Error::Index(esker_index::IndexError::Locked { .. })) => {
+                tracing::warn!("the index is being written by another process; results may miss the newest files");
+                FileIndex::open(&settings.home.index)?
+            }
+            Err(error) => return Err(error),
+        };
+        Ok(Finder { catalog: Some(catalog), index })
+    }
+
+    /// Runs `query`. `limit` None = every match. Unless `all_versions`, each path shows up
+    /// once, as its latest version.
+    pub fn find(&mut self, query: &Query, limit: Option<usize>, all_versions: bool) -> Result<FindResult> {
+        let empty =
+            |empty_catalog| FindResult { matches: Vec::new(), total: 0, total_is_upper_bound: false, empty_catalog };
+        let Some(catalog) = &mut self.catalog else { return Ok(empty(true)) };
+        let Some(index) = &self.index else { return Ok(empty(false)) };
+        let mut total_is_upper_bound = false;
+        let (ids, total) = if all_versions {
+            let hits = index.search(query, limit)?;
+            let total = if limit.is_some_and(|limit| hits.len() >= limit) { index.count(query)? } else { hits.len() };
+            (hits.iter().map(|hit| hit.file_id as i64).collect::<Vec<_>>(), total)
+        } else {
+            // Older versions and deletion markers are filtered out after the search, so
+            // fetch more hits until the limit is filled or the hits run out.
+            let mut fetch = limit.map(|limit| limit.saturating_mul(4).max(64));
+            loop {
+                let hits = index.search(query, fetch)?;
+                let exhausted = fetch.is_none_or(|fetch| hits.len() < fetch);
+                let ids = latest_only(catalog, hits.iter().map(|hit| hit.file_id as i64).collect())?;
+                if exhausted || limit.is_some_and(|limit| ids.len() >= limit) {
+                    // Resolving versions over every hit only to count them costs seconds on
+                    // broad queries: past the limit, report the index's count (all versions)
+                    // as a bound.
+                    let (total, bound) = if exhausted { (ids.len(), false) } else { (index.count(query)?, true) };
+                    total_is_upper_bound = bound;
+                    let shown = limit.map_or(ids.len(), |limit| limit.min(ids.len()));
+                    break (ids[..shown].to_vec(), total);
+                }
+                fetch = fetch.map(|fetch| fetch.saturating_mul(4));
+            }
+        };
+        let records = catalog.records_by_ids(&ids)?;
+        let matches = matches_of(catalog, records)?;
+        Ok(FindResult { matches, total, total_is_upper_bound, empty_catalog: false })
+    }
+}
+
+/// Parses `query_text`, opens a [`Finder`] and runs the query with it.
 pub fn find(settings: &Settings, query_text: &str, limit: Option<usize>, all_versions: bool) -> Result<FindResult> {
     let query = esker_index::parse_query(query_text)?;
-    let Some(mut catalog) = Catalog::open_existing(&settings.catalog)? else {
-        return Ok(FindResult { matches: Vec::new(), total: 0, total_is_upper_bound: false, empty_catalog: true });
-    };
-    match super::sync::catch_up(&mut catalog, &settings.home.index, |_| {}) {
-        Ok(_) => {}
-        Err(crate::Error::Index(esker_index::IndexError::Locked { .. })) => {
-            tracing::warn!("the index is being written by another process; results may miss the newest files");
-        }
-        Err(error) => return Err(error),
-    }
-    let Some(index) = FileIndex::open(&settings.home.index)? else {
-        return Ok(FindResult { matches: Vec::new(), total: 0, total_is_upper_bound: false, empty_catalog: false });
-    };
-    let mut total_is_upper_bound = false;
-    let (ids, total) = if all_versions {
-        let hits = index.search(&query, limit)?;
-        let total = if limit.is_some_and(|limit| hits.len() >= limit) { index.count(&query)? } else { hits.len() };
-        (hits.iter().map(|hit| hit.file_id as i64).collect::<Vec<_>>(), total)
-    } else {
-        // Older versions and deletion markers are filtered out after the search, so fetch
-        // more hits until the limit is filled or the hits run out.
-        let mut fetch = limit.map(|limit| limit.saturating_mul(4).max(64));
-        loop {
-            let hits = index.search(&query, fetch)?;
-            let exhausted = fetch.is_none_or(|fetch| hits.len() < fetch);
-            let ids = latest_only(&mut catalog, hits.iter().map(|hit| hit.file_id as i64).collect())?;
-            if exhausted || limit.is_some_and(|limit| ids.len() >= limit) {
-                // Resolving versions over every hit only to count them costs seconds on broad
-                // queries: past the limit, report the index's count (all versions) as a bound.
-                let (total, bound) = if exhausted { (ids.len(), false) } else { (index.count(&query)?, true) };
-                total_is_upper_bound = bound;
-                let shown = limit.map_or(ids.len(), |limit| limit.min(ids.len()));
-                break (ids[..shown].to_vec(), total);
-            }
-            fetch = fetch.map(|fetch| fetch.saturating_mul(4));
-        }
-    };
-    let records = catalog.records_by_ids(&ids)?;
-    let matches = matches_of(&mut catalog, records)?;
-    Ok(FindResult { matches, total, total_is_upper_bound, empty_catalog: false })
+    Finder::open(settings)?.find(&query, limit, all_versions)
 }

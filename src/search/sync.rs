@@ -20,7 +20,7 @@ const WRITER_MEMORY: usize = 64 * 1024 * 1024;
 /// Indexing threads of a catch-up or rebuild, where indexing is the only work: one per CPU
 /// (tantivy's own default).
 fn catch_up_threads() -> usize {
-    std::thread::available_parallelism().map_or(1, usize::from)
+    crate::config::default_jobs()
 }
 
 /// What a sync did.
@@ -295,16 +295,28 @@ impl Follower {
 
 /// Indexes the catalog rows the index does not hold yet.
 pub fn catch_up(catalog: &mut Catalog, index_dir: &Path, progress: impl FnMut(u64)) -> Result<SyncReport> {
+    catch_up_open(catalog, index_dir, progress).map(|(_, report)| report)
+}
+
+/// [`catch_up`], handing back the index it opened, so that a search after it (`find`)
+/// does not open the index a second time.
+pub fn catch_up_open(
+    catalog: &mut Catalog,
+    index_dir: &Path,
+    progress: impl FnMut(u64),
+) -> Result<(FileIndex, SyncReport)> {
     let index = match FileIndex::open_or_create(index_dir) {
         // An index written by another esker version is derived data: build it again.
-        Err(esker_index::IndexError::SchemaMismatch { .. }) => return rebuild(catalog, index_dir, progress),
+        Err(esker_index::IndexError::SchemaMismatch { .. }) => return rebuild_open(catalog, index_dir, progress),
         other => other?,
     };
-    if catalog.max_sequence()? <= index.last_file_id()? as i64 {
-        return Ok(SyncReport { indexed: 0, last_file_id: index.last_file_id()? });
+    let last_file_id = index.last_file_id()?;
+    if catalog.max_sequence()? <= last_file_id as i64 {
+        return Ok((index, SyncReport { indexed: 0, last_file_id }));
     }
     let (mut writer, last) = locked_writer(&index, index_dir, catch_up_threads())?;
-    feed(catalog, &mut writer, last as i64, progress)
+    let report = feed(catalog, &mut writer, last as i64, progress)?;
+    Ok((index, report))
 }
 
 /// Like [`catch_up`], but another process writing the index is only a warning: the rows
@@ -321,6 +333,10 @@ pub fn catch_up_or_warn(catalog: &mut Catalog, index_dir: &Path, progress: impl 
 
 /// Drops the index contents and rebuilds them from the catalog.
 pub fn rebuild(catalog: &mut Catalog, index_dir: &Path, progress: impl FnMut(u64)) -> Result<SyncReport> {
+    rebuild_open(catalog, index_dir, progress).map(|(_, report)| report)
+}
+
+fn rebuild_open(catalog: &mut Catalog, index_dir: &Path, progress: impl FnMut(u64)) -> Result<(FileIndex, SyncReport)> {
     let index = match FileIndex::open_or_create(index_dir) {
         Err(esker_index::IndexError::SchemaMismatch { .. }) => {
             // Derived data from another version: start over.
@@ -331,5 +347,6 @@ pub fn rebuild(catalog: &mut Catalog, index_dir: &Path, progress: impl FnMut(u64
     };
     let mut writer = index.writer(catch_up_threads(), WRITER_MEMORY)?;
     writer.delete_all()?;
-    feed(catalog, &mut writer, 0, progress)
+    let report = feed(catalog, &mut writer, 0, progress)?;
+    Ok((index, report))
 }
