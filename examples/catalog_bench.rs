@@ -454,7 +454,7 @@ fn main() -> anyhow::Result<()> {
         let uuid = bundle_uuid(number);
         let object_key = format!("bundles/{uuid}.tar");
         let manifest_key = format!("manifests/{uuid}.jsonl.zst");
-        let sha256 = blake3::hash(uuid.as_bytes()).to_hex().to_string();
+        let bundle_blake3 = blake3::hash(uuid.as_bytes()).to_hex().to_string();
         let count = rows.len() as u64;
         making += started.elapsed();
 
@@ -480,7 +480,7 @@ fn main() -> anyhow::Result<()> {
                 bundle_id,
                 object_key: &object_key,
                 bytes: offset + 1024 + 10_240,
-                sha256: &sha256,
+                blake3: &bundle_blake3,
                 tree_hash: None,
                 manifest_key: &manifest_key,
                 stored_at: 1_700_000_000 + number as i64,

@@ -468,7 +468,7 @@ fn record_outcome(
         }
     };
     crate::failpoint::hit("bundle_stored");
-    let sha256 = hex::encode(packed.sha256);
+    let bundle_blake3 = hex::encode(packed.blake3);
     let mut rows = Vec::with_capacity(packed.entries.len());
     for entry in packed.entries {
         let path = entry_path(&entry.item);
@@ -514,7 +514,7 @@ fn record_outcome(
             bundle_id: row_id,
             object_key: &packed.object.key,
             bytes: packed.object.size as i64,
-            sha256: &sha256,
+            blake3: &bundle_blake3,
             tree_hash: (store.kind() == "glacier").then_some(packed.object.checksum.as_deref()).flatten(),
             manifest_key: &packed.manifest_key,
             stored_at: crate::time::now_seconds(),

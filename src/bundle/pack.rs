@@ -57,7 +57,7 @@ pub struct PackedBundle {
     pub manifest_key: String,
     pub entries: Vec<PackedEntry>,
     pub object: StoredObject,
-    pub sha256: [u8; 32],
+    pub blake3: [u8; 32],
 }
 
 /// Everything about the run a bundle needs to describe itself.
@@ -121,7 +121,7 @@ pub struct WrittenBundle {
     key: String,
     writer: Box<dyn ObjectWriter>,
     length: u64,
-    sha256: [u8; 32],
+    blake3: [u8; 32],
     entries: Vec<PackedEntry>,
     /// The manifest member's contents, for the compressed copy.
     manifest: Vec<u8>,
@@ -136,7 +136,7 @@ impl WrittenBundle {
         store: &dyn Store,
         on_confirmed: &mut dyn FnMut(&StoredObject) -> Result<(), PackError>,
     ) -> Result<PackedBundle, PackError> {
-        let WrittenBundle { id, key, writer, length, sha256, entries, manifest, run_id } = self;
+        let WrittenBundle { id, key, writer, length, blake3, entries, manifest, run_id } = self;
         let object = writer.finish(length)?;
         on_confirmed(&object)?;
         crate::failpoint::hit("bundle_confirmed");
@@ -153,7 +153,7 @@ impl WrittenBundle {
                 return Err(error);
             }
         };
-        Ok(PackedBundle { id, key: object.key.clone(), manifest_key: stored_manifest.key, entries, object, sha256 })
+        Ok(PackedBundle { id, key: object.key.clone(), manifest_key: stored_manifest.key, entries, object, blake3 })
     }
 
     /// Gives up on the bundle, removing what was written.
@@ -297,7 +297,7 @@ pub fn write_bundle(
         key,
         writer: finished.inner,
         length: finished.length,
-        sha256: finished.sha256,
+        blake3: finished.blake3,
         entries,
         manifest: document,
         run_id: context.run_id,

@@ -6,8 +6,6 @@
 
 use std::io::{self, Write};
 
-use sha2::{Digest, Sha256};
-
 pub const BLOCK: u64 = 512;
 
 /// What a member is; the tar typeflag follows from it.
@@ -43,16 +41,16 @@ pub struct MemberOffsets {
     pub data: u64,
 }
 
-/// Streams a tar archive into `W`, hashing every byte with SHA-256 and counting offsets.
+/// Streams a tar archive into `W`, hashing every byte with BLAKE3 and counting offsets.
 ///
-/// Bytes collect in a buffer of its own that goes to `W` (and through SHA-256) in chunks of
+/// Bytes collect in a buffer of its own that goes to `W` (and through BLAKE3) in chunks of
 /// [`CHUNK`] bytes. Member data can be read straight into that buffer
 /// ([`data_space`](Self::data_space), [`commit_data`](Self::commit_data)), which saves a
 /// copy of every byte.
 pub struct TarWriter<W: Write> {
     inner: W,
     position: u64,
-    sha256: Sha256,
+    blake3: blake3::Hasher,
     /// Data bytes still owed by the current member.
     pending: u64,
     /// Padding owed after the current member's data.
@@ -65,11 +63,12 @@ pub struct TarWriter<W: Write> {
 /// Bytes the writer collects before passing them on.
 pub const CHUNK: usize = 1 << 20;
 
-/// The finished archive: the sink back, total length and SHA-256 of all bytes written.
+/// The finished archive: the sink back, total length and BLAKE3 of all bytes written
+/// (what `b3sum` prints for the stored bundle).
 pub struct TarFinished<W> {
     pub inner: W,
     pub length: u64,
-    pub sha256: [u8; 32],
+    pub blake3: [u8; 32],
 }
 
 impl<W: Write> TarWriter<W> {
@@ -77,7 +76,7 @@ impl<W: Write> TarWriter<W> {
         Self {
             inner,
             position: 0,
-            sha256: Sha256::new(),
+            blake3: blake3::Hasher::new(),
             pending: 0,
             padding: 0,
             buffer: vec![0; CHUNK].into_boxed_slice(),
@@ -93,7 +92,7 @@ impl<W: Write> TarWriter<W> {
     fn flush_buffer(&mut self) -> io::Result<()> {
         if self.filled > 0 {
             let bytes = &self.buffer[..self.filled];
-            self.sha256.update(bytes);
+            self.blake3.update(bytes);
             self.inner.write_all(bytes)?;
             self.filled = 0;
         }
@@ -287,7 +286,7 @@ impl<W: Write> TarWriter<W> {
         self.emit(&ZEROS[..1024])?;
         self.flush_buffer()?;
         self.inner.flush()?;
-        Ok(TarFinished { inner: self.inner, length: self.position, sha256: self.sha256.finalize().into() })
+        Ok(TarFinished { inner: self.inner, length: self.position, blake3: self.blake3.finalize().into() })
     }
 }
 
@@ -415,8 +414,7 @@ mod tests {
         assert_eq!(&done.inner[second.data as usize..second.data as usize + 6], b"world!");
         assert_eq!(done.length as usize, done.inner.len());
         assert_eq!(done.length % 512, 0);
-        let expected: [u8; 32] = Sha256::digest(&done.inner).into();
-        assert_eq!(done.sha256, expected);
+        assert_eq!(done.blake3, *blake3::hash(&done.inner).as_bytes());
     }
 
     #[test]

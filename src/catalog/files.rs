@@ -35,7 +35,8 @@ pub struct StoredBundle<'a> {
     /// The key the store holds the bundle under (a vault's archive id).
     pub object_key: &'a str,
     pub bytes: i64,
-    pub sha256: &'a str,
+    /// BLAKE3 of the whole bundle object (hex).
+    pub blake3: &'a str,
     /// Glacier vaults: the archive's tree hash (hex).
     pub tree_hash: Option<&'a str>,
     pub manifest_key: &'a str,
@@ -206,7 +207,7 @@ impl Catalog {
                     bundles::tree_hash.eq(stored.tree_hash),
                     bundles::plan.eq(None::<Vec<u8>>),
                     bundles::bytes.eq(stored.bytes),
-                    bundles::sha256.eq(stored.sha256),
+                    bundles::blake3.eq(stored.blake3),
                     bundles::manifest_key.eq(stored.manifest_key),
                     bundles::stored_at.eq(stored.stored_at),
                 ))

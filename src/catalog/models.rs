@@ -74,6 +74,9 @@ pub struct Bundle {
     /// Glacier vaults, while uploading: the planned entries, to resume the upload.
     #[serde(default, skip_serializing)]
     pub plan: Option<Vec<u8>>,
+    /// BLAKE3 of the whole bundle object (hex); bundles made before it have `sha256`.
+    #[serde(default)]
+    pub blake3: Option<String>,
 }
 
 #[derive(Debug, Insertable)]

@@ -40,6 +40,7 @@ diesel::table! {
         stored_at -> Nullable<BigInt>,
         tree_hash -> Nullable<Text>,
         plan -> Nullable<Binary>,
+        blake3 -> Nullable<Text>,
     }
 }
 

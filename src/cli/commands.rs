@@ -280,6 +280,7 @@ pub fn bundles(settings: &Settings, args: ListArgs) -> Result<ExitCode> {
                 "data_bytes": bundle.data_bytes,
                 "bytes": bundle.bytes,
                 "state": bundle.state,
+                "blake3": bundle.blake3,
                 "sha256": bundle.sha256,
                 "tree_hash": bundle.tree_hash,
                 "error": bundle.error,

@@ -42,7 +42,8 @@ fn bundles_respect_caps_and_a_big_file_gets_its_own() {
         assert!(files <= 7, "bundle over the file cap: {bundle}");
         assert!(data <= 10 * 1024 || files == 1, "bundle over the size cap: {bundle}");
         assert_eq!(bundle["state"], "stored");
-        assert_eq!(bundle["sha256"].as_str().map(str::len), Some(64));
+        assert_eq!(bundle["blake3"].as_str().map(str::len), Some(64));
+        assert!(bundle["sha256"].is_null(), "new bundles record BLAKE3, not SHA-256: {bundle}");
         total += files;
     }
     assert_eq!(total, 41);
@@ -151,13 +152,12 @@ fn tags_description_runs_and_bundles_are_listed() {
     assert_eq!(runs[0]["state"], "complete");
     assert_eq!(runs[0]["files_archived"], 1);
     let bundles = env.bundles();
-    for field in ["id", "store", "key", "files", "bytes", "state", "sha256"] {
+    for field in ["id", "store", "key", "files", "bytes", "state", "blake3", "sha256"] {
         assert!(bundles[0].get(field).is_some(), "bundles --json lacks {field}");
     }
-    // The bundle's recorded SHA-256 is the object's.
+    // The bundle's recorded BLAKE3 is the object's.
     let object = fs::read(env.store_dir().join(bundles[0]["key"].as_str().expect("key"))).expect("read");
-    use sha2::Digest;
-    assert_eq!(bundles[0]["sha256"].as_str(), Some(hex::encode(sha2::Sha256::digest(&object)).as_str()));
+    assert_eq!(bundles[0]["blake3"].as_str(), Some(blake3::hash(&object).to_hex().as_str()));
     assert_eq!(bundles[0]["bytes"].as_u64(), Some(object.len() as u64));
 }
 

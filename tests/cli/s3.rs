@@ -6,8 +6,6 @@ use std::fs;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 
-use sha2::Digest;
-
 use crate::common::*;
 
 fn s3_env(check: &S3Check, endpoint: &str, extra: &str) -> Env {
@@ -62,12 +60,12 @@ fn archive_into_deep_archive_stores_verified_bundles_and_hot_manifests() {
     let first = bundles[0]["key"].as_str().expect("key");
     assert_eq!(check.get(first).expect_err("cold read"), "InvalidObjectState");
 
-    // After a restore, every bundle's bytes match the recorded SHA-256 and GNU tar
+    // After a restore, every bundle's bytes match the recorded BLAKE3 and GNU tar
     // rebuilds the tree.
     let out = tempfile::tempdir().expect("tempdir");
     for bundle in &bundles {
         let bytes = check.restore_and_get(bundle["key"].as_str().expect("key"));
-        assert_eq!(Some(hex::encode(sha2::Sha256::digest(&bytes)).as_str()), bundle["sha256"].as_str());
+        assert_eq!(Some(blake3::hash(&bytes).to_hex().as_str()), bundle["blake3"].as_str());
         let path = out.path().join("bundle.tar");
         fs::write(&path, &bytes).expect("write");
         gnu_tar(&["-xf", path.to_str().expect("utf8"), "-C", out.path().to_str().expect("utf8")]);

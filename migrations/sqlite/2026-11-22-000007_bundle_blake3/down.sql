@@ -1,0 +1,1 @@
+ALTER TABLE bundles DROP COLUMN blake3;
