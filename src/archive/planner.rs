@@ -254,7 +254,7 @@ fn compare_with_history(
         }
         let size = item.entry.stat.size as i64;
         if is_file
-            && size > 0
+            && size >= crate::catalog::DEDUP_MIN_SIZE
             && context.sizes.contains(&size)
             && let Some(hash) = hash_file(&full())
             && let Some(origin) = catalog.stored_content(size, &hash, &request.store)?

@@ -38,14 +38,15 @@ impl Catalog {
         Ok(latest)
     }
 
-    /// Every size some stored file has in `store`: a new file is hashed ahead, to look for
-    /// a duplicate, only when its size is in this set (loaded once per run).
+    /// Every size of at least [`DEDUP_MIN_SIZE`] some stored file has in `store`: a new
+    /// file is hashed ahead, to look for a duplicate, only when its size is in this set
+    /// (loaded once per run).
     pub fn stored_sizes(&mut self, store: &str) -> Result<std::collections::HashSet<i64>, CatalogError> {
         let sizes: Vec<i64> = files::table
             .inner_join(bundles::table)
             .filter(files::blake3.is_not_null())
             .filter(files::state.eq(FILE_ARCHIVED))
-            .filter(files::size.gt(0))
+            .filter(dedup_sized())
             .filter(bundles::store.eq(store))
             .select(files::size)
             .distinct()
@@ -71,10 +72,12 @@ impl Catalog {
         Ok(found.is_some())
     }
 
-    /// A file with this content stored in `store`, if any.
+    /// A file with this content stored in `store`, if any (`size` at least
+    /// [`DEDUP_MIN_SIZE`]; smaller files are never looked up).
     pub fn stored_content(&mut self, size: i64, blake3: &str, store: &str) -> Result<Option<File>, CatalogError> {
         Ok(files::table
             .inner_join(bundles::table)
+            .filter(dedup_sized())
             .filter(files::size.eq(size))
             .filter(files::blake3.eq(blake3))
             .filter(files::state.eq(FILE_ARCHIVED))
@@ -156,4 +159,17 @@ impl Catalog {
             .map(|run: Run| (run.id, run))
             .collect())
     }
+}
+
+/// Files smaller than this are never deduplicated: an archive uploads them again rather than
+/// look for a stored copy. Only larger rows are in the `files_dedup` index (migration 8,
+/// whose `WHERE size >= 65536` must match), so small files cost no random index insert, and
+/// a folder's small files are restored from its own bundles.
+pub const DEDUP_MIN_SIZE: i64 = 64 * 1024;
+
+/// The `files_dedup` index's condition, written out as SQL: a bound parameter would not
+/// let SQLite's planner see that a query falls under the partial index.
+fn dedup_sized() -> diesel::expression::SqlLiteral<diesel::sql_types::Bool> {
+    const _: () = assert!(DEDUP_MIN_SIZE == 65536, "update migration 8 and the literal below");
+    diesel::dsl::sql::<diesel::sql_types::Bool>("files.size >= 65536")
 }

@@ -20,7 +20,7 @@ pub use bundles::{BUNDLE_FAILED, BUNDLE_STORED, BUNDLE_UPLOADING};
 pub use connection::{Catalog, CatalogLocation, SchemaStatus, mask_password};
 pub use error::CatalogError;
 pub use files::{PendingFile, StoredBundle, path_hash};
-pub use history::{FILE_ARCHIVED, FILE_DELETED};
+pub use history::{DEDUP_MIN_SIZE, FILE_ARCHIVED, FILE_DELETED};
 pub use inventories::{INVENTORY_DONE, INVENTORY_FAILED, INVENTORY_REQUESTED, Inventory};
 pub use models::{Bundle, Dir, File, FileRecord, NewBundle, NewFile, NewRun, Run, join_path};
 pub use retrievals::{

@@ -153,10 +153,29 @@ fn checksum_mode_ignores_touched_but_identical_files() {
     let summary = env.archive_json(&["--checksum", "--dry-run"]);
     assert_eq!(summary["files_planned"], 0, "{summary}");
     assert_eq!(summary["files_unchanged"], 2);
-    // Without --checksum the rewritten file counts as changed; its bytes are deduplicated.
+    // Without --checksum the rewritten file counts as changed, and as a file under 64 KiB
+    // it is uploaded again rather than deduplicated.
     let summary = env.archive_json(&[]);
     assert_eq!(summary["files_unchanged"], 1, "{summary}");
-    assert_eq!(summary["files_deduplicated"], 1);
+    assert_eq!(summary["files_deduplicated"], 0);
+    assert_eq!(summary["files_archived"], 1);
+}
+
+#[test]
+fn only_files_of_64_kib_and_more_are_deduplicated() {
+    let env = Env::new();
+    let small = content(7, 65_535);
+    let large = content(8, 65_536);
+    write(&env.src.join("a/small.bin"), &small);
+    write(&env.src.join("a/large.bin"), &large);
+    env.archive(&[]);
+    write(&env.src.join("b/small copy.bin"), &small);
+    write(&env.src.join("b/large copy.bin"), &large);
+    let summary = env.archive_json(&[]);
+    assert_eq!(summary["files_deduplicated"], 1, "{summary}");
+    assert_eq!(summary["bytes_deduplicated"], 65_536);
+    assert_eq!(summary["files_archived"], 1);
+    assert_eq!(summary["bytes_archived"], 65_535);
 }
 
 #[test]
