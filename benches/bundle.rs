@@ -78,7 +78,7 @@ fn planner(criterion: &mut Criterion) {
 }
 
 /// Writes `count` members of `size` bytes (read into the writer's buffer, as the packer
-/// does) and the end marker; returns the length, so offsets and SHA-256 are all computed.
+/// does) and the end marker; returns the length, so offsets and the BLAKE3 are all computed.
 fn write_tar(count: usize, size: usize, paths: &[Vec<u8>]) -> u64 {
     let mut tar = TarWriter::new(io::sink());
     for index in 0..count {
@@ -109,13 +109,13 @@ fn tar_writer(criterion: &mut Criterion) {
         .map(|index| format!("srv/share/projects_{}/f{index:06}/Budget-{index:04}.xlsx", index % 7).into_bytes())
         .collect();
     let mut group = criterion.benchmark_group("tar writer");
-    // Per-member cost: headers, offsets, padding and SHA-256 of the header blocks.
+    // Per-member cost: headers, offsets, padding and BLAKE3 of the header blocks.
     group.throughput(Throughput::Elements(1000));
     group.bench_function("1000 empty members", |bench| bench.iter(|| write_tar(1000, 0, &paths)));
     // Small files as in T1/T2 (8 KiB each), data included.
     group.throughput(Throughput::Bytes(1000 * 8192));
     group.bench_function("1000 members of 8 KiB", |bench| bench.iter(|| write_tar(1000, 8192, &paths)));
-    // One large member: SHA-256 throughput through the writer's buffer.
+    // One large member: BLAKE3 throughput through the writer's buffer.
     group.throughput(Throughput::Bytes(64 << 20));
     group.bench_function("1 member of 64 MiB", |bench| bench.iter(|| write_tar(1, 64 << 20, &paths)));
     group.finish();

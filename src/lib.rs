@@ -5,7 +5,7 @@
 //! ```text
 //! crawl (parallel, ordered) -> archive::planner -> bundle::Planner (caps, folders together)
 //!     -> catalog thread (bundle row `uploading`) -> packers: bundle::write_bundle (pax tar +
-//!        BLAKE3 per file + SHA-256 per bundle, offsets) streaming into a store::Store
+//!        BLAKE3 per file and per bundle, offsets) streaming into a store::Store
 //!     -> finishers: the store confirms the object (fsync / upload complete), manifest copy
 //!     -> catalog thread (files + bundle `stored`, one transaction)
 //!     -> indexer thread: search::Follower adds each commit's rows to tantivy, commits at the end

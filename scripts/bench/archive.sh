@@ -4,8 +4,8 @@
 # Settings (environment):
 #   BENCH_TREES  the trees to archive (default "t200k t1m l20x64m", issue 8's T1, T2, T3; see bench_trees in scripts/bench/lib.sh)
 #
-# Issue 8's target: archive <= 1.3x `tar -cf`. esker also hashes every file with BLAKE3 and
-# SHA-256, writes the catalog and the index and fsyncs its bundles; tar does none of that.
+# Issue 8's target: archive <= 1.3x `tar -cf`. esker also hashes every file and every bundle
+# with BLAKE3, writes the catalog and the index and fsyncs its bundles; tar does none of that.
 
 # archive_esker NAME RUN TREE: one measured `esker archive` to the local store of a fresh
 # home (default caps); `sync` first, the home deleted after.
@@ -36,7 +36,7 @@ archive_tar() {
 
 section_archive() {
   TOOL_VERSIONS+=("tar:       $(tar --version | head -n 1)")
-  local tree name run bytes
+  local tree name run bytes target
   for tree in $(bench_trees); do
     name=$(basename "$tree")
     bytes=$(tree_bytes "$tree")
@@ -53,14 +53,17 @@ section_archive() {
         archive_esker "archive-esker-$name" "$run" "$tree"
       fi
     done
+    # Issue 8's targets: 1.3x tar on T1 and T2, 1.1x on T3 (l20x64m).
+    target=1.3
+    [ "$name" != l20x64m ] || target=1.1
     emit ""
     table --title "archive to local disk: $name" \
       --note "tree $(tree_note "$tree")" \
       --note "esker: --home FRESH archive --quiet ${JOB_ARGS[*]:-(default -j)} to the local store, default caps ($ARCHIVE_LAST_BUNDLES bundles, $(mib "$ARCHIVE_LAST_STORE") home);" \
-      --note "  includes crawl, BLAKE3 + SHA-256 of every file, catalog, index and fsync'd bundles + manifests." \
+      --note "  includes crawl, BLAKE3 of every file and bundle, catalog, index and fsync'd bundles + manifests." \
       --note "tar: -cf OUT.tar -C PARENT $name ($(mib "$TAR_LAST_BYTES")); no hashing, no fsync." \
       --note "Both write to the tree's disk; outputs deleted and \`sync\` run before each run. MiB/s = file data / wall." \
-      --note "Issue 8 target: esker <= 1.3x tar." \
+      --note "Issue 8 target: esker <= ${target}x tar." \
       --row "archive-esker-$name" "esker archive (local store)" \
       --row "archive-tar-$name" "tar -cf" \
       --ratio "archive-esker-$name" "archive-tar-$name" "ratio esker/tar (wall)"

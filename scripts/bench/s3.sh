@@ -200,7 +200,7 @@ section_s3() {
   emit ""
   table --title "S3 upload throughput (moto on 127.0.0.1)" \
     --note "tree $name: $files files, $(mib "$data_bytes") of file data -> $bundles bundles, $(mib "$tar_bytes") of tar + $(mib "$manifest_bytes") of manifests ($objects objects)" \
-    --note "MiB/s = bundle tar bytes / wall time. esker's wall time includes crawl, BLAKE3 + SHA-256, tar, catalog and index;" \
+    --note "MiB/s = bundle tar bytes / wall time. esker's wall time includes crawl, BLAKE3, tar, SHA-256 part checksums, catalog and index;" \
     --note "aws s3 cp uploads the same bundles and manifests, already packed by an earlier esker run to a local store." \
     --note "esker settings: ${JOB_ARGS[*]:-default -j (one packer per CPU)}, part_size 16 MiB, upload_concurrency 4; aws cli: defaults (8 MiB parts, 10 requests in flight)." \
     --note "CPU s = user + system seconds of the client; server CPU s = seconds moto used meanwhile." \

@@ -1,5 +1,5 @@
 //! Packs one planned bundle: streams every entry into a tar in the store, hashing each file
-//! with BLAKE3 and the whole bundle with SHA-256, then appends the manifest member.
+//! and the whole bundle with BLAKE3, then appends the manifest member.
 
 use std::collections::VecDeque;
 use std::fs::File;

@@ -42,15 +42,7 @@ impl Catalog {
     /// file is hashed ahead, to look for a duplicate, only when its size is in this set
     /// (loaded once per run).
     pub fn stored_sizes(&mut self, store: &str) -> Result<std::collections::HashSet<i64>, CatalogError> {
-        let sizes: Vec<i64> = files::table
-            .inner_join(bundles::table)
-            .filter(files::blake3.is_not_null())
-            .filter(files::state.eq(FILE_ARCHIVED))
-            .filter(dedup_sized())
-            .filter(bundles::store.eq(store))
-            .select(files::size)
-            .distinct()
-            .load_any(&mut self.connection)?;
+        let sizes: Vec<i64> = dedup_candidates(store).select(files::size).distinct().load_any(&mut self.connection)?;
         Ok(sizes.into_iter().collect())
     }
 
@@ -75,14 +67,9 @@ impl Catalog {
     /// A file with this content stored in `store`, if any (`size` at least
     /// [`DEDUP_MIN_SIZE`]; smaller files are never looked up).
     pub fn stored_content(&mut self, size: i64, blake3: &str, store: &str) -> Result<Option<File>, CatalogError> {
-        Ok(files::table
-            .inner_join(bundles::table)
-            .filter(dedup_sized())
+        Ok(dedup_candidates(store)
             .filter(files::size.eq(size))
             .filter(files::blake3.eq(blake3))
-            .filter(files::state.eq(FILE_ARCHIVED))
-            .filter(bundles::store.eq(store))
-            .filter(bundles::state.eq(super::bundles::BUNDLE_STORED))
             .order(files::id.asc())
             .select(files::all_columns)
             .first_any(&mut self.connection)
@@ -162,14 +149,109 @@ impl Catalog {
 }
 
 /// Files smaller than this are never deduplicated: an archive uploads them again rather than
-/// look for a stored copy. Only larger rows are in the `files_dedup` index (migration 8,
-/// whose `WHERE size >= 65536` must match), so small files cost no random index insert, and
-/// a folder's small files are restored from its own bundles.
+/// look for a stored copy. Only larger rows are in the `files_dedup` index (migration 8), so
+/// small files cost no random index insert, and a folder's small files are restored from its
+/// own bundles. Changing it takes a new migration that rebuilds the index.
 pub const DEDUP_MIN_SIZE: i64 = 64 * 1024;
 
-/// The `files_dedup` index's condition, written out as SQL: a bound parameter would not
-/// let SQLite's planner see that a query falls under the partial index.
-fn dedup_sized() -> diesel::expression::SqlLiteral<diesel::sql_types::Bool> {
-    const _: () = assert!(DEDUP_MIN_SIZE == 65536, "update migration 8 and the literal below");
-    diesel::dsl::sql::<diesel::sql_types::Bool>("files.size >= 65536")
+/// The `files_dedup` index's condition, `files.size >= 65536`, written into the SQL as a
+/// constant: PostgreSQL's generic plans (and SQLite's planner) can only use a partial index
+/// for a condition they can see implies the index's own, which a bound parameter does not
+/// show. Unlike `dsl::sql`, it keeps the statement cacheable.
+#[derive(Debug, Clone, Copy, diesel::query_builder::QueryId)]
+struct DedupSized;
+
+impl diesel::Expression for DedupSized {
+    type SqlType = diesel::sql_types::Bool;
+}
+
+impl<QS> diesel::AppearsOnTable<QS> for DedupSized {}
+
+impl diesel::expression::ValidGrouping<()> for DedupSized {
+    type IsAggregate = diesel::expression::is_aggregate::Never;
+}
+
+impl<DB: diesel::backend::Backend> diesel::query_builder::QueryFragment<DB> for DedupSized {
+    fn walk_ast<'b>(&'b self, mut out: diesel::query_builder::AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        out.push_sql(DEDUP_CONDITION);
+        Ok(())
+    }
+}
+
+const DEDUP_CONDITION: &str = "files.size >= 65536";
+
+fn dedup_sized() -> DedupSized {
+    DedupSized
+}
+
+#[allow(non_camel_case_types)] // the type `auto_type` expects for `dedup_sized()`
+type dedup_sized = DedupSized;
+
+/// Where dedup looks: archived files of at least [`DEDUP_MIN_SIZE`] with a hash, in stored
+/// bundles of `store`.
+#[diesel::dsl::auto_type(no_type_alias)]
+fn dedup_candidates<'a>(store: &'a str) -> _ {
+    let archived: &'static str = FILE_ARCHIVED;
+    let stored: &'static str = super::bundles::BUNDLE_STORED;
+    files::table
+        .inner_join(bundles::table)
+        .filter(dedup_sized())
+        .filter(files::blake3.is_not_null())
+        .filter(files::state.eq(archived))
+        .filter(bundles::store.eq(store))
+        .filter(bundles::state.eq(stored))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Both migrations create the index with the condition the queries state.
+    #[test]
+    fn dedup_condition_matches_the_migrations_and_the_constant() {
+        assert_eq!(DEDUP_CONDITION, format!("files.size >= {DEDUP_MIN_SIZE}"));
+        for up in [
+            include_str!("../../migrations/sqlite/2026-11-22-000008_dedup_large_files/up.sql"),
+            include_str!("../../migrations/postgres/2026-11-22-000008_dedup_large_files/up.sql"),
+        ] {
+            assert!(up.contains(&format!("WHERE size >= {DEDUP_MIN_SIZE};")), "{up}");
+        }
+    }
+
+    #[derive(QueryableByName)]
+    struct PlanStep {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        detail: String,
+    }
+
+    /// SQLite's plan for `query`, one step per line.
+    fn plan<Q>(connection: &mut diesel::SqliteConnection, query: &Q) -> String
+    where
+        Q: diesel::query_builder::QueryFragment<diesel::sqlite::Sqlite>,
+    {
+        let sql = diesel::debug_query::<diesel::sqlite::Sqlite, _>(query).to_string();
+        let sql = sql.split(" -- binds:").next().expect("sql");
+        let steps: Vec<PlanStep> =
+            diesel::sql_query(format!("EXPLAIN QUERY PLAN {sql}")).load(connection).expect("explain");
+        steps.into_iter().map(|step| step.detail).collect::<Vec<_>>().join("\n")
+    }
+
+    /// SQLite looks duplicates up through the partial index, not by scanning `files`.
+    #[test]
+    fn dedup_lookups_use_the_partial_index() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let location = super::super::CatalogLocation::Sqlite(dir.path().join("catalog.db"));
+        let mut catalog = Catalog::open(&location).expect("open");
+        let super::super::AnyConnection::Sqlite(connection) = &mut catalog.connection else { unreachable!() };
+        let sizes = dedup_candidates("local").select(files::size).distinct();
+        let content = dedup_candidates("local")
+            .filter(files::size.eq(70_000))
+            .filter(files::blake3.eq("00"))
+            .order(files::id.asc())
+            .select(files::id);
+        for plan in [plan(connection, &sizes), plan(connection, &content)] {
+            assert!(plan.contains("USING INDEX files_dedup"), "{plan}");
+            assert!(!plan.contains("SCAN files"), "{plan}");
+        }
+    }
 }

@@ -153,6 +153,17 @@ impl Finder {
         Ok(Finder { catalog: Some(catalog), index })
     }
 
+    /// For a process that exits next: closes the catalog but leaves unmapping the index's
+    /// files (six per segment) to the exit, which is about 0.8 ms faster than unmapping
+    /// them one by one. The catalog is closed properly, so that SQLite checkpoints and
+    /// removes its write-ahead log (a migration on open may have written to it); a log left
+    /// behind would be read through again by every later process that opens the catalog.
+    pub fn finish_at_exit(self) {
+        let Finder { catalog, index } = self;
+        drop(catalog);
+        std::mem::forget(index);
+    }
+
     /// Runs `query`. `limit` None = every match. Unless `all_versions`, each path shows up
     /// once, as its latest version.
     pub fn find(&mut self, query: &Query, limit: Option<usize>, all_versions: bool) -> Result<FindResult> {
@@ -189,10 +200,4 @@ impl Finder {
         let matches = matches_of(catalog, records)?;
         Ok(FindResult { matches, total, total_is_upper_bound, empty_catalog: false })
     }
-}
-
-/// Parses `query_text`, opens a [`Finder`] and runs the query with it.
-pub fn find(settings: &Settings, query_text: &str, limit: Option<usize>, all_versions: bool) -> Result<FindResult> {
-    let query = esker_index::parse_query(query_text)?;
-    Finder::open(settings)?.find(&query, limit, all_versions)
 }

@@ -3,5 +3,5 @@
 mod find;
 mod sync;
 
-pub use find::{FindResult, Finder, Match, find, latest_only};
-pub use sync::{Follower, Reindexer, SyncReport, catch_up, catch_up_open, catch_up_or_warn, rebuild};
+pub use find::{FindResult, Finder, Match, latest_only};
+pub use sync::{Follower, Reindexer, SyncReport, catch_up, catch_up_or_warn, rebuild};

@@ -300,7 +300,7 @@ pub fn catch_up(catalog: &mut Catalog, index_dir: &Path, progress: impl FnMut(u6
 
 /// [`catch_up`], handing back the index it opened, so that a search after it (`find`)
 /// does not open the index a second time.
-pub fn catch_up_open(
+pub(crate) fn catch_up_open(
     catalog: &mut Catalog,
     index_dir: &Path,
     progress: impl FnMut(u64),
