@@ -15,7 +15,7 @@ use super::ranges::{data_span, plan_ranges, request_count, requests};
 use super::select::Selection;
 use crate::catalog::{Bundle, Catalog};
 use crate::config::{Settings, StoreSettings};
-use crate::cost::{Pricing, gigabytes};
+use crate::cost::{ClassPrice, Pricing, gigabytes};
 use crate::error::{Error, Result};
 
 /// The parts of a tier's cost.
@@ -133,10 +133,7 @@ pub fn estimate(
         bytes_downloaded += group.download_bytes;
         let offered: BTreeMap<String, TierEstimate> = match settings.store(store) {
             Ok(StoreSettings::S3(_)) => {
-                if pricing.is_none() {
-                    pricing = Some(Pricing::load(settings.pricing_file.as_deref())?);
-                }
-                let table = pricing.as_ref().ok_or_else(|| Error::Input("pricing table missing".into()))?;
+                let table = loaded(&mut pricing, settings)?;
                 let class_name = class.as_deref().unwrap_or("STANDARD");
                 let price = table.class(class_name)?;
                 let standard = table.class("STANDARD")?;
@@ -159,27 +156,13 @@ pub fn estimate(
                     bytes_restored += group.bundle_bytes;
                     restore_requests += group.bundles;
                     let restored_gb = gigabytes(group.bundle_bytes as f64);
-                    price
-                        .restore
-                        .iter()
-                        .map(|(tier, fee)| {
-                            let breakdown = CostBreakdown {
-                                retrieval_per_gb_usd: restored_gb * fee.per_gb,
-                                requests_usd: group.bundles as f64 / 1000.0 * fee.per_1000 + get_usd,
-                                egress_usd,
-                                restored_storage_usd: restored_gb * standard.storage_per_gb_month * f64::from(days)
-                                    / 30.0,
-                            };
-                            (tier.clone(), tier_total(tier, breakdown, fee.hours))
-                        })
-                        .collect()
+                    // The restored copy is billed as STANDARD storage for the days it is kept.
+                    let copy_usd = restored_gb * standard.storage_per_gb_month * f64::from(days) / 30.0;
+                    restore_tiers(price, restored_gb, group.bundles, get_usd, egress_usd, copy_usd)
                 }
             }
             Ok(StoreSettings::Glacier(_)) => {
-                if pricing.is_none() {
-                    pricing = Some(Pricing::load(settings.pricing_file.as_deref())?);
-                }
-                let table = pricing.as_ref().ok_or_else(|| Error::Input("pricing table missing".into()))?;
+                let table = loaded(&mut pricing, settings)?;
                 let price = table.class(class.as_deref().unwrap_or(crate::store::GLACIER_VAULT_CLASS))?;
                 // Only the jobs' ranges are retrieved; their output is readable for 24 h at
                 // no storage charge, so there is no restored copy to pay for.
@@ -188,19 +171,7 @@ pub fn estimate(
                 let retrieved_gb = gigabytes(group.vault_range_bytes as f64);
                 let get_usd = group.download_requests as f64 / 1000.0 * price.get_per_1000;
                 let egress_usd = gigabytes(group.download_bytes as f64) * table.egress_per_gb;
-                price
-                    .restore
-                    .iter()
-                    .map(|(tier, fee)| {
-                        let breakdown = CostBreakdown {
-                            retrieval_per_gb_usd: retrieved_gb * fee.per_gb,
-                            requests_usd: group.vault_jobs as f64 / 1000.0 * fee.per_1000 + get_usd,
-                            egress_usd,
-                            restored_storage_usd: 0.0,
-                        };
-                        (tier.clone(), tier_total(tier, breakdown, fee.hours))
-                    })
-                    .collect()
+                restore_tiers(price, retrieved_gb, group.vault_jobs, get_usd, egress_usd, 0.0)
             }
             Ok(StoreSettings::Local { cold_delay, .. }) => {
                 let hours = cold_delay.map(|seconds| seconds as f64 / 3600.0).unwrap_or(0.0);
@@ -236,6 +207,40 @@ pub fn estimate(
 
 fn bundle_row(catalog: &mut Catalog, id: i64) -> Result<Bundle> {
     catalog.bundle(id)?.ok_or_else(|| Error::Input(format!("bundle {id} is missing from the catalog")))
+}
+
+/// The pricing table, loaded at the first store that needs it.
+fn loaded<'a>(pricing: &'a mut Option<Pricing>, settings: &Settings) -> Result<&'a Pricing> {
+    if pricing.is_none() {
+        *pricing = Some(Pricing::load(settings.pricing_file.as_deref())?);
+    }
+    pricing.as_ref().ok_or_else(|| Error::Input("pricing table missing".into()))
+}
+
+/// One estimate per restore tier of `price`: `restored_gb` brought back by `requests`
+/// restore requests (S3) or jobs (vaults), plus the download's GETs (`get_usd`) and egress,
+/// and `copy_usd` for the restored copy's storage (0 where there is none).
+fn restore_tiers(
+    price: &ClassPrice,
+    restored_gb: f64,
+    requests: u64,
+    get_usd: f64,
+    egress_usd: f64,
+    copy_usd: f64,
+) -> BTreeMap<String, TierEstimate> {
+    price
+        .restore
+        .iter()
+        .map(|(tier, fee)| {
+            let breakdown = CostBreakdown {
+                retrieval_per_gb_usd: restored_gb * fee.per_gb,
+                requests_usd: requests as f64 / 1000.0 * fee.per_1000 + get_usd,
+                egress_usd,
+                restored_storage_usd: copy_usd,
+            };
+            (tier.clone(), tier_total(tier, breakdown, fee.hours))
+        })
+        .collect()
 }
 
 fn tier_total(tier: &str, breakdown: CostBreakdown, hours: f64) -> TierEstimate {

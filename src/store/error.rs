@@ -42,6 +42,13 @@ impl StoreError {
         }
     }
 
+    /// `Ok(value)` when the store says the object, upload or job is not there and the caller
+    /// takes that as an answer (a delete of something gone, a job that expired); any other
+    /// error as it is.
+    pub fn unless_not_found<T>(self, value: T) -> Result<T, StoreError> {
+        if self.kind == StoreErrorKind::NotFound { Ok(value) } else { Err(self) }
+    }
+
     /// Whether an upload failed for a reason that may pass (throttling, timeouts, the
     /// network): stores that resume uploads keep what they sent for the next run.
     pub fn is_interruption(&self) -> bool {

@@ -174,8 +174,7 @@ impl GlacierStore {
                 _ => InventoryJobState::Running,
             }),
             Err(error) => {
-                let error = sdk_error(&format!("{} job {job_id}", inner.url()), error);
-                if error.kind == StoreErrorKind::NotFound { Ok(InventoryJobState::Gone) } else { Err(error) }
+                sdk_error(&format!("{} job {job_id}", inner.url()), error).unless_not_found(InventoryJobState::Gone)
             }
         }
     }
@@ -315,10 +314,7 @@ impl Inner {
             .send();
         match self.block_on(request) {
             Ok(_) => Ok(()),
-            Err(error) => {
-                let error = sdk_error(&format!("{} upload {upload_id}", self.url()), error);
-                if error.kind == StoreErrorKind::NotFound { Ok(()) } else { Err(error) }
-            }
+            Err(error) => sdk_error(&format!("{} upload {upload_id}", self.url()), error).unless_not_found(()),
         }
     }
 }
@@ -516,10 +512,7 @@ impl Store for GlacierStore {
             .send();
         match inner.block_on(request) {
             Ok(_) => Ok(()),
-            Err(error) => {
-                let error = sdk_error(&format!("{} archive {key}", inner.url()), error);
-                if error.kind == StoreErrorKind::NotFound { Ok(()) } else { Err(error) }
-            }
+            Err(error) => sdk_error(&format!("{} archive {key}", inner.url()), error).unless_not_found(()),
         }
     }
 
@@ -649,10 +642,8 @@ impl Store for GlacierStore {
                 )),
                 _ => Ok(Some(RestoreState::Restoring)),
             },
-            Err(error) => {
-                let error = sdk_error(&format!("{} job {}", inner.url(), job.id), error);
-                if error.kind == StoreErrorKind::NotFound { Ok(Some(RestoreState::Archived)) } else { Err(error) }
-            }
+            Err(error) => sdk_error(&format!("{} job {}", inner.url(), job.id), error)
+                .unless_not_found(Some(RestoreState::Archived)),
         }
     }
 

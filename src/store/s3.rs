@@ -255,10 +255,7 @@ impl Store for S3Store {
                     storage_class: Some(class.unwrap_or_else(|| "STANDARD".into())),
                 }))
             }
-            Err(error) => {
-                let error = sdk_error(&inner.url(key), error);
-                if error.kind == StoreErrorKind::NotFound { Ok(None) } else { Err(error) }
-            }
+            Err(error) => sdk_error(&inner.url(key), error).unless_not_found(None),
         }
     }
 
@@ -292,10 +289,7 @@ impl Store for S3Store {
         let request = inner.client().delete_object().bucket(&inner.settings.bucket).key(key).send();
         match inner.block_on(request) {
             Ok(_) => Ok(()),
-            Err(error) => {
-                let error = sdk_error(&inner.url(key), error);
-                if error.kind == StoreErrorKind::NotFound { Ok(()) } else { Err(error) }
-            }
+            Err(error) => sdk_error(&inner.url(key), error).unless_not_found(()),
         }
     }
 
@@ -406,10 +400,7 @@ fn abort(inner: &Inner, key: &str, upload_id: &str) -> Result<(), StoreError> {
         inner.client().abort_multipart_upload().bucket(&inner.settings.bucket).key(key).upload_id(upload_id).send();
     match inner.block_on(request) {
         Ok(_) => Ok(()),
-        Err(error) => {
-            let error = sdk_error(&inner.url(key), error);
-            if error.kind == StoreErrorKind::NotFound { Ok(()) } else { Err(error) }
-        }
+        Err(error) => sdk_error(&inner.url(key), error).unless_not_found(()),
     }
 }
 
