@@ -101,11 +101,11 @@ pub fn run(
     std::thread::scope(|scope| -> Result<()> {
         let indexer = index_dir.map(|dir| {
             let location = catalog.location().clone();
-            scope.spawn(move || indexer(&location, dir, committed_receiver))
+            spawn_named(scope, "indexer", move || indexer(&location, dir, committed_receiver))
         });
         let planner_request = request.clone();
         let location = catalog.location().clone();
-        let planner = scope.spawn(move || {
+        let planner = spawn_named(scope, "planner", move || {
             // A second, read-only connection: the planner compares with earlier versions.
             let mut history = crate::catalog::Catalog::open_for_reading(&location)?;
             plan(&planner_request, &done, history.as_mut(), |event| plan_sender.send(event).is_ok())
@@ -114,10 +114,14 @@ pub fn run(
             let (jobs_in, written_out, outcomes_out) =
                 (job_receiver.clone(), written_sender.clone(), outcome_sender.clone());
             let packer_store = store.clone();
-            scope.spawn(move || packer(packer_store.as_ref(), context, jobs_in, written_out, outcomes_out));
+            spawn_named(scope, "packer", move || {
+                packer(packer_store.as_ref(), context, jobs_in, written_out, outcomes_out)
+            });
             let (written_in, outcomes_out) = (written_receiver.clone(), outcome_sender.clone());
             let (finisher_store, finisher_location) = (store.clone(), catalog.location().clone());
-            scope.spawn(move || finisher(finisher_store.as_ref(), &finisher_location, written_in, outcomes_out));
+            spawn_named(scope, "finisher", move || {
+                finisher(finisher_store.as_ref(), &finisher_location, written_in, outcomes_out)
+            });
         }
         drop(job_receiver);
         drop(written_sender);
@@ -139,6 +143,16 @@ pub fn run(
         planned?;
         Ok(())
     })
+}
+
+/// `scope.spawn` with a thread name, which profilers and `top -H` show. Like `scope.spawn`,
+/// panics when the system cannot start a thread.
+fn spawn_named<'scope, T: Send + 'scope>(
+    scope: &'scope std::thread::Scope<'scope, '_>,
+    name: &str,
+    work: impl FnOnce() -> T + Send + 'scope,
+) -> std::thread::ScopedJoinHandle<'scope, T> {
+    std::thread::Builder::new().name(name.to_string()).spawn_scoped(scope, work).expect("failed to spawn thread")
 }
 
 /// Writes bundles; hands each written one to a finisher (failures go straight to the catalog).

@@ -437,10 +437,11 @@ fn pack_file<'a>(
         tar.zero_fill().map_err(EntryError::Sink)?;
     }
     if state == PackState::Stored {
-        let grew = matches!(file.read(&mut buffer[..1]), Ok(read) if read > 0);
+        // A write after the `fstat` above changes the size (growth) or the times, so a second
+        // `fstat` after the last read tells whether the stored bytes are the file's.
         let after = file.metadata().map(|metadata| Stat::from_metadata(&metadata));
         let same = matches!(&after, Ok(after) if after.mtime_ns == before.mtime_ns && after.ctime_ns == before.ctime_ns && after.size == before.size);
-        if grew || !same {
+        if !same {
             state = PackState::Changed;
         }
     }

@@ -12,7 +12,7 @@ use super::attributes::{FileAttributes, insert_attributes};
 use super::bundles::BUNDLE_STORED;
 use super::connection::Catalog;
 use super::error::CatalogError;
-use super::models::{File, FileRecord, NewDir, NewFile, Run, join_path};
+use super::models::{File, FileRecord, IndexedFile, NewDir, NewFile, Run, join_path, join_text};
 use super::schema::{bundles, dirs, files, runs};
 
 /// Rows per multi-row INSERT (SQLite allows 32766 bound variables; a file row has 21).
@@ -164,19 +164,48 @@ macro_rules! record_query {
     };
 }
 
+/// (id, seq, run_id, folder path_text, name_text, kind, size, mtime_ns, uid, gid, state,
+/// bundle uuid, bundle store): an [`IndexedFile`] before its run is attached.
+type IndexRow = (i64, i64, i64, String, String, String, i64, i64, i64, i64, String, Option<String>, Option<String>);
+
+macro_rules! index_query {
+    () => {
+        files::table.inner_join(dirs::table).left_join(bundles::table).select((
+            files::id,
+            files::seq,
+            files::run_id,
+            dirs::path_text,
+            files::name_text,
+            files::kind,
+            files::size,
+            files::mtime_ns,
+            files::uid,
+            files::gid,
+            files::state,
+            bundles::uuid.nullable(),
+            bundles::store.nullable(),
+        ))
+    };
+}
+
 impl Catalog {
-    /// Attaches each row's run (runs are few: loaded once per call, shared).
-    fn attach_runs(&mut self, rows: Vec<RecordRow>) -> Result<Vec<FileRecord>, CatalogError> {
-        let mut wanted: Vec<i64> = rows.iter().map(|row| row.0.run_id).collect();
+    /// The runs with these ids (runs are few: loaded once per call, shared by the rows).
+    fn shared_runs(&mut self, run_ids: impl Iterator<Item = i64>) -> Result<HashMap<i64, Arc<Run>>, CatalogError> {
+        let mut wanted: Vec<i64> = run_ids.collect();
         wanted.sort_unstable();
         wanted.dedup();
-        let runs: HashMap<i64, Arc<Run>> = runs::table
+        Ok(runs::table
             .filter(runs::id.eq_any(&wanted))
             .select(runs::all_columns)
             .load_any(&mut self.connection)?
             .into_iter()
             .map(|run: Run| (run.id, Arc::new(run)))
-            .collect();
+            .collect())
+    }
+
+    /// Attaches each row's run.
+    fn attach_runs(&mut self, rows: Vec<RecordRow>) -> Result<Vec<FileRecord>, CatalogError> {
+        let runs = self.shared_runs(rows.iter().map(|row| row.0.run_id))?;
         Ok(rows
             .into_iter()
             .filter_map(|(file, dir_path, dir_text, bundle_uuid, bundle_store)| {
@@ -316,19 +345,52 @@ impl Catalog {
         Ok(max.unwrap_or(0))
     }
 
-    /// Up to `limit` files after the cursor `(seq, id)`, in commit order, with folder, run
-    /// and bundle. Commit numbers become visible in order (see `Catalog::next_sequence`), so
-    /// a reader that has seen number N has seen every row numbered up to N.
-    pub fn records_after(&mut self, after: (i64, i64), limit: i64) -> Result<Vec<FileRecord>, CatalogError> {
+    /// Up to `limit` files after the cursor `(seq, id)`, in commit order, as the index reads
+    /// them. Commit numbers become visible in order (see `Catalog::next_sequence`), so a
+    /// reader that has seen number N has seen every row numbered up to N.
+    pub fn indexed_after(&mut self, after: (i64, i64), limit: i64) -> Result<Vec<IndexedFile>, CatalogError> {
         let (seq, id) = after;
-        let rows: Vec<RecordRow> = record_query!()
-            // The redundant `seq >= $1` lets PostgreSQL scan an index range, not from row one.
+        let rows: Vec<IndexRow> = index_query!()
             .filter(files::seq.ge(seq))
             .filter(files::seq.gt(seq).or(files::seq.eq(seq).and(files::id.gt(id))))
             .order((files::seq.asc(), files::id.asc()))
             .limit(limit)
             .load_any(&mut self.connection)?;
-        self.attach_runs(rows)
+        self.indexed_files(rows)
+    }
+
+    /// The files with these ids as the index reads them, in no particular order (missing
+    /// ids are left out).
+    pub fn indexed_by_ids(&mut self, ids: &[i64]) -> Result<Vec<IndexedFile>, CatalogError> {
+        let mut found = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(10_000) {
+            let rows: Vec<IndexRow> = index_query!().filter(files::id.eq_any(chunk)).load_any(&mut self.connection)?;
+            found.extend(self.indexed_files(rows)?);
+        }
+        Ok(found)
+    }
+
+    fn indexed_files(&mut self, rows: Vec<IndexRow>) -> Result<Vec<IndexedFile>, CatalogError> {
+        let runs = self.shared_runs(rows.iter().map(|row| row.2))?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(id, seq, run_id, dir_text, name_text, kind, size, mtime_ns, uid, gid, state, uuid, store)| {
+                Some(IndexedFile {
+                    id,
+                    seq,
+                    run: runs.get(&run_id)?.clone(),
+                    path_text: join_text(dir_text, &name_text),
+                    kind,
+                    size,
+                    mtime_ns,
+                    uid,
+                    gid,
+                    state,
+                    bundle_uuid: uuid,
+                    bundle_store: store,
+                })
+            })
+            .collect())
     }
 
     /// The files with these ids, in the order given (missing ids are left out).

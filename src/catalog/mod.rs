@@ -22,7 +22,7 @@ pub use error::CatalogError;
 pub use files::{PendingFile, StoredBundle, path_hash};
 pub use history::{DEDUP_MIN_SIZE, FILE_ARCHIVED, FILE_DELETED};
 pub use inventories::{INVENTORY_DONE, INVENTORY_FAILED, INVENTORY_REQUESTED, Inventory};
-pub use models::{Bundle, Dir, File, FileRecord, NewBundle, NewFile, NewRun, Run, join_path};
+pub use models::{Bundle, Dir, File, FileRecord, IndexedFile, NewBundle, NewFile, NewRun, Run, join_path};
 pub use retrievals::{
     FILE_DONE, FILE_FAILED, FILE_PENDING, JOB_DONE, JOB_DOWNLOADING, JOB_EXPIRED, JOB_FAILED, JOB_OPEN_STATES,
     JOB_READY, JOB_REQUESTED, JOB_RESTORING, Job, JobUpdate, JobView, NewJob, NewRetrieval, Retrieval,

@@ -180,7 +180,7 @@ pub struct NewFile {
     pub seq: i64,
 }
 
-/// A file with its folder, run and bundle: what `find` shows and the index holds.
+/// A file with its folder, run and bundle: what `find` shows and a retrieval reads.
 #[derive(Debug, Clone)]
 pub struct FileRecord {
     pub file: File,
@@ -200,13 +200,39 @@ impl FileRecord {
 
     /// Full path for display (lossy UTF-8).
     pub fn path_text(&self) -> String {
-        let mut text = self.dir_text.clone();
-        if !text.ends_with('/') {
-            text.push('/');
-        }
-        text.push_str(&self.file.name_text);
-        text
+        join_text(self.dir_text.clone(), &self.file.name_text)
     }
+}
+
+/// `dir` + `/` + `name` for display, reusing `dir`'s allocation.
+pub fn join_text(mut dir: String, name: &str) -> String {
+    if !dir.ends_with('/') {
+        dir.reserve_exact(name.len() + 1);
+        dir.push('/');
+    }
+    dir.push_str(name);
+    dir
+}
+
+/// A file row as the full-text index reads it: only the columns a document holds, so that
+/// indexing a large run reads and allocates less than [`FileRecord`]s would.
+#[derive(Debug, Clone)]
+pub struct IndexedFile {
+    pub id: i64,
+    /// Commit number (the index follows these).
+    pub seq: i64,
+    /// Shared by every row of the run.
+    pub run: std::sync::Arc<Run>,
+    /// Full path for display (lossy UTF-8), as [`FileRecord::path_text`].
+    pub path_text: String,
+    pub kind: String,
+    pub size: i64,
+    pub mtime_ns: i64,
+    pub uid: i64,
+    pub gid: i64,
+    pub state: String,
+    pub bundle_uuid: Option<String>,
+    pub bundle_store: Option<String>,
 }
 
 /// `dir` + `/` + `name` on raw bytes.

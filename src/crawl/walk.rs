@@ -133,12 +133,15 @@ impl Walk {
                 let job_receiver = job_receiver.clone();
                 let excludes = options.excludes.clone();
                 let xattrs = options.xattrs;
-                std::thread::spawn(move || {
-                    for job in job_receiver {
-                        let listing = read_subtree(&job.path, excludes.as_ref(), xattrs);
-                        let _ = job.reply.send(listing);
-                    }
-                })
+                std::thread::Builder::new()
+                    .name("crawler".into())
+                    .spawn(move || {
+                        for job in job_receiver {
+                            let listing = read_subtree(&job.path, excludes.as_ref(), xattrs);
+                            let _ = job.reply.send(listing);
+                        }
+                    })
+                    .expect("failed to spawn thread")
             })
             .collect();
         let mut stack = Vec::new();

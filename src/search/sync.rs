@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use esker_index::{FileDoc, FileIndex, IndexWriter};
 
 use crate::acl::Xattr;
-use crate::catalog::{Catalog, FileRecord, PrincipalRow};
+use crate::catalog::{Catalog, IndexedFile, PrincipalRow};
 use crate::error::Result;
 
 const PAGE: i64 = 5_000;
@@ -41,6 +41,8 @@ struct Extras {
     attributes: bool,
     xattrs: HashMap<i64, Vec<Xattr>>,
     principals: HashMap<i64, Vec<PrincipalRow>>,
+    /// [`Extras::owner_terms`] by (uid, gid); cleared when `names` is reloaded.
+    owners: HashMap<(i64, i64), OwnerTerms>,
 }
 
 impl Extras {
@@ -52,22 +54,23 @@ impl Extras {
             attributes: catalog.has_attributes()?,
             xattrs: HashMap::new(),
             principals: HashMap::new(),
+            owners: HashMap::new(),
         })
     }
 
-    fn load_page(&mut self, catalog: &mut Catalog, records: &[FileRecord]) -> Result<()> {
+    fn load_page(&mut self, catalog: &mut Catalog, records: &[IndexedFile]) -> Result<()> {
         // While a run writes the catalog, attributes and names can appear after the first page.
         if !self.attributes {
             self.attributes = catalog.has_attributes()?;
         }
         if self.attributes {
-            let ids: Vec<i64> = records.iter().map(|record| record.file.id).collect();
+            let ids: Vec<i64> = records.iter().map(|record| record.id).collect();
             self.xattrs = catalog.xattrs_of(&ids)?;
             self.principals = catalog.principals_of(&ids)?;
         }
         let mut unknown = false;
         for record in records {
-            for (group, id) in [(false, record.file.uid), (true, record.file.gid)] {
+            for (group, id) in [(false, record.uid), (true, record.gid)] {
                 if self.checked_ids.insert((group, id)) {
                     let key = if group { format!("gid:{id}") } else { format!("uid:{id}") };
                     unknown |= !self.names.contains_key(&key);
@@ -82,69 +85,99 @@ impl Extras {
         }
         if unknown {
             self.names = catalog.identity_names()?;
+            self.owners.clear();
         }
         Ok(())
     }
+}
 
-    /// A key and, when known, its name.
-    fn terms(&self, key: &str, into: &mut Vec<String>) {
-        into.push(key.to_string());
-        if let Some(name) = self.names.get(key) {
-            into.push(name.clone());
-        }
+/// The owner, group and principal terms of a file owned by `uid`:`gid` before its ACL
+/// entries are added: built once per pair, since most files share a few owners.
+fn owner_terms<'a>(
+    owners: &'a mut HashMap<(i64, i64), OwnerTerms>,
+    names: &HashMap<String, String>,
+    uid: i64,
+    gid: i64,
+) -> &'a OwnerTerms {
+    owners.entry((uid, gid)).or_insert_with(|| {
+        let (uid_key, gid_key) = (format!("uid:{uid}"), format!("gid:{gid}"));
+        let mut terms = OwnerTerms { owner: vec![uid.to_string()], group: vec![gid.to_string()], principals: vec![] };
+        terms_of(names, &uid_key, &mut terms.owner);
+        terms_of(names, &gid_key, &mut terms.group);
+        terms_of(names, &uid_key, &mut terms.principals);
+        terms_of(names, &gid_key, &mut terms.principals);
+        terms.principals.sort_unstable();
+        terms.principals.dedup();
+        terms
+    })
+}
+
+/// A key and, when `names` knows it, its name.
+fn terms_of(names: &HashMap<String, String>, key: &str, into: &mut Vec<String>) {
+    into.push(key.to_string());
+    if let Some(name) = names.get(key) {
+        into.push(name.clone());
     }
+}
+
+/// The identity terms of a document (see [`esker_index::FileDoc`]).
+#[derive(Clone)]
+struct OwnerTerms {
+    owner: Vec<String>,
+    group: Vec<String>,
+    principals: Vec<String>,
 }
 
 fn add_record(
     writer: &mut IndexWriter,
-    record: &FileRecord,
+    record: &IndexedFile,
     tags: &[String],
-    extras: &Extras,
+    extras: &mut Extras,
     replace: bool,
 ) -> Result<()> {
-    let path = record.path_text();
-    let (uid_key, gid_key) = (format!("uid:{}", record.file.uid), format!("gid:{}", record.file.gid));
-    let mut owner = vec![record.file.uid.to_string()];
-    let mut group = vec![record.file.gid.to_string()];
-    extras.terms(&uid_key, &mut owner);
-    extras.terms(&gid_key, &mut group);
-    let mut principals = Vec::new();
-    extras.terms(&uid_key, &mut principals);
-    extras.terms(&gid_key, &mut principals);
-    for entry in extras.principals.get(&record.file.id).map(Vec::as_slice).unwrap_or_default() {
-        extras.terms(&entry.principal, &mut principals);
-        match entry.access.as_str() {
-            "owner" => extras.terms(&entry.principal, &mut owner),
-            "group" => extras.terms(&entry.principal, &mut group),
-            _ => {}
+    let acl = extras.principals.get(&record.id).map(Vec::as_slice).unwrap_or_default();
+    let mut with_acl;
+    let terms = owner_terms(&mut extras.owners, &extras.names, record.uid, record.gid);
+    let terms = if acl.is_empty() {
+        terms
+    } else {
+        with_acl = terms.clone();
+        for entry in acl {
+            terms_of(&extras.names, &entry.principal, &mut with_acl.principals);
+            match entry.access.as_str() {
+                "owner" => terms_of(&extras.names, &entry.principal, &mut with_acl.owner),
+                "group" => terms_of(&extras.names, &entry.principal, &mut with_acl.group),
+                _ => {}
+            }
         }
-    }
-    principals.sort_unstable();
-    principals.dedup();
+        with_acl.principals.sort_unstable();
+        with_acl.principals.dedup();
+        &with_acl
+    };
     let xattrs: Vec<(String, Option<String>)> = extras
         .xattrs
-        .get(&record.file.id)
+        .get(&record.id)
         .map(Vec::as_slice)
         .unwrap_or_default()
         .iter()
         .map(|xattr| (xattr.name_text(), xattr.text_value().map(str::to_string)))
         .collect();
     let doc = FileDoc {
-        file_id: record.file.id as u64,
-        path: &path,
-        kind: &record.file.kind,
-        size: record.file.size.max(0) as u64,
-        mtime: record.file.mtime_ns.div_euclid(1_000_000_000),
+        file_id: record.id as u64,
+        path: &record.path_text,
+        kind: &record.kind,
+        size: record.size.max(0) as u64,
+        mtime: record.mtime_ns.div_euclid(1_000_000_000),
         tags,
         description: &record.run.description,
-        state: &record.file.state,
+        state: &record.state,
         run_id: record.run.id as u64,
         bundle: record.bundle_uuid.as_deref().unwrap_or(""),
         store: record.bundle_store.as_deref().unwrap_or(&record.run.store),
         host: &record.run.host,
-        owner: &owner,
-        group: &group,
-        principals: &principals,
+        owner: &terms.owner,
+        group: &terms.group,
+        principals: &terms.principals,
         xattrs: &xattrs,
     };
     if replace {
@@ -158,7 +191,7 @@ fn add_record(
 fn add_page(
     writer: &mut IndexWriter,
     catalog: &mut Catalog,
-    records: &[FileRecord],
+    records: &[IndexedFile],
     extras: &mut Extras,
     tag_cache: &mut Option<(i64, Vec<String>)>,
     replace: bool,
@@ -185,9 +218,9 @@ fn feed(
     let mut extras = Extras::load(catalog)?;
     let mut cursor = (after_seq, i64::MAX);
     loop {
-        let records = catalog.records_after(cursor, PAGE)?;
+        let records = catalog.indexed_after(cursor, PAGE)?;
         let Some(last) = records.last() else { break };
-        cursor = (last.file.seq, last.file.id);
+        cursor = (last.seq, last.id);
         add_page(writer, catalog, &records, &mut extras, &mut tag_cache, false)?;
         report.indexed += records.len() as u64;
         progress(report.indexed);
@@ -229,11 +262,8 @@ impl Reindexer {
         let mut tag_cache = None;
         let mut rewritten = 0;
         for chunk in file_ids.chunks(PAGE as usize) {
-            let records: Vec<FileRecord> = catalog
-                .records_by_ids(chunk)?
-                .into_iter()
-                .filter(|record| record.file.seq <= self.last as i64)
-                .collect();
+            let records: Vec<IndexedFile> =
+                catalog.indexed_by_ids(chunk)?.into_iter().filter(|record| record.seq <= self.last as i64).collect();
             add_page(&mut self.writer, catalog, &records, &mut extras, &mut tag_cache, true)?;
             rewritten += records.len() as u64;
         }
@@ -272,9 +302,9 @@ impl Follower {
     pub fn follow(&mut self, catalog: &mut Catalog) -> Result<u64> {
         let before = self.indexed;
         loop {
-            let records = catalog.records_after(self.cursor, PAGE)?;
+            let records = catalog.indexed_after(self.cursor, PAGE)?;
             let Some(last) = records.last() else { break };
-            self.cursor = (last.file.seq, last.file.id);
+            self.cursor = (last.seq, last.id);
             let extras = match &mut self.extras {
                 Some(extras) => extras,
                 None => self.extras.insert(Extras::load(catalog)?),
