@@ -31,7 +31,7 @@ fn tokenizer(criterion: &mut Criterion) {
     group.throughput(Throughput::Bytes(bytes as u64));
     // The splitter alone, as tantivy drives it.
     group.bench_function("split 1002 paths", |bench| {
-        let mut tokenizer = esker_index::PathTokenizer;
+        let mut tokenizer = esker_index::PathTokenizer::default();
         bench.iter(|| {
             let mut count = 0usize;
             for path in &paths {

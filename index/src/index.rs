@@ -14,6 +14,7 @@ use tantivy::{Index, IndexReader, ReloadPolicy, TantivyDocument, TantivyError};
 
 use crate::collect::HitCollector;
 use crate::error::IndexError;
+use crate::folders::{ANCESTORS_TOKENIZER, AncestorTokenizer, FOLDERS_TOKENIZER, FolderTokenizer};
 use crate::query::Query;
 use crate::schema::Fields;
 use crate::tokenizer::{TOKENIZER_NAME, analyzer};
@@ -119,6 +120,8 @@ impl FileIndex {
             return Err(IndexError::SchemaMismatch { path: dir.to_owned() });
         }
         index.tokenizers().register(TOKENIZER_NAME, analyzer());
+        index.tokenizers().register(ANCESTORS_TOKENIZER, AncestorTokenizer::default());
+        index.tokenizers().register(FOLDERS_TOKENIZER, FolderTokenizer::default());
         Ok(FileIndex { index, reader: OnceLock::new(), fields, dir: dir.to_owned() })
     }
 

@@ -23,6 +23,7 @@ mod collect;
 mod date;
 mod error;
 mod filter;
+mod folders;
 mod index;
 mod parser;
 mod query;

@@ -5,6 +5,7 @@ use tantivy::schema::{
     FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions,
 };
 
+use crate::folders::{ANCESTORS_TOKENIZER, FOLDERS_TOKENIZER};
 use crate::index::FileDoc;
 use crate::tokenizer::TOKENIZER_NAME;
 
@@ -21,9 +22,9 @@ pub(crate) struct Fields {
     pub ext: Field,
     /// Lowercase tags.
     pub tag: Field,
-    /// Every ancestor folder, lowercase (`/share`, `/share/projects`).
+    /// Every ancestor folder, lowercase (`/share`, `/share/projects`); see [`crate::folders`].
     pub ancestors: Field,
-    /// Lowercase names of the folders on the path.
+    /// Lowercase names of the folders on the path; see [`crate::folders`].
     pub folder: Field,
     pub size: Field,
     pub mtime: Field,
@@ -49,14 +50,19 @@ impl Fields {
                 .set_tokenizer(TOKENIZER_NAME)
                 .set_index_option(IndexRecordOption::WithFreqsAndPositions),
         );
+        let folders = |tokenizer| {
+            TextOptions::default().set_indexing_options(
+                TextFieldIndexing::default().set_tokenizer(tokenizer).set_index_option(IndexRecordOption::Basic),
+            )
+        };
         let fields = Fields {
             file_id: builder.add_u64_field("file_id", INDEXED | FAST | STORED),
             text: builder.add_text_field("text", words.clone()),
             name: builder.add_text_field("name", words),
             ext: builder.add_text_field("ext", STRING),
             tag: builder.add_text_field("tag", STRING),
-            ancestors: builder.add_text_field("ancestors", STRING),
-            folder: builder.add_text_field("folder", STRING),
+            ancestors: builder.add_text_field("ancestors", folders(ANCESTORS_TOKENIZER)),
+            folder: builder.add_text_field("folder", folders(FOLDERS_TOKENIZER)),
             size: builder.add_u64_field("size", INDEXED | FAST),
             mtime: builder.add_i64_field("mtime", INDEXED | FAST),
             kind: builder.add_text_field("kind", STRING),
@@ -75,6 +81,8 @@ impl Fields {
 
     /// The tantivy document for one file.
     pub fn document(&self, file: &FileDoc<'_>) -> TantivyDocument {
+        // Lowercase values are written here unless already lowercase (`add_text` copies them).
+        let mut scratch = String::new();
         let mut document = TantivyDocument::new();
         document.add_u64(self.file_id, file.file_id);
         document.add_text(self.text, file.path);
@@ -82,7 +90,7 @@ impl Fields {
             let tag = tag.trim();
             if !tag.is_empty() {
                 document.add_text(self.text, tag);
-                document.add_text(self.tag, tag.to_lowercase());
+                document.add_text(self.tag, lowercase(tag, &mut scratch));
             }
         }
         if !file.description.trim().is_empty() {
@@ -92,20 +100,18 @@ impl Fields {
         let parts = PathParts::new(file.path);
         document.add_text(self.name, parts.name);
         if let Some(extension) = extension(parts.name) {
-            document.add_text(self.ext, extension.to_lowercase());
+            document.add_text(self.ext, lowercase(extension, &mut scratch));
         }
-        for ancestor in parts.ancestors() {
-            document.add_text(self.ancestors, ancestor);
-        }
-        for folder in parts.folders() {
-            document.add_text(self.folder, folder.to_lowercase());
+        if !parts.folders.is_empty() {
+            document.add_text(self.ancestors, &parts.folders);
+            document.add_text(self.folder, &parts.folders);
         }
 
         for (field, values) in [(self.owner, file.owner), (self.group, file.group), (self.principal, file.principals)] {
             for value in values {
                 let value = value.trim();
                 if !value.is_empty() {
-                    document.add_text(field, value.to_lowercase());
+                    document.add_text(field, lowercase(value, &mut scratch));
                 }
             }
         }
@@ -130,45 +136,57 @@ impl Fields {
         ] {
             let value = value.trim();
             if !value.is_empty() {
-                document.add_text(field, value.to_lowercase());
+                document.add_text(field, lowercase(value, &mut scratch));
             }
         }
         document
     }
 }
 
+/// `text` lowercased (as `str::to_lowercase`): `text` itself when it has no uppercase letter,
+/// else written into `scratch`.
+fn lowercase<'a>(text: &'a str, scratch: &'a mut String) -> &'a str {
+    if !text.is_ascii() {
+        *scratch = text.to_lowercase();
+    } else if text.bytes().any(|byte| byte.is_ascii_uppercase()) {
+        scratch.clear();
+        scratch.push_str(text);
+        scratch.make_ascii_lowercase();
+    } else {
+        return text;
+    }
+    scratch
+}
+
 /// The pieces of a `/`-separated path.
 struct PathParts<'a> {
-    absolute: bool,
-    /// Non-empty components, the file name last.
-    components: Vec<&'a str>,
+    /// The last non-empty component.
     name: &'a str,
+    /// The other non-empty components, the folders holding the file, lowercase, joined by
+    /// `/` and led by one when the path is absolute (`/share/projects`).
+    folders: String,
 }
 
 impl<'a> PathParts<'a> {
     fn new(path: &'a str) -> PathParts<'a> {
-        let components: Vec<&str> = path.split('/').filter(|part| !part.is_empty()).collect();
-        let name = components.last().copied().unwrap_or("");
-        PathParts { absolute: path.starts_with('/'), components, name }
-    }
-
-    /// Folders holding the file, outermost first.
-    fn folders(&self) -> &[&'a str] {
-        &self.components[..self.components.len().saturating_sub(1)]
-    }
-
-    /// Lowercase paths of the folders holding the file: `/share`, `/share/projects`, ...
-    fn ancestors(&self) -> Vec<String> {
-        let mut current = String::new();
-        let mut ancestors = Vec::with_capacity(self.folders().len());
-        for (index, folder) in self.folders().iter().enumerate() {
-            if self.absolute || index > 0 {
-                current.push('/');
+        let absolute = path.starts_with('/');
+        let mut parts = PathParts { name: "", folders: String::with_capacity(path.len()) };
+        for component in path.split('/').filter(|part| !part.is_empty()) {
+            let folder = std::mem::replace(&mut parts.name, component);
+            if !folder.is_empty() {
+                if absolute || !parts.folders.is_empty() {
+                    parts.folders.push('/');
+                }
+                let start = parts.folders.len();
+                if folder.is_ascii() {
+                    parts.folders.push_str(folder);
+                    parts.folders[start..].make_ascii_lowercase();
+                } else {
+                    parts.folders.push_str(&folder.to_lowercase());
+                }
             }
-            current.push_str(&folder.to_lowercase());
-            ancestors.push(current.clone());
         }
-        ancestors
+        parts
     }
 }
 
@@ -187,14 +205,27 @@ mod tests {
     fn path_parts() {
         let parts = PathParts::new("/share/Projects/Budget_2019/Q3-forecast.xlsx");
         assert_eq!(parts.name, "Q3-forecast.xlsx");
-        assert_eq!(parts.folders(), ["share", "Projects", "Budget_2019"]);
-        assert_eq!(parts.ancestors(), ["/share", "/share/projects", "/share/projects/budget_2019"]);
+        assert_eq!(parts.folders, "/share/projects/budget_2019");
         let root = PathParts::new("/");
-        assert_eq!(root.name, "");
-        assert!(root.ancestors().is_empty());
+        assert_eq!((root.name, root.folders.as_str()), ("", ""));
+        let top = PathParts::new("/file");
+        assert_eq!((top.name, top.folders.as_str()), ("file", ""));
         let relative = PathParts::new("a//b/c/");
-        assert_eq!(relative.name, "c");
-        assert_eq!(relative.ancestors(), ["a", "a/b"]);
+        assert_eq!((relative.name, relative.folders.as_str()), ("c", "a/b"));
+        let accented = PathParts::new("/ÉTÉ/Ὀδυσσεύς ΣΑΣ/x");
+        assert_eq!(accented.folders, "/été/ὀδυσσεύς σας");
+    }
+
+    #[test]
+    fn lowercase_borrows_what_is_already_lowercase() {
+        let mut scratch = String::new();
+        for (text, expected) in [("abc-1", "abc-1"), ("ABC", "abc"), ("ÉTÉ", "été"), ("ΣΑΣ", "σας"), ("", "")]
+        {
+            assert_eq!(lowercase(text, &mut scratch), expected);
+            assert_eq!(lowercase(text, &mut scratch), text.to_lowercase());
+        }
+        let text = "already lower";
+        assert!(std::ptr::eq(lowercase(text, &mut scratch), text));
     }
 
     #[test]

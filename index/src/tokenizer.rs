@@ -11,7 +11,7 @@ pub const TOKENIZER_NAME: &str = "esker_path";
 
 /// The full analyzer: split, fold accents to ASCII, lowercase.
 pub fn analyzer() -> TextAnalyzer {
-    TextAnalyzer::builder(PathTokenizer).filter(AsciiFoldingFilter).filter(LowerCaser).build()
+    TextAnalyzer::builder(PathTokenizer::default()).filter(AsciiFoldingFilter).filter(LowerCaser).build()
 }
 
 /// The tokens `text` is indexed as (lowercase, accent-folded), in position order.
@@ -25,41 +25,53 @@ pub fn tokenize(text: &str) -> Vec<String> {
     tokens
 }
 
-/// Splits text into words; case folding happens in the filters after it.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct PathTokenizer;
+/// Splits text into words; case folding happens in the filters after it. It keeps the
+/// tokens of the last text and writes the next text's words into their strings, so that
+/// indexing millions of paths does not allocate a string per word.
+#[derive(Clone, Debug, Default)]
+pub struct PathTokenizer {
+    tokens: Vec<Token>,
+}
 
 /// Tokens of one text, computed up front.
-pub struct PathTokenStream {
-    tokens: std::vec::IntoIter<Token>,
-    current: Token,
+pub struct PathTokenStream<'a> {
+    tokens: &'a mut [Token],
+    /// How many tokens [`advance`](TokenStream::advance) has handed out.
+    handed: usize,
+    /// What [`token`](TokenStream::token) shows before the first `advance`.
+    none: Token,
 }
 
 impl Tokenizer for PathTokenizer {
-    type TokenStream<'a> = PathTokenStream;
+    type TokenStream<'a> = PathTokenStream<'a>;
 
-    fn token_stream<'a>(&'a mut self, text: &'a str) -> PathTokenStream {
-        PathTokenStream { tokens: split(text).into_iter(), current: Token::default() }
+    fn token_stream<'a>(&'a mut self, text: &'a str) -> PathTokenStream<'a> {
+        let count = split(text, &mut self.tokens);
+        PathTokenStream { tokens: &mut self.tokens[..count], handed: 0, none: Token::default() }
     }
 }
 
-impl TokenStream for PathTokenStream {
+impl TokenStream for PathTokenStream<'_> {
     fn advance(&mut self) -> bool {
-        match self.tokens.next() {
-            Some(token) => {
-                self.current = token;
-                true
-            }
-            None => false,
+        if self.handed == self.tokens.len() {
+            return false;
         }
+        self.handed += 1;
+        true
     }
 
     fn token(&self) -> &Token {
-        &self.current
+        match self.handed {
+            0 => &self.none,
+            handed => &self.tokens[handed - 1],
+        }
     }
 
     fn token_mut(&mut self) -> &mut Token {
-        &mut self.current
+        match self.handed {
+            0 => &mut self.none,
+            handed => &mut self.tokens[handed - 1],
+        }
     }
 }
 
@@ -108,46 +120,62 @@ fn is_letter(class: Class) -> bool {
     matches!(class, Class::Upper | Class::Lower | Class::Uncased)
 }
 
-/// The word being built.
+/// The word being built; its text is the splitter's next token slot.
 struct Word {
-    text: String,
     offset_from: usize,
     offset_to: usize,
     /// Class of the last non-mark character.
     last_class: Class,
     /// How many uppercase letters the word ends with.
     upper_run: usize,
-    /// Byte offset in the source and length of `text` before the last non-mark character.
+    /// Byte offset in the source of the last non-mark character (the last one of the text:
+    /// marks are dropped from it).
     last_char_offset: usize,
-    last_char_text_len: usize,
 }
 
-struct Splitter {
-    tokens: Vec<Token>,
+/// Writes words into `tokens[..len]`, reusing the strings already there.
+struct Splitter<'t> {
+    tokens: &'t mut Vec<Token>,
+    len: usize,
     word: Option<Word>,
 }
 
-impl Splitter {
-    fn emit(&mut self, text: String, offset_from: usize, offset_to: usize) {
-        let position = self.tokens.len();
-        self.tokens.push(Token { offset_from, offset_to, position, text, position_length: 1 });
+impl Splitter<'_> {
+    /// The text of the next token, emptied.
+    fn next_text(&mut self) -> &mut String {
+        if self.tokens.len() == self.len {
+            self.tokens.push(Token::default());
+        }
+        let text = &mut self.tokens[self.len].text;
+        text.clear();
+        text
+    }
+
+    /// Makes the next token, whose text is written, part of the output.
+    fn close(&mut self, offset_from: usize, offset_to: usize) {
+        let position = self.len;
+        let token = &mut self.tokens[position];
+        token.offset_from = offset_from;
+        token.offset_to = offset_to;
+        token.position = position;
+        token.position_length = 1;
+        self.len += 1;
     }
 
     fn finish_word(&mut self) {
         if let Some(word) = self.word.take() {
-            self.emit(word.text, word.offset_from, word.offset_to);
+            self.close(word.offset_from, word.offset_to);
         }
     }
 
     fn start_word(&mut self, offset: usize, c: char, class: Class) {
+        self.next_text().push(c);
         self.word = Some(Word {
-            text: c.to_string(),
             offset_from: offset,
             offset_to: offset + c.len_utf8(),
             last_class: class,
             upper_run: usize::from(class == Class::Upper),
             last_char_offset: offset,
-            last_char_text_len: 0,
         });
     }
 
@@ -167,42 +195,30 @@ impl Splitter {
         }
         if previous == Class::Upper && class == Class::Lower && word.upper_run >= 2 {
             // `PDFs` -> `pdf s`; `HTMLParser` -> `html parser` (the last capital starts the word).
-            let plural = c == 's' && !is_letter(next);
-            if plural {
+            if c == 's' && !is_letter(next) {
                 self.finish_word();
                 self.start_word(offset, c, class);
-            } else {
-                let split_offset = word.last_char_offset;
-                let head_from = word.offset_from;
-                let mut text = word.text.split_off(word.last_char_text_len);
-                let head = std::mem::take(&mut word.text);
-                self.emit(head, head_from, split_offset);
-                let last_char_text_len = text.len();
-                text.push(c);
-                self.word = Some(Word {
-                    text,
-                    offset_from: split_offset,
-                    offset_to: offset + c.len_utf8(),
-                    last_class: class,
-                    upper_run: 0,
-                    last_char_offset: offset,
-                    last_char_text_len,
-                });
+                return;
             }
-            return;
+            let (head_from, split_offset) = (word.offset_from, word.last_char_offset);
+            let capital = self.tokens[self.len].text.pop().expect("a word holds its last letter");
+            self.word = None;
+            self.close(head_from, split_offset);
+            self.start_word(split_offset, capital, Class::Upper);
         }
+        let word = self.word.as_mut().expect("a word was started above");
         word.last_char_offset = offset;
-        word.last_char_text_len = word.text.len();
-        word.text.push(c);
         word.offset_to = offset + c.len_utf8();
         word.last_class = class;
         word.upper_run = if class == Class::Upper { word.upper_run + 1 } else { 0 };
+        self.tokens[self.len].text.push(c);
     }
 }
 
-/// Splits `text` into words, keeping the original case.
-fn split(text: &str) -> Vec<Token> {
-    let mut splitter = Splitter { tokens: Vec::new(), word: None };
+/// Splits `text` into words, keeping the original case, into `tokens[..count]` (reusing
+/// the strings of earlier calls); returns `count`.
+fn split(text: &str, tokens: &mut Vec<Token>) -> usize {
+    let mut splitter = Splitter { tokens, len: 0, word: None };
     let mut chars = text.char_indices().peekable();
     while let Some((offset, c)) = chars.next() {
         let class = classify(c);
@@ -215,7 +231,8 @@ fn split(text: &str) -> Vec<Token> {
             }
             Class::Ideograph => {
                 splitter.finish_word();
-                splitter.emit(c.to_string(), offset, offset + c.len_utf8());
+                splitter.next_text().push(c);
+                splitter.close(offset, offset + c.len_utf8());
             }
             Class::Upper | Class::Lower | Class::Uncased | Class::Digit => {
                 let next = chars.peek().map_or(Class::Separator, |&(_, next)| classify(next));
@@ -224,7 +241,7 @@ fn split(text: &str) -> Vec<Token> {
         }
     }
     splitter.finish_word();
-    splitter.tokens
+    splitter.len
 }
 
 #[cfg(test)]
@@ -310,7 +327,40 @@ mod tests {
         assert_eq!(seen, expected);
     }
 
+    /// The tokens of `texts` from one analyzer, which reuses the strings of each text's
+    /// tokens for the next.
+    fn tokens_in_turn(texts: &[&str]) -> Vec<Vec<(String, usize, usize, usize)>> {
+        let mut analyzer = analyzer();
+        texts
+            .iter()
+            .map(|text| {
+                let mut stream = analyzer.token_stream(text);
+                let mut tokens = Vec::new();
+                while let Some(token) = stream.next() {
+                    tokens.push((token.text.clone(), token.position, token.offset_from, token.offset_to));
+                }
+                tokens
+            })
+            .collect()
+    }
+
+    #[test]
+    fn reused_tokens_hold_nothing_of_the_text_before() {
+        let texts = ["/Very/LongFolderNames/HTMLParserDocs", "a", "", "/x/Résumé9", "PDFs", "HTMLParser"];
+        let in_turn = tokens_in_turn(&texts);
+        for (text, tokens) in texts.iter().zip(&in_turn) {
+            assert_eq!(tokens, &tokens_in_turn(&[text])[0], "tokens of {text:?} after other texts");
+        }
+        assert_eq!(in_turn[5].iter().map(|token| token.0.as_str()).collect::<Vec<_>>(), ["html", "parser"]);
+    }
+
     proptest! {
+        #[test]
+        fn one_analyzer_splits_each_text_as_a_fresh_one(first in "\\PC{0,40}", second in "\\PC{0,40}") {
+            let in_turn = tokens_in_turn(&[&first, &second]);
+            prop_assert_eq!(&in_turn[1], &tokens_in_turn(&[&second])[0]);
+        }
+
         #[test]
         fn tokens_are_non_empty_lowercase_and_in_order(text in "\\PC{0,40}") {
             let mut analyzer = analyzer();
