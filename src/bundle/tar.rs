@@ -365,12 +365,15 @@ fn ustar_block(
 }
 
 /// Zero-padded octal with a trailing NUL, as ustar numeric fields want.
+/// Only the low digits are written when the value needs more (callers check the range).
 fn octal(field: &mut [u8], value: u64) {
-    let digits = field.len() - 1;
-    let text = format!("{value:0digits$o}");
-    let bytes = text.as_bytes();
-    field[..digits].copy_from_slice(&bytes[bytes.len() - digits..]);
-    field[digits] = 0;
+    let (digits, nul) = field.split_at_mut(field.len() - 1);
+    let mut rest = value;
+    for digit in digits.iter_mut().rev() {
+        *digit = b'0' + (rest & 7) as u8;
+        rest >>= 3;
+    }
+    nul[0] = 0;
 }
 
 #[cfg(test)]
@@ -379,6 +382,21 @@ mod tests {
 
     fn header<'a>(path: &'a [u8], kind: MemberKind<'a>, size: u64) -> MemberHeader<'a> {
         MemberHeader { path, kind, size, mode: 0o644, uid: 1000, gid: 1000, mtime: 1_600_000_000, xattrs: &[] }
+    }
+
+    #[test]
+    fn octal_fields_are_zero_padded_and_nul_terminated() {
+        for (width, value, expected) in [
+            (8, 0o644, &b"0000644\0"[..]),
+            (8, 0, b"0000000\0"),
+            (12, 1_600_000_000, b"13727410000\0"),
+            (12, 0o77777777777, b"77777777777\0"),
+            (8, 0o123456712, b"3456712\0"),
+        ] {
+            let mut field = vec![b'x'; width];
+            octal(&mut field, value);
+            assert_eq!(field, expected, "{value:o} in {width} bytes");
+        }
     }
 
     #[test]

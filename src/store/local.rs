@@ -110,15 +110,35 @@ struct Chunk {
     filled: usize,
 }
 
+/// Buffers of finished objects, for the next ones: a new buffer is fresh memory the kernel
+/// must map and zero, three per bundle.
+static SPARE_CHUNKS: std::sync::Mutex<Vec<Vec<u8>>> = std::sync::Mutex::new(Vec::new());
+/// At most this many spare buffers are kept (a packer has up to three in use).
+const SPARE_CHUNKS_KEPT: usize = 8;
+
 impl Chunk {
     fn new() -> Chunk {
-        let bytes = vec![0u8; WRITE_CHUNK + DIRECT_ALIGN];
+        let spare = SPARE_CHUNKS.lock().ok().and_then(|mut spare| spare.pop());
+        let bytes = spare.unwrap_or_else(|| vec![0u8; WRITE_CHUNK + DIRECT_ALIGN]);
         let start = bytes.as_ptr().align_offset(DIRECT_ALIGN);
         Chunk { bytes, start, filled: 0 }
     }
 
     fn data(&self) -> &[u8] {
         &self.bytes[self.start..self.start + self.filled]
+    }
+}
+
+impl Drop for Chunk {
+    fn drop(&mut self) {
+        if self.bytes.len() != WRITE_CHUNK + DIRECT_ALIGN {
+            return;
+        }
+        if let Ok(mut spare) = SPARE_CHUNKS.lock()
+            && spare.len() < SPARE_CHUNKS_KEPT
+        {
+            spare.push(std::mem::take(&mut self.bytes));
+        }
     }
 }
 
