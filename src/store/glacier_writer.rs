@@ -5,16 +5,16 @@
 //! the parts an interrupted upload of the same key already holds and sends only the parts
 //! that are missing or whose tree hash differs.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::io::Write;
 use std::sync::Arc;
 
 use aws_sdk_glacier::primitives::ByteStream;
-use tokio::task::JoinHandle;
 
 use super::api::{ObjectWriter, StoredObject};
 use super::error::{StoreError, StoreErrorKind};
 use super::glacier::{ArchiveLabel, Inner, hash_hex, sdk_error};
+use super::parts::PartQueue;
 use super::tree_hash::{Hash, combine, to_hex};
 
 const MIB: u64 = 1 << 20;
@@ -95,8 +95,6 @@ struct ExistingPart {
     tree_hash: String,
 }
 
-type PartResult = Result<(u64, Hash, Option<Vec<u8>>), StoreError>;
-
 /// Streams one archive. Memory: the first `max(multipart_threshold, part_size)` bytes are
 /// held until the writer knows whether the archive needs a multipart upload; after that one
 /// part being filled, at most `upload_concurrency` in flight and a spare.
@@ -112,10 +110,8 @@ pub(super) struct GlacierWriter {
     existing: HashMap<u64, ExistingPart>,
     /// Offset of the next part to send.
     next_offset: u64,
-    in_flight: VecDeque<JoinHandle<PartResult>>,
     /// Every part of the archive so far: offset and tree hash.
-    done: Vec<(u64, Hash)>,
-    spare: Vec<Vec<u8>>,
+    parts: PartQueue<(u64, Hash)>,
     failed: Option<StoreError>,
     finished: bool,
     pub(super) parts_sent: u64,
@@ -136,9 +132,7 @@ impl GlacierWriter {
             upload_id: None,
             existing: HashMap::new(),
             next_offset: 0,
-            in_flight: VecDeque::new(),
-            done: Vec::new(),
-            spare: Vec::new(),
+            parts: PartQueue::new(part_size as usize),
             failed: None,
             finished: false,
             parts_sent: 0,
@@ -176,6 +170,7 @@ impl GlacierWriter {
         if let Some((id, part_size, parts)) = best {
             tracing::info!("{}: resuming upload {id} ({} parts already in the vault)", self.url(), parts.len());
             self.part_size = part_size.max(MIB);
+            self.parts = PartQueue::new(self.part_size as usize);
             self.hold = self.part_size;
             self.upload_id = Some(id);
             self.existing = parts;
@@ -238,32 +233,6 @@ impl GlacierWriter {
         Ok(id)
     }
 
-    fn next_buffer(&mut self) -> Vec<u8> {
-        match self.spare.pop() {
-            Some(mut buffer) => {
-                buffer.clear();
-                buffer
-            }
-            None => Vec::with_capacity(self.part_size as usize),
-        }
-    }
-
-    /// Waits for the oldest part in flight.
-    fn collect_one(&mut self) -> Result<(), StoreError> {
-        let Some(handle) = self.in_flight.pop_front() else { return Ok(()) };
-        let result = self
-            .inner
-            .block_on(handle)
-            .map_err(|error| StoreError::new(StoreErrorKind::Other, format!("part upload task failed: {error}")))?;
-        let (offset, hash, buffer) = result?;
-        self.done.push((offset, hash));
-        if let Some(buffer) = buffer.filter(|buffer| buffer.capacity() >= self.part_size as usize) {
-            self.spare.push(buffer);
-        }
-        crate::failpoint::hit("part_uploaded");
-        Ok(())
-    }
-
     /// Sends one part (or keeps the vault's copy when its tree hash matches).
     fn send_part(&mut self, part: Vec<u8>) -> Result<(), StoreError> {
         let offset = self.next_offset;
@@ -286,18 +255,16 @@ impl GlacierWriter {
             && existing.tree_hash == checksum
         {
             tracing::debug!("{}: part at {offset} already in the vault, tree hash {checksum}", self.url());
-            self.done.push((offset, hash));
+            self.parts.done.push((offset, hash));
             self.parts_reused += 1;
-            self.spare.push(part);
+            self.parts.recycle(part);
             return Ok(());
         }
-        while self.in_flight.len() >= self.inner.settings.upload_concurrency {
-            self.collect_one()?;
-        }
+        self.parts.wait_for_room(&self.inner.runtime, self.inner.settings.upload_concurrency)?;
         self.parts_sent += 1;
         let inner = self.inner.clone();
         let url = self.url();
-        let handle = self.inner.runtime.spawn(async move {
+        self.parts.spawn(&self.inner.runtime, async move {
             let body = bytes::Bytes::from(part);
             let what = format!("{url} part {offset}-{}", end - 1);
             let output = inner
@@ -322,9 +289,8 @@ impl GlacierWriter {
                 ));
             }
             let buffer = body.try_into_mut().ok().map(Vec::from);
-            Ok((offset, hash, buffer))
+            Ok(((offset, hash), buffer))
         });
-        self.in_flight.push_back(handle);
         Ok(())
     }
 
@@ -333,7 +299,7 @@ impl GlacierWriter {
         let part_size = self.part_size as usize;
         while self.buffer.len() >= part_size {
             let part = if self.buffer.len() == part_size {
-                let next = self.next_buffer();
+                let next = self.parts.next_buffer();
                 std::mem::replace(&mut self.buffer, next)
             } else {
                 let rest = self.buffer.split_off(part_size);
@@ -361,9 +327,7 @@ impl GlacierWriter {
             let last = std::mem::take(&mut self.buffer);
             self.send_part(last)?;
         }
-        while !self.in_flight.is_empty() {
-            self.collect_one()?;
-        }
+        self.parts.drain(&self.inner.runtime)?;
         if let Some(extra) = self.existing.keys().find(|&&offset| offset >= written) {
             return Err(StoreError::new(
                 StoreErrorKind::Other,
@@ -373,8 +337,8 @@ impl GlacierWriter {
                 ),
             ));
         }
-        self.done.sort_by_key(|(offset, _)| *offset);
-        let hashes: Vec<Hash> = self.done.iter().map(|(_, hash)| *hash).collect();
+        self.parts.done.sort_by_key(|(offset, _)| *offset);
+        let hashes: Vec<Hash> = self.parts.done.iter().map(|(_, hash)| *hash).collect();
         let checksum = to_hex(&combine(&hashes));
         let upload_id = self.upload_id.clone().unwrap_or_default();
         let inner = &self.inner;
@@ -402,9 +366,7 @@ impl GlacierWriter {
     }
 
     fn abort_upload(&mut self) {
-        for handle in self.in_flight.drain(..) {
-            handle.abort();
-        }
+        self.parts.abort();
         if let Some(id) = self.upload_id.take()
             && let Err(error) = self.inner.abort_upload(&id)
         {
@@ -441,13 +403,11 @@ impl GlacierWriter {
     /// parts the vault confirmed) for the next run; anything else aborts it.
     fn give_up(&mut self, error: &StoreError) {
         if self.upload_id.is_some() && error.is_interruption() {
-            for handle in self.in_flight.drain(..) {
-                handle.abort();
-            }
+            self.parts.abort();
             tracing::info!(
                 "{}: upload kept for the next run ({} parts in the vault): {error}",
                 self.url(),
-                self.done.len()
+                self.parts.done.len()
             );
             self.finished = true;
         } else {

@@ -6,6 +6,7 @@ mod error;
 mod glacier;
 mod glacier_writer;
 mod local;
+mod parts;
 mod s3;
 pub mod tree_hash;
 

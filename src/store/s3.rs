@@ -3,7 +3,6 @@
 //! RestoreObject and reads use ranged GETs. Network calls run on the store's own tokio
 //! runtime; the rest of esker calls it synchronously.
 
-use std::collections::VecDeque;
 use std::io::Write;
 use std::ops::Range;
 use std::sync::{Arc, OnceLock};
@@ -20,12 +19,12 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use sha2::{Digest, Sha256};
 use tokio::runtime::Runtime;
-use tokio::task::JoinHandle;
 
 use super::api::{
     ObjectInfo, ObjectWriter, RestoreState, RestoreTier, Store, StoredObject, UnfinishedUpload, WriteOptions,
 };
 use super::error::{StoreError, StoreErrorKind};
+use super::parts::PartQueue;
 use crate::config::S3Settings;
 
 /// Shared by the store and its writers.
@@ -222,9 +221,7 @@ impl Store for S3Store {
             part_size,
             upload_id: None,
             next_part: 1,
-            in_flight: VecDeque::new(),
-            done: Vec::new(),
-            spare: Vec::new(),
+            parts: PartQueue::new(part_size),
             failed: None,
             finished: false,
         }))
@@ -455,9 +452,6 @@ fn confirm(inner: &Inner, key: &str, size: u64, checksum: &str) -> Result<Stored
     })
 }
 
-/// A finished part, and its buffer back when the SDK let go of it (to be reused).
-type PartResult = Result<(CompletedPart, [u8; 32], Option<Vec<u8>>), StoreError>;
-
 /// Streams a bundle into a multipart upload. Memory: one part being filled, at most
 /// `upload_concurrency` parts in flight and one spare, so
 /// `part_size × (upload_concurrency + 2)` per bundle being written (measured: 6 × 16 MiB
@@ -471,26 +465,13 @@ struct S3Writer {
     part_size: usize,
     upload_id: Option<String>,
     next_part: i32,
-    in_flight: VecDeque<JoinHandle<PartResult>>,
-    done: Vec<(CompletedPart, [u8; 32])>,
-    /// Emptied part buffers ready for reuse.
-    spare: Vec<Vec<u8>>,
+    /// Each confirmed part with the SHA-256 of its bytes.
+    parts: PartQueue<(CompletedPart, [u8; 32])>,
     failed: Option<StoreError>,
     finished: bool,
 }
 
 impl S3Writer {
-    /// A buffer for the next part: a spare one when there is one.
-    fn next_buffer(&mut self) -> Vec<u8> {
-        match self.spare.pop() {
-            Some(mut buffer) => {
-                buffer.clear();
-                buffer
-            }
-            None => Vec::with_capacity(self.part_size),
-        }
-    }
-
     fn start_upload(&mut self) -> Result<String, StoreError> {
         if let Some(id) = &self.upload_id {
             return Ok(id.clone());
@@ -513,23 +494,6 @@ impl S3Writer {
         Ok(id)
     }
 
-    /// Waits for the oldest part in flight.
-    fn collect_one(&mut self) -> Result<(), StoreError> {
-        let Some(handle) = self.in_flight.pop_front() else { return Ok(()) };
-        let result = self
-            .inner
-            .block_on(handle)
-            .map_err(|error| StoreError::new(StoreErrorKind::Other, format!("part upload task failed: {error}")))?;
-        let (part, digest, buffer) = result?;
-        tracing::debug!("part {:?} done, buffer returned: {}", part.part_number(), buffer.is_some());
-        self.done.push((part, digest));
-        if let Some(buffer) = buffer.filter(|buffer| buffer.capacity() >= self.part_size) {
-            self.spare.push(buffer);
-        }
-        crate::failpoint::hit("part_uploaded");
-        Ok(())
-    }
-
     fn send_part(&mut self, part: Vec<u8>) -> Result<(), StoreError> {
         if self.next_part > MAX_PARTS {
             return Err(StoreError::new(
@@ -542,15 +506,13 @@ impl S3Writer {
             ));
         }
         let upload_id = self.start_upload()?;
-        while self.in_flight.len() >= self.inner.settings.upload_concurrency {
-            self.collect_one()?;
-        }
+        self.parts.wait_for_room(&self.inner.runtime, self.inner.settings.upload_concurrency)?;
         let digest: [u8; 32] = Sha256::digest(&part).into();
         let number = self.next_part;
         self.next_part += 1;
         let inner = self.inner.clone();
         let key = self.key.clone();
-        let handle = self.inner.runtime.spawn(async move {
+        self.parts.spawn(&self.inner.runtime, async move {
             let checksum = BASE64.encode(digest);
             let body = bytes::Bytes::from(part);
             let output = inner
@@ -573,9 +535,8 @@ impl S3Writer {
                 .build();
             // The request is done and its copies dropped: take the buffer back if it is ours alone.
             let buffer = body.try_into_mut().ok().map(Vec::from);
-            Ok((completed, digest, buffer))
+            Ok(((completed, digest), buffer))
         });
-        self.in_flight.push_back(handle);
         Ok(())
     }
 
@@ -594,13 +555,12 @@ impl S3Writer {
             let last = std::mem::take(&mut self.buffer);
             self.send_part(last)?;
         }
-        while !self.in_flight.is_empty() {
-            self.collect_one()?;
-        }
-        self.done.sort_by_key(|(part, _)| part.part_number());
-        let digests: Vec<[u8; 32]> = self.done.iter().map(|(_, digest)| *digest).collect();
+        self.parts.drain(&self.inner.runtime)?;
+        let done = &mut self.parts.done;
+        done.sort_by_key(|(part, _)| part.part_number());
+        let digests: Vec<[u8; 32]> = done.iter().map(|(_, digest)| *digest).collect();
         let expected = composite_sha256(&digests);
-        let parts: Vec<CompletedPart> = self.done.iter().map(|(part, _)| part.clone()).collect();
+        let parts: Vec<CompletedPart> = done.iter().map(|(part, _)| part.clone()).collect();
         let inner = &self.inner;
         let url = inner.url(&self.key);
         let output = inner
@@ -620,9 +580,7 @@ impl S3Writer {
     }
 
     fn abort_upload(&mut self) {
-        for handle in self.in_flight.drain(..) {
-            handle.abort();
-        }
+        self.parts.abort();
         if let Some(id) = self.upload_id.take()
             && let Err(error) = abort(&self.inner, &self.key, &id)
         {
@@ -640,7 +598,7 @@ impl Write for S3Writer {
         let taken = room.min(data.len());
         self.buffer.extend_from_slice(&data[..taken]);
         if self.buffer.len() == self.part_size {
-            let next = self.next_buffer();
+            let next = self.parts.next_buffer();
             let part = std::mem::replace(&mut self.buffer, next);
             if let Err(error) = self.send_part(part) {
                 let message = error.message.clone();
