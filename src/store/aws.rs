@@ -5,6 +5,54 @@
 use std::time::Duration;
 
 use aws_config::{Region, SdkConfig};
+// Both SDKs name the same smithy types: an S3 path serves the Glacier store too.
+use aws_sdk_s3::config::http::HttpResponse;
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use tokio::runtime::Runtime;
+
+use super::error::{StoreError, StoreErrorKind};
+
+/// A store's own tokio runtime: two worker threads named `thread_name`, enough for its
+/// parts in flight, since the requests mostly wait on the network.
+pub(super) fn runtime(thread_name: &str) -> Result<Runtime, StoreError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name(thread_name)
+        .enable_all()
+        .build()
+        .map_err(|error| StoreError::io("tokio runtime", error))
+}
+
+/// A store error from an SDK error: `kind` tells its kind from the error, the service's
+/// error code and the HTTP status; the message names `what` and gives the service's code
+/// and message, or else the chain of causes (a connection refused, a timeout).
+pub(super) fn store_error<E>(
+    what: &str,
+    error: SdkError<E, HttpResponse>,
+    kind: impl FnOnce(&SdkError<E, HttpResponse>, Option<&str>, Option<u16>) -> StoreErrorKind,
+) -> StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let status = error.raw_response().map(|response| response.status().as_u16());
+    let code = error.code().map(str::to_string);
+    let kind = kind(&error, code.as_deref(), status);
+    let detail = match (code, error.message()) {
+        (Some(code), Some(message)) => format!("{code}: {message}"),
+        (Some(code), None) => code,
+        _ => {
+            let mut text = error.to_string();
+            let mut source = std::error::Error::source(&error);
+            while let Some(inner) = source {
+                text.push_str(": ");
+                text.push_str(&inner.to_string());
+                source = inner.source();
+            }
+            text
+        }
+    };
+    StoreError { kind, message: format!("{what}: {detail}"), source: Some(Box::new(error)) }
+}
 
 /// Where and how a store talks to AWS.
 pub(super) struct Connection<'a> {

@@ -116,17 +116,11 @@ pub enum InventoryJobState {
 
 impl GlacierStore {
     pub fn new(name: &str, settings: &GlacierSettings) -> Result<GlacierStore, StoreError> {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .thread_name("esker-glacier")
-            .enable_all()
-            .build()
-            .map_err(|error| StoreError::io("tokio runtime", error))?;
         Ok(GlacierStore {
             inner: Arc::new(Inner {
                 name: name.to_string(),
                 settings: settings.clone(),
-                runtime,
+                runtime: super::aws::runtime("esker-glacier")?,
                 client: OnceLock::new(),
             }),
             jobs: std::sync::Mutex::new(None),
@@ -339,9 +333,7 @@ pub(super) fn sdk_error<E>(what: &str, error: SdkError<E, aws_sdk_glacier::confi
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
-    let status = error.raw_response().map(|response| response.status().as_u16());
-    let code = error.code().map(str::to_string);
-    let kind = match (&error, code.as_deref(), status) {
+    super::aws::store_error(what, error, |error, code, status| match (error, code, status) {
         (SdkError::TimeoutError(_), _, _) | (_, Some("RequestTimeoutException"), _) => StoreErrorKind::Timeout,
         (_, Some("ResourceNotFoundException"), _) | (_, _, Some(404)) => StoreErrorKind::NotFound,
         (_, Some("AccessDeniedException" | "UnrecognizedClientException" | "ExpiredTokenException"), _)
@@ -359,22 +351,7 @@ where
         | (_, _, Some(429 | 503)) => StoreErrorKind::Throttled,
         (SdkError::DispatchFailure(_), _, _) | (_, _, Some(500..=599)) => StoreErrorKind::Io,
         _ => StoreErrorKind::Other,
-    };
-    let detail = match (code, error.message()) {
-        (Some(code), Some(message)) => format!("{code}: {message}"),
-        (Some(code), None) => code,
-        _ => {
-            let mut text = error.to_string();
-            let mut source = std::error::Error::source(&error);
-            while let Some(inner) = source {
-                text.push_str(": ");
-                text.push_str(&inner.to_string());
-                source = inner.source();
-            }
-            text
-        }
-    };
-    StoreError { kind, message: format!("{what}: {detail}"), source: Some(Box::new(error)) }
+    })
 }
 
 /// Whether a key is an archive id (as opposed to one of esker's names, `bundles/….tar`):

@@ -42,17 +42,11 @@ pub struct S3Store {
 
 impl S3Store {
     pub fn new(name: &str, settings: &S3Settings) -> Result<S3Store, StoreError> {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .thread_name("esker-s3")
-            .enable_all()
-            .build()
-            .map_err(|error| StoreError::io("tokio runtime", error))?;
         Ok(S3Store {
             inner: Arc::new(Inner {
                 name: name.to_string(),
                 settings: settings.clone(),
-                runtime,
+                runtime: super::aws::runtime("esker-s3")?,
                 client: OnceLock::new(),
             }),
         })
@@ -69,7 +63,10 @@ impl Inner {
         format!("s3://{}/{key}", self.settings.bucket)
     }
 
+    /// Runs a future on the store's runtime. The client is built first: building it blocks
+    /// on the runtime too, which can't happen from inside a task.
     fn block_on<T>(&self, future: impl std::future::Future<Output = T>) -> T {
+        self.client();
         self.runtime.block_on(future)
     }
 }
@@ -98,9 +95,7 @@ fn sdk_error<E>(what: &str, error: SdkError<E, aws_sdk_s3::config::http::HttpRes
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
-    let status = error.raw_response().map(|response| response.status().as_u16());
-    let code = error.code().map(str::to_string);
-    let kind = match (&error, code.as_deref(), status) {
+    super::aws::store_error(what, error, |error, code, status| match (error, code, status) {
         (SdkError::TimeoutError(_), _, _) => StoreErrorKind::Timeout,
         (_, Some("InvalidObjectState"), _) => StoreErrorKind::NotRestored,
         (_, Some("NoSuchKey" | "NoSuchBucket" | "NoSuchUpload" | "NotFound"), _) | (_, _, Some(404)) => {
@@ -112,22 +107,7 @@ where
         | (_, _, Some(429 | 503)) => StoreErrorKind::Throttled,
         (SdkError::DispatchFailure(_), _, _) | (_, _, Some(500..=599)) => StoreErrorKind::Io,
         _ => StoreErrorKind::Other,
-    };
-    let detail = match (code, error.message()) {
-        (Some(code), Some(message)) => format!("{code}: {message}"),
-        (Some(code), None) => code,
-        _ => {
-            let mut text = error.to_string();
-            let mut source = std::error::Error::source(&error);
-            while let Some(inner) = source {
-                text.push_str(": ");
-                text.push_str(&inner.to_string());
-                source = inner.source();
-            }
-            text
-        }
-    };
-    StoreError { kind, message: format!("{what}: {detail}"), source: Some(Box::new(error)) }
+    })
 }
 
 fn restore_state(class: Option<&str>, restore: Option<&str>) -> RestoreState {
