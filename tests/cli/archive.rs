@@ -256,6 +256,25 @@ fn reindex_rebuilds_the_index_from_the_catalog() {
 }
 
 #[test]
+fn an_index_of_the_earlier_format_is_rebuilt_by_the_next_find() {
+    let env = Env::new();
+    write(&env.src.join("Alpha/Beta/notes.txt"), b"n");
+    env.archive(&[]);
+    // Before this format, ancestors and folder names were raw values, one per folder.
+    let meta = env.home.join("index/meta.json");
+    let text = fs::read_to_string(&meta).expect("read meta.json");
+    assert!(text.contains("esker_ancestors") && text.contains("esker_folders"), "{text}");
+    let earlier = text.replace("\"esker_ancestors\"", "\"raw\"").replace("\"esker_folders\"", "\"raw\"");
+    fs::write(&meta, earlier).expect("write meta.json");
+    let below = format!("in:{}", env.src.join("alpha").display());
+    let notes = [env.src.join("Alpha/Beta/notes.txt").display().to_string()];
+    assert_eq!(env.find_paths(&below), notes, "found below Alpha after the rebuild");
+    assert_eq!(env.find_paths("in:beta"), notes, "found in a folder named Beta");
+    let text = fs::read_to_string(&meta).expect("read meta.json");
+    assert!(text.contains("esker_ancestors"), "rebuilt in the current format: {text}");
+}
+
+#[test]
 fn configured_stores_are_used_and_shown() {
     let env = Env::new();
     let cold = env.dir.path().join("cold");
