@@ -41,7 +41,7 @@ struct Extras {
     attributes: bool,
     xattrs: HashMap<i64, Vec<Xattr>>,
     principals: HashMap<i64, Vec<PrincipalRow>>,
-    /// [`Extras::owner_terms`] by (uid, gid); cleared when `names` is reloaded.
+    /// [`owner_terms`] by (uid, gid); cleared when `names` is reloaded.
     owners: HashMap<(i64, i64), OwnerTerms>,
 }
 
