@@ -90,7 +90,7 @@ fn sync_dir(path: &Path) -> Result<(), StoreError> {
 /// and its writeback were the largest single cost of an archive: a quarter of its CPU
 /// time on the benchmark machine), and they do not push the files being archived out of
 /// the page cache. A direct write returns only once the disk has the data, so a thread of
-/// its own writes each full chunk while the caller fills the next one (two buffers). The
+/// its own writes each full chunk while the caller fills the next one. The
 /// last, partial chunk is written through the page cache (O_DIRECT wants whole blocks),
 /// and `finish` fsyncs as before. File systems without O_DIRECT (or that refuse a write
 /// with EINVAL) get ordinary buffered writes.
@@ -98,8 +98,6 @@ struct ChunkedFile {
     buffer: Chunk,
     /// Full chunks to the writer thread; `None` once finished or failed.
     chunks: Option<crossbeam_channel::Sender<Chunk>>,
-    /// Written chunks back from the writer thread, for reuse.
-    spare: crossbeam_channel::Receiver<Chunk>,
     writer: Option<std::thread::JoinHandle<std::io::Result<File>>>,
 }
 
@@ -110,11 +108,10 @@ struct Chunk {
     filled: usize,
 }
 
-/// Buffers of finished objects, for the next ones: a new buffer is fresh memory the kernel
-/// must map and zero, three per bundle.
+/// Buffers of written chunks, for the next ones of any object: a new buffer is fresh memory
+/// the kernel must map and zero. A buffer is made only when none is spare, so this never
+/// holds more than were in use at once (three per object being written).
 static SPARE_CHUNKS: std::sync::Mutex<Vec<Vec<u8>>> = std::sync::Mutex::new(Vec::new());
-/// At most this many spare buffers are kept (a packer has up to three in use).
-const SPARE_CHUNKS_KEPT: usize = 8;
 
 impl Chunk {
     fn new() -> Chunk {
@@ -134,9 +131,7 @@ impl Drop for Chunk {
         if self.bytes.len() != WRITE_CHUNK + DIRECT_ALIGN {
             return;
         }
-        if let Ok(mut spare) = SPARE_CHUNKS.lock()
-            && spare.len() < SPARE_CHUNKS_KEPT
-        {
+        if let Ok(mut spare) = SPARE_CHUNKS.lock() {
             spare.push(std::mem::take(&mut self.bytes));
         }
     }
@@ -152,11 +147,9 @@ impl ChunkedFile {
             Err(error) => return Err(error),
         };
         let (chunks, full) = crossbeam_channel::bounded::<Chunk>(1);
-        let (recycle, spare) = crossbeam_channel::bounded::<Chunk>(2);
-        let writer = std::thread::Builder::new()
-            .name("local-writer".into())
-            .spawn(move || write_chunks(file, direct, &full, &recycle))?;
-        Ok(ChunkedFile { buffer: Chunk::new(), chunks: Some(chunks), spare, writer: Some(writer) })
+        let writer =
+            std::thread::Builder::new().name("local-writer".into()).spawn(move || write_chunks(file, direct, &full))?;
+        Ok(ChunkedFile { buffer: Chunk::new(), chunks: Some(chunks), writer: Some(writer) })
     }
 
     fn write_all(&mut self, mut data: &[u8]) -> std::io::Result<()> {
@@ -176,8 +169,7 @@ impl ChunkedFile {
 
     /// Sends the full buffer to the writer thread and takes a free one.
     fn hand_over(&mut self) -> std::io::Result<()> {
-        let next = self.spare.try_recv().unwrap_or_else(|_| Chunk::new());
-        let full = std::mem::replace(&mut self.buffer, next);
+        let full = std::mem::replace(&mut self.buffer, Chunk::new());
         self.send(full)
     }
 
@@ -207,15 +199,11 @@ impl ChunkedFile {
     }
 }
 
-/// The writer thread: writes chunks in order until the sender is dropped. A partial chunk
-/// (the end of the object) goes through the page cache.
-fn write_chunks(
-    mut file: File,
-    mut direct: bool,
-    full: &crossbeam_channel::Receiver<Chunk>,
-    recycle: &crossbeam_channel::Sender<Chunk>,
-) -> std::io::Result<File> {
-    for mut chunk in full {
+/// The writer thread: writes chunks in order until the sender is dropped (a written chunk's
+/// buffer goes back to [`SPARE_CHUNKS`]). A partial chunk (the end of the object) goes
+/// through the page cache.
+fn write_chunks(mut file: File, mut direct: bool, full: &crossbeam_channel::Receiver<Chunk>) -> std::io::Result<File> {
+    for chunk in full {
         if chunk.filled < WRITE_CHUNK {
             stop_direct(&file, &mut direct)?;
         }
@@ -231,8 +219,6 @@ fn write_chunks(
                 Err(error) => return Err(error),
             }
         }
-        chunk.filled = 0;
-        let _ = recycle.try_send(chunk);
     }
     Ok(file)
 }
