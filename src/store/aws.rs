@@ -63,7 +63,8 @@ pub(super) struct Connection<'a> {
     pub max_attempts: u32,
 }
 
-/// The shared SDK configuration for `connection`.
+/// The shared SDK configuration for `connection`, in [`DEFAULT_REGION`] when neither the
+/// settings nor the AWS chain name a region.
 pub(super) async fn load_config(connection: Connection<'_>) -> SdkConfig {
     let http = aws_smithy_http_client::Builder::new()
         .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
@@ -93,8 +94,12 @@ pub(super) async fn load_config(connection: Connection<'_>) -> SdkConfig {
     if let Some(endpoint) = connection.endpoint_url {
         loader = loader.endpoint_url(endpoint);
     }
-    loader.load().await
+    let config = loader.load().await;
+    if config.region().is_some() {
+        return config;
+    }
+    config.into_builder().region(Region::new(DEFAULT_REGION)).build()
 }
 
 /// The region stores fall back to when neither the settings nor the AWS chain name one.
-pub(super) const DEFAULT_REGION: &str = "us-east-1";
+const DEFAULT_REGION: &str = "us-east-1";

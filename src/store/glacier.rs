@@ -8,7 +8,6 @@ use std::ops::Range;
 use std::sync::{Arc, OnceLock};
 
 use aws_sdk_glacier::Client;
-use aws_sdk_glacier::config::Region;
 use aws_sdk_glacier::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_glacier::types::{GlacierJobDescription, JobParameters, StatusCode};
 use serde::{Deserialize, Serialize};
@@ -321,11 +320,7 @@ async fn build_client(settings: &GlacierSettings) -> Client {
         max_attempts: settings.max_attempts,
     })
     .await;
-    let mut builder = aws_sdk_glacier::config::Builder::from(&shared);
-    if shared.region().is_none() {
-        builder = builder.region(Region::new(super::aws::DEFAULT_REGION));
-    }
-    Client::from_conf(builder.build())
+    Client::new(&shared)
 }
 
 /// Maps an SDK error onto a store error kind, naming what it concerns.

@@ -8,7 +8,7 @@ use std::ops::Range;
 use std::sync::{Arc, OnceLock};
 
 use aws_sdk_s3::Client;
-use aws_sdk_s3::config::{Region, RequestChecksumCalculation, ResponseChecksumValidation};
+use aws_sdk_s3::config::{RequestChecksumCalculation, ResponseChecksumValidation};
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{
@@ -79,14 +79,11 @@ async fn build_client(settings: &S3Settings) -> Client {
         max_attempts: settings.max_attempts,
     })
     .await;
-    let mut builder = aws_sdk_s3::config::Builder::from(&shared)
+    let builder = aws_sdk_s3::config::Builder::from(&shared)
         .force_path_style(settings.force_path_style)
         // esker computes and sends its own SHA-256 per request; no SDK trailers.
         .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
         .response_checksum_validation(ResponseChecksumValidation::WhenRequired);
-    if shared.region().is_none() {
-        builder = builder.region(Region::new(super::aws::DEFAULT_REGION));
-    }
     Client::from_conf(builder.build())
 }
 
