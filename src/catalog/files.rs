@@ -18,6 +18,8 @@ use super::schema::{bundles, dirs, files, runs};
 /// Rows per multi-row INSERT (SQLite allows 32766 bound variables; a file row has 21).
 const INSERT_CHUNK: usize = 1000;
 const DIR_CACHE_LIMIT: usize = 100_000;
+/// Ids per `IN (…)` lookup (SQLite allows 32766 bound variables).
+const ID_CHUNK: usize = 10_000;
 
 /// A file row waiting for its folder's id.
 #[derive(Debug, Clone)]
@@ -363,7 +365,7 @@ impl Catalog {
     /// ids are left out).
     pub fn indexed_by_ids(&mut self, ids: &[i64]) -> Result<Vec<IndexedFile>, CatalogError> {
         let mut found = Vec::with_capacity(ids.len());
-        for chunk in ids.chunks(10_000) {
+        for chunk in ids.chunks(ID_CHUNK) {
             let rows: Vec<IndexRow> = index_query!().filter(files::id.eq_any(chunk)).load_any(&mut self.connection)?;
             found.extend(self.indexed_files(rows)?);
         }
@@ -396,7 +398,7 @@ impl Catalog {
     /// The files with these ids, in the order given (missing ids are left out).
     pub fn records_by_ids(&mut self, ids: &[i64]) -> Result<Vec<FileRecord>, CatalogError> {
         let mut by_id = HashMap::with_capacity(ids.len());
-        for chunk in ids.chunks(10_000) {
+        for chunk in ids.chunks(ID_CHUNK) {
             let rows: Vec<RecordRow> =
                 record_query!().filter(files::id.eq_any(chunk)).load_any(&mut self.connection)?;
             by_id.extend(self.attach_runs(rows)?.into_iter().map(|record| (record.file.id, record)));

@@ -29,6 +29,24 @@ fn stored_bundles(env: &Env) -> Vec<Value> {
 }
 
 /// Requests an inventory, lets the poller fetch it, and returns the reconciliation.
+/// Runs the interrupted archive again, which resumes the run and its multipart upload, and
+/// checks it ends with one bundle, uploaded once and byte-exact in the vault. Returns how
+/// many parts the bundle has and how many this run sent.
+fn resume_upload(env: &Env, check: &GlacierCheck) -> (u64, u64) {
+    let sent_before = check.stat("part_uploads");
+    let summary = env.archive_json(&[]);
+    assert_eq!(summary["resumed"], true, "{summary}");
+    let bundles = stored_bundles(env);
+    assert_eq!(bundles.len(), 1);
+    let total_parts = bundles[0]["bytes"].as_u64().expect("bytes").div_ceil(MIB as u64);
+    let sent = check.stat("part_uploads") - sent_before;
+    assert_eq!(check.stat("uploads_initiated"), 1, "no second upload of the bundle");
+    assert!(check.uploads().is_empty());
+    let bytes = check.download(bundles[0]["key"].as_str().expect("key"));
+    assert_eq!(bundles[0]["tree_hash"].as_str(), Some(tree_hash_hex(&bytes).as_str()));
+    (total_parts, sent)
+}
+
 fn inventory(env: &Env) -> Value {
     let requested = env.run(&["inventory", "request", "vault", "--json"]);
     assert_success(&requested);
@@ -105,23 +123,12 @@ fn an_interrupted_multipart_upload_is_finished_with_only_its_missing_parts() {
     assert_eq!(label["run"], 1);
     let held = check.parts(&uploads[0].0);
     assert!(held.len() >= 3, "{held:?}");
-    let sent_before = check.stat("part_uploads");
 
     // The same command again resumes the run and the upload: the parts the vault holds are
     // checked by tree hash and kept; only the others are sent.
-    let summary = env.archive_json(&[]);
-    assert_eq!(summary["resumed"], true, "{summary}");
-    let bundles = stored_bundles(&env);
-    assert_eq!(bundles.len(), 1);
-    let total_parts = bundles[0]["bytes"].as_u64().expect("bytes").div_ceil(MIB as u64);
-    let sent_after = check.stat("part_uploads") - sent_before;
+    let (total_parts, sent_after) = resume_upload(&env, &check);
     assert_eq!(sent_after + held.len() as u64, total_parts, "sent {sent_after}, the vault held {}", held.len());
-    assert_eq!(check.stat("uploads_initiated"), 1, "no second upload of the bundle");
     assert_eq!(check.stat("uploads_completed"), 1);
-    assert!(check.uploads().is_empty());
-
-    let bytes = check.download(bundles[0]["key"].as_str().expect("key"));
-    assert_eq!(bundles[0]["tree_hash"].as_str(), Some(tree_hash_hex(&bytes).as_str()));
     // The vault holds the bundle once, with its manifest copy, and nothing else.
     let reconciliation = inventory(&env);
     assert_eq!(reconciliation["archives"], 2, "{reconciliation}");
@@ -182,17 +189,8 @@ fn an_upload_interrupted_by_an_outage_is_kept_and_continued_by_the_next_run() {
     assert_eq!(check.stat("uploads_aborted"), 0);
 
     check.control("POST", "available");
-    let sent_before = check.stat("part_uploads");
-    let summary = env.archive_json(&[]);
-    assert_eq!(summary["resumed"], true, "{summary}");
-    let bundles = stored_bundles(&env);
-    assert_eq!(bundles.len(), 1);
-    let total_parts = bundles[0]["bytes"].as_u64().expect("bytes").div_ceil(MIB as u64);
-    assert_eq!(check.stat("part_uploads") - sent_before, total_parts - 3, "only the parts the vault lacked");
-    assert_eq!(check.stat("uploads_initiated"), 1);
-    assert!(check.uploads().is_empty());
-    let bytes = check.download(bundles[0]["key"].as_str().expect("key"));
-    assert_eq!(bundles[0]["tree_hash"].as_str(), Some(tree_hash_hex(&bytes).as_str()));
+    let (total_parts, sent) = resume_upload(&env, &check);
+    assert_eq!(sent, total_parts - 3, "only the parts the vault lacked");
 }
 
 #[test]
