@@ -1,20 +1,68 @@
-//! Links the `esker` executable as position-dependent (non-PIE) on Linux.
+//! Links the `esker` executable for a fast start on Linux: position-dependent (non-PIE), and
+//! with OpenSSL linked in from its static libraries when they are installed.
 //!
-//! `esker find` is a whole process per query, and a position-independent executable of this
-//! size makes the dynamic loader apply about 86,000 relative relocations at every start,
-//! copying each page of `.data.rel.ro` it touches: 1.5-2 ms of a 6-8 ms `find`
-//! (BENCHMARKS.md, "find start-up"). A non-PIE executable has them resolved at link time.
-//! The cost is that the executable's own code and data sit at a fixed address (ASLR still
-//! covers the stack, heap and shared libraries), as Go's linker does by default.
-//! `ESKER_PIE=1` at build time keeps the platform's default (PIE).
+//! `esker find` is a whole process per query, so what the dynamic loader does at every start
+//! counts (BENCHMARKS.md, "find start-up"):
+//!
+//! - A position-independent executable of this size makes the loader apply about 86,000
+//!   relative relocations, copying each page of `.data.rel.ro` it touches: 1.5-2 ms of a
+//!   6-8 ms `find`. A non-PIE executable has them resolved at link time. The cost is that the
+//!   executable's own code and data sit at a fixed address (ASLR still covers the stack, heap
+//!   and shared libraries), as Go's linker does by default. `ESKER_PIE=1` at build time keeps
+//!   the platform's default (PIE).
+//! - OpenSSL serves one purpose in esker: TLS to a PostgreSQL catalog, inside the built-in
+//!   libpq. Loading `libssl.so.3` and `libcrypto.so.3` costs every process about 0.8 ms (the
+//!   loader relocates their 23,000 entries and binds 4,200 symbols), whatever the command.
+//!   Linked from the static archives of the same installed OpenSSL (Debian's `libssl-dev`
+//!   ships them), that work is done once, by the linker. The cost: a security update of the
+//!   system's OpenSSL reaches esker when esker is built again (cargo relinks it by itself
+//!   once the archives change). `ESKER_DYNAMIC_OPENSSL=1` at build time links the shared
+//!   libraries instead; without the static archives, esker links them as well.
+
+use std::path::{Path, PathBuf};
 
 fn main() {
     println!("cargo:rerun-if-env-changed=ESKER_PIE");
+    println!("cargo:rerun-if-env-changed=ESKER_DYNAMIC_OPENSSL");
+    println!("cargo:rerun-if-env-changed=PKG_CONFIG");
     println!("cargo:rerun-if-changed=build.rs");
     let linux_gnu = std::env::var("CARGO_CFG_TARGET_OS").is_ok_and(|os| os == "linux")
         && std::env::var("CARGO_CFG_TARGET_ENV").is_ok_and(|env| env == "gnu");
-    let keep_pie = std::env::var("ESKER_PIE").is_ok_and(|value| value == "1");
-    if linux_gnu && !keep_pie {
+    if !linux_gnu {
+        return;
+    }
+    if !std::env::var("ESKER_PIE").is_ok_and(|value| value == "1") {
         println!("cargo:rustc-link-arg-bins=-no-pie");
     }
+    let native = std::env::var("TARGET").ok() == std::env::var("HOST").ok();
+    if native
+        && !std::env::var("ESKER_DYNAMIC_OPENSSL").is_ok_and(|value| value == "1")
+        && let Some(dir) = static_openssl_dir()
+    {
+        link_openssl_statically(&dir);
+    }
+}
+
+/// The directory of the installed OpenSSL's libraries (as `pkg-config` reports it, the one
+/// `openssl-sys` builds against), if it holds both static archives.
+fn static_openssl_dir() -> Option<PathBuf> {
+    let pkg_config = std::env::var("PKG_CONFIG").unwrap_or_else(|_| "pkg-config".into());
+    let output = std::process::Command::new(pkg_config).args(["--variable=libdir", "openssl"]).output().ok()?;
+    if !output.status.success() {
+        return None;
+    }
+    let dir = PathBuf::from(String::from_utf8(output.stdout).ok()?.trim());
+    ["libssl.a", "libcrypto.a"].iter().all(|name| dir.join(name).is_file()).then_some(dir)
+}
+
+/// Links every object of both archives ahead of the Rust crates, so that the built-in libpq
+/// finds OpenSSL's symbols defined and the linker (`--as-needed`) leaves the shared
+/// libraries that `openssl-sys` also names out of the executable.
+fn link_openssl_statically(dir: &Path) {
+    for name in ["libssl.a", "libcrypto.a"] {
+        println!("cargo:rerun-if-changed={}", dir.join(name).display());
+    }
+    println!("cargo:rustc-link-search=native={}", dir.display());
+    println!("cargo:rustc-link-lib=static:+whole-archive,-bundle=ssl");
+    println!("cargo:rustc-link-lib=static:+whole-archive,-bundle=crypto");
 }

@@ -18,6 +18,7 @@ command -v pkg-config >/dev/null || missing+=(pkg-config)
 command -v python3 >/dev/null || missing+=(python3 python3-venv) # moto, the S3 test server
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql) # catalog tests on PostgreSQL
 pkg-config --exists openssl 2>/dev/null || missing+=(libssl-dev) # the built-in libpq links the system OpenSSL
+command -v openssl >/dev/null || missing+=(openssl)   # the PostgreSQL fixture's TLS certificate
 if ((${#missing[@]})); then
   if [ "$(id -u)" -ne 0 ]; then
     log "missing packages: ${missing[*]} (run as root, or install them first)"

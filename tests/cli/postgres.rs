@@ -197,3 +197,27 @@ fn very_long_folder_paths_are_cataloged_on_both_backends() {
         assert_eq!(summary["files_unchanged"], 1);
     }
 }
+
+/// The connection to a PostgreSQL catalog can be encrypted, with the server's certificate
+/// checked: libpq's TLS, with the OpenSSL that is linked into the executable. The fixture's
+/// cluster has TLS on, with a self-signed certificate for 127.0.0.1.
+#[test]
+fn a_postgresql_catalog_is_reached_over_verified_tls() {
+    let ca = std::env::var("ESKER_TEST_PG_CA")
+        .expect("ESKER_TEST_PG_CA: the certificate of the test cluster (scripts/fixtures/postgres.sh start)");
+    let url = fresh_postgres_database();
+    let mut env = Env::new();
+    make_tree(&env.src, 2, 3, 100);
+    env.catalog_url = Some(format!("{url}?sslmode=verify-full&sslrootcert={ca}"));
+    env.archive(&["-t", "encrypted"]);
+    assert_eq!(env.find_paths("tag:encrypted").len(), snapshot(&env.src).len());
+
+    // A server whose certificate no trusted authority signed is refused, before anything
+    // is read or written, and the error names the catalog.
+    env.catalog_url = Some(format!("{url}?sslmode=verify-full&sslrootcert=system"));
+    let output = env.run(&["find", "tag:encrypted"]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let message = stderr(&output);
+    assert!(message.contains("certificate verify failed"), "{message}");
+    assert!(message.contains("127.0.0.1"), "{message}");
+}
