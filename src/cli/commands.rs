@@ -1,6 +1,6 @@
 //! The commands: turn parsed arguments into library calls and print the results.
 
-use std::process::ExitCode;
+use super::ExitCode;
 
 use super::args::{ArchiveArgs, ConfigCommand, FindArgs, ListArgs};
 use super::output::{Output, money, plural, printable, spinner, table, thousands};
@@ -23,7 +23,7 @@ pub fn archive(settings: &Settings, args: ArchiveArgs, quiet: bool) -> Result<Ex
     };
     let jobs = match &args.jobs {
         Some(text) => parse_count("--jobs", text)? as usize,
-        None => settings.archive.jobs,
+        None => settings.archive.jobs(),
     };
     let store = args.store.clone().unwrap_or_else(|| settings.default_store.clone());
     settings.store(&store)?;

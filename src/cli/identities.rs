@@ -1,6 +1,6 @@
 //! `esker identities`: list, refresh and look up the names of owners and ACL principals.
 
-use std::process::ExitCode;
+use super::ExitCode;
 
 use super::args::IdentitiesCommand;
 use super::output::{Output, table, thousands};

@@ -1,6 +1,6 @@
 //! `esker inventory request|show`.
 
-use std::process::ExitCode;
+use super::ExitCode;
 
 use super::args::InventoryCommand;
 use super::output::{Output, plural, table, thousands};

@@ -7,8 +7,6 @@ mod inventory;
 mod output;
 mod retrieval;
 
-use std::process::ExitCode;
-
 use clap::Parser;
 
 pub use args::{Cli, Command};
@@ -16,11 +14,25 @@ pub use args::{Cli, Command};
 use crate::config::Settings;
 use crate::error::Error;
 
-/// Runs esker with the process arguments; returns the exit code (0 ok, 1 no match, 2 error).
-pub fn main() -> ExitCode {
+/// A command's exit status: 0 done, 1 nothing found (as grep), 2 error.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ExitCode(u8);
+
+impl ExitCode {
+    pub const SUCCESS: ExitCode = ExitCode(0);
+}
+
+impl From<u8> for ExitCode {
+    fn from(code: u8) -> ExitCode {
+        ExitCode(code)
+    }
+}
+
+/// Runs esker with the process arguments; returns the exit status (see [`ExitCode`]).
+pub fn main() -> u8 {
     let cli = Cli::parse();
     init_logging(cli.verbose, cli.quiet);
-    match run(cli) {
+    let code = match run(cli) {
         Ok(code) => code,
         Err(Error::BrokenPipe) => ExitCode::SUCCESS,
         Err(error) => {
@@ -30,7 +42,8 @@ pub fn main() -> ExitCode {
             }
             ExitCode::from(error.exit_code())
         }
-    }
+    };
+    code.0
 }
 
 fn run(cli: Cli) -> Result<ExitCode, Error> {
@@ -57,21 +70,31 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
     }
 }
 
+/// Log output on stderr: `ESKER_LOG` as an `EnvFilter` directive when set, else warnings
+/// (errors with `--quiet`, esker's own info or debug lines with `-v` or `-vv`). The common
+/// case skips `EnvFilter`, whose directive parser compiles regular expressions: about 50 us
+/// of every command's start.
 fn init_logging(verbose: u8, quiet: bool) {
-    let default = match (quiet, verbose) {
-        (true, _) => "error",
-        (false, 0) => "warn",
-        (false, 1) => "esker=info",
-        (false, _) => "esker=debug",
-    };
-    let filter = crate::config::var(crate::config::LOG).unwrap_or_else(|| default.to_string());
+    use tracing_subscriber::filter::{LevelFilter, Targets};
     let color =
         crate::config::var(crate::config::NO_COLOR).is_none() && std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
-        .with_writer(std::io::stderr)
-        .with_ansi(color)
-        .without_time()
-        .with_target(false)
-        .try_init();
+    let builder =
+        tracing_subscriber::fmt().with_writer(std::io::stderr).with_ansi(color).without_time().with_target(false);
+    // Fails only when a subscriber is already set (tests calling in twice): keep that one.
+    match crate::config::var(crate::config::LOG) {
+        Some(filter) => {
+            let _ = builder.with_env_filter(tracing_subscriber::EnvFilter::new(filter)).try_init();
+        }
+        None => {
+            let filter = match (quiet, verbose) {
+                (true, _) => Targets::new().with_default(LevelFilter::ERROR),
+                (false, 0) => Targets::new().with_default(LevelFilter::WARN),
+                (false, 1) => Targets::new().with_target("esker", LevelFilter::INFO),
+                (false, _) => Targets::new().with_target("esker", LevelFilter::DEBUG),
+            };
+            let _ = tracing_subscriber::util::SubscriberInitExt::try_init(
+                tracing_subscriber::layer::SubscriberExt::with(builder.finish(), filter),
+            );
+        }
+    }
 }

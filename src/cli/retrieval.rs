@@ -1,6 +1,6 @@
 //! The retrieval commands: `retrieve`, `jobs`, `poll`.
 
-use std::process::ExitCode;
+use super::ExitCode;
 use std::time::Duration;
 
 use super::args::{ListArgs, PollArgs, RetrieveArgs};

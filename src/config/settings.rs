@@ -231,9 +231,23 @@ fn glacier_settings(name: &str, store: StoreOptions) -> Result<GlacierSettings, 
 pub struct ArchiveSettings {
     pub max_files: u64,
     pub max_size: u64,
-    pub jobs: usize,
+    /// Set by `ESKER_JOBS` or `[archive] jobs`; None: one per CPU, see [`ArchiveSettings::jobs`].
+    #[serde(serialize_with = "serialize_jobs")]
+    pub jobs: Option<usize>,
     pub exclude: Vec<String>,
     pub group_depth: Option<usize>,
+}
+
+impl ArchiveSettings {
+    /// Packing threads: as set, or one per CPU this process may use. Worked out only when
+    /// asked, since counting the CPUs reads several files (see [`default_jobs`]).
+    pub fn jobs(&self) -> usize {
+        self.jobs.unwrap_or_else(default_jobs)
+    }
+}
+
+fn serialize_jobs<S: serde::Serializer>(jobs: &Option<usize>, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_u64(jobs.unwrap_or_else(default_jobs) as u64)
 }
 
 /// Everything a command needs to know about where things are and how to behave.
@@ -336,10 +350,8 @@ impl Settings {
             },
         };
         let jobs = match env::var(env::JOBS) {
-            Some(text) => parse_count(env::JOBS, &text)? as usize,
-            None => positive("archive.jobs", options.archive.jobs.map(|jobs| jobs as u64))?
-                .map(|jobs| jobs as usize)
-                .unwrap_or_else(default_jobs),
+            Some(text) => Some(parse_count(env::JOBS, &text)? as usize),
+            None => positive("archive.jobs", options.archive.jobs.map(|jobs| jobs as u64))?.map(|jobs| jobs as usize),
         };
         let settings = Settings {
             catalog,
@@ -463,7 +475,7 @@ fn positive(what: &str, value: Option<u64>) -> Result<Option<u64>, ConfigError> 
 }
 
 /// The CPUs this process may use (affinity and cgroup quota), worked out once: it reads
-/// several files under /proc and /sys, and every command needs it at start.
+/// several files under /proc and /sys, so only commands that size thread pools ask.
 pub fn default_jobs() -> usize {
     static JOBS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
     *JOBS.get_or_init(|| std::thread::available_parallelism().map(usize::from).unwrap_or(2))
