@@ -22,7 +22,11 @@ impl Output {
     }
 
     pub fn json(&mut self, value: &impl serde::Serialize) -> Result<()> {
-        serde_json::to_writer(&mut self.inner, value).map_err(|error| Error::Input(error.to_string()))?;
+        serde_json::to_writer(&mut self.inner, value).map_err(|error| match error.io_error_kind() {
+            // A reader that went away (`| head`) ends the output quietly, as for text.
+            Some(_) => stdout_error(error.into()),
+            None => Error::Input(error.to_string()),
+        })?;
         self.line("")
     }
 

@@ -74,3 +74,31 @@ fn unusable_home_and_bad_config_are_clear_errors() {
     assert_eq!(output.status.code(), Some(2));
     assert!(stderr(&output).contains("floppy"));
 }
+
+/// A reader that stops early (`esker find | head`) ends the output quietly: exit 0, no
+/// error, for text and for JSON lines alike.
+#[test]
+fn a_reader_that_goes_away_ends_the_output_quietly() {
+    use std::io::Read;
+    let env = Env::new();
+    make_tree(&env.src, 20, 40, 10);
+    env.archive(&[]);
+    for json in [false, true] {
+        let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin("esker"));
+        env.with_catalog(&mut command);
+        command.env("ESKER_SYSTEM_CONFIG", "/nonexistent").arg("--home").arg(&env.home);
+        command.args(["find", "--limit", "0", "file"]);
+        if json {
+            command.arg("--json");
+        }
+        let mut child =
+            command.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().expect("spawn");
+        // Read a little, then close the pipe with far more output (800 matches) to come
+        // than the pipe holds.
+        let mut start = [0u8; 16];
+        child.stdout.take().expect("stdout").read_exact(&mut start).expect("first bytes");
+        let output = child.wait_with_output().expect("wait");
+        assert_eq!(output.status.code(), Some(0), "json {json}: {}", stderr(&output));
+        assert!(output.stderr.is_empty(), "json {json}: {}", stderr(&output));
+    }
+}
