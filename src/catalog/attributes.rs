@@ -256,6 +256,19 @@ impl Catalog {
         Ok(rows.into_iter().filter_map(|(key, name)| Some((key, name?))).collect())
     }
 
+    /// Names of those of `keys` that are resolved principal keys.
+    pub fn identity_names_of(&mut self, keys: &[String]) -> Result<HashMap<String, String>, CatalogError> {
+        let mut names = HashMap::new();
+        for chunk in keys.chunks(LOOKUP_CHUNK) {
+            let rows: Vec<(String, Option<String>)> = identities::table
+                .filter(identities::principal.eq_any(chunk))
+                .select((identities::principal, identities::name))
+                .load_any(&mut self.connection)?;
+            names.extend(rows.into_iter().filter_map(|(key, name)| Some((key, name?))));
+        }
+        Ok(names)
+    }
+
     /// Ids of the file rows owned by, grouped under, or with an ACL entry for any of `keys`.
     pub fn files_naming(&mut self, keys: &[String]) -> Result<Vec<i64>, CatalogError> {
         let uids: Vec<i64> = keys.iter().filter_map(|key| key.strip_prefix("uid:")?.parse().ok()).collect();

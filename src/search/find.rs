@@ -87,13 +87,24 @@ impl Match {
 
 /// Records as matches with owner names, xattrs and ACL entries filled in.
 pub fn matches_of(catalog: &mut Catalog, records: Vec<FileRecord>) -> Result<Vec<Match>> {
-    let names = catalog.identity_names()?;
+    if records.is_empty() {
+        return Ok(Vec::new());
+    }
     let ids: Vec<i64> = records.iter().map(|record| record.file.id).collect();
     let (mut xattrs, mut principals) = if catalog.has_attributes()? {
         (catalog.xattrs_of(&ids)?, catalog.principals_of(&ids)?)
     } else {
         Default::default()
     };
+    // Only the names these matches show: a directory may hold many thousands.
+    let mut keys: Vec<String> = records
+        .iter()
+        .flat_map(|record| [format!("uid:{}", record.file.uid), format!("gid:{}", record.file.gid)])
+        .chain(principals.values().flatten().map(|entry| entry.principal.clone()))
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    let names = catalog.identity_names_of(&keys)?;
     Ok(records
         .into_iter()
         .map(|record| {
@@ -125,42 +136,135 @@ pub struct FindResult {
 /// Keeps, of each path's versions among `ids`, only its latest one that is not a `deleted`
 /// marker (the order of `ids` is kept).
 pub fn latest_only(catalog: &mut Catalog, ids: Vec<i64>) -> Result<Vec<i64>> {
+    if ids.is_empty() {
+        return Ok(ids);
+    }
     let latest = catalog.latest_version_ids(&ids)?;
     Ok(ids.into_iter().filter(|id| latest.get(id) == Some(id)).collect())
 }
 
 /// The open catalog and index that queries run against.
+///
+/// `esker find` is a whole process per query, so its start counts. Opening the catalog
+/// (SQLite: the file, its write-ahead log and the schema; PostgreSQL: a connection) and
+/// opening and searching the index take about as long as each other, so the catalog opens
+/// on a thread of its own meanwhile. The first search runs on the index as it is on disk;
+/// when the catalog turns out to hold rows the index lacks, the index catches up and the
+/// search runs again.
 pub struct Finder {
+    /// Until [`Finder::ready`] takes it.
+    opening: Option<Opening>,
     /// None when the home has no catalog yet.
     catalog: Option<Catalog>,
-    index: Option<FileIndex>,
+    /// The index and the highest catalog commit number it holds; None until it is known to
+    /// exist and to be of this version's format.
+    index: Option<(FileIndex, i64)>,
+    index_dir: std::path::PathBuf,
+}
+
+/// The catalog being opened on a thread of its own, and its highest commit number then.
+struct Opening {
+    result: std::sync::mpsc::Receiver<Result<Option<(Catalog, i64)>>>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Opening {
+    fn start(location: crate::catalog::CatalogLocation) -> Result<Opening> {
+        let (sender, result) = std::sync::mpsc::sync_channel(1);
+        let thread = std::thread::Builder::new()
+            .name("catalog".into())
+            .spawn(move || {
+                let opened = Catalog::open_existing(&location).map_err(crate::Error::from).and_then(|catalog| {
+                    let Some(mut catalog) = catalog else { return Ok(None) };
+                    let last = catalog.max_sequence()?;
+                    Ok(Some((catalog, last)))
+                });
+                let _ = sender.send(opened);
+            })
+            .map_err(|error| crate::Error::io("a thread to open the catalog", &error))?;
+        Ok(Opening { result, thread })
+    }
+
+    /// The opened catalog. The result is looked for without sleeping at first: the other
+    /// CPU is about to deliver it, and waking up from a sleep costs about 0.2 ms here. Past
+    /// 2 ms (a PostgreSQL server far away, a lock held by a writer) it sleeps.
+    fn wait(self) -> Result<Option<(Catalog, i64)>> {
+        use std::sync::mpsc::TryRecvError;
+        let patience = std::time::Instant::now() + std::time::Duration::from_millis(2);
+        loop {
+            match self.result.try_recv() {
+                Ok(opened) => return opened,
+                Err(TryRecvError::Empty) if std::time::Instant::now() < patience => std::thread::yield_now(),
+                Err(_) => break,
+            }
+        }
+        match self.result.recv() {
+            Ok(opened) => opened,
+            // The thread ended without a result: it panicked.
+            Err(_) => match self.thread.join() {
+                Err(panic) => std::panic::resume_unwind(panic),
+                Ok(()) => unreachable!("the catalog thread always sends its result"),
+            },
+        }
+    }
 }
 
 impl Finder {
-    /// Opens the catalog (if there is one) and brings the index up to date with it.
+    /// Starts opening the catalog (if there is one) and opens the index as it is.
     pub fn open(settings: &Settings) -> Result<Finder> {
-        let Some(mut catalog) = Catalog::open_existing(&settings.catalog)? else {
-            return Ok(Finder { catalog: None, index: None });
-        };
-        let index = match super::sync::catch_up_open(&mut catalog, &settings.home.index, |_| {}) {
-            Ok((index, _)) => Some(index),
-            Err(crate::Error::Index(esker_index::IndexError::Locked { .. })) => {
-                tracing::warn!("the index is being written by another process; results may miss the newest files");
-                FileIndex::open(&settings.home.index)?
+        let opening = Opening::start(settings.catalog.clone())?;
+        let opened = FileIndex::open(&settings.home.index)
+            .and_then(|index| index.map(|index| index.last_file_id().map(|last| (index, last as i64))).transpose());
+        let index = match opened {
+            Ok(index) => index,
+            Err(esker_index::IndexError::SchemaMismatch { .. }) => None,
+            Err(error) => {
+                // Not before the catalog is closed again: it may be migrating.
+                drop(opening.wait());
+                return Err(error.into());
             }
-            Err(error) => return Err(error),
         };
-        Ok(Finder { catalog: Some(catalog), index })
+        Ok(Finder { opening: Some(opening), catalog: None, index, index_dir: settings.home.index.clone() })
     }
 
-    /// For a process that exits next: closes the catalog but leaves unmapping the index's
-    /// files (six per segment) to the exit, which is about 0.8 ms faster than unmapping
-    /// them one by one. The catalog is closed properly, so that SQLite checkpoints and
-    /// removes its write-ahead log (a migration on open may have written to it); a log left
-    /// behind would be read through again by every later process that opens the catalog.
+    /// Waits for the catalog, and brings the index up to date with it when it lacks rows
+    /// the catalog held when opened. Returns whether it did (searches made before are stale
+    /// then).
+    fn ready(&mut self) -> Result<bool> {
+        let Some(opening) = self.opening.take() else { return Ok(false) };
+        let Some((mut catalog, last)) = opening.wait()? else { return Ok(false) };
+        let stale = self.index.as_ref().is_none_or(|(_, indexed)| *indexed < last);
+        if stale {
+            self.index = self.catch_up(&mut catalog)?;
+        }
+        self.catalog = Some(catalog);
+        Ok(stale)
+    }
+
+    fn catch_up(&mut self, catalog: &mut Catalog) -> Result<Option<(FileIndex, i64)>> {
+        match super::sync::catch_up_open(catalog, &self.index_dir, |_| {}) {
+            Ok((index, report)) => Ok(Some((index, report.last_file_id as i64))),
+            Err(crate::Error::Index(esker_index::IndexError::Locked { .. })) => {
+                tracing::warn!("the index is being written by another process; results may miss the newest files");
+                Ok(FileIndex::open(&self.index_dir)?.map(|index| (index, 0)))
+            }
+            Err(error) => Err(error),
+        }
+    }
+
+    /// For a process that exits next: leaves unmapping the index's files (six per segment)
+    /// to the exit, which is about 0.8 ms faster than unmapping them one by one, and ends
+    /// the catalog as [`Catalog::close_at_exit`] does.
     pub fn finish_at_exit(self) {
-        let Finder { catalog, index } = self;
-        drop(catalog);
+        let Finder { opening, catalog, index, .. } = self;
+        let catalog = match opening {
+            // A catalog still opening is waited for: it may be migrating.
+            Some(opening) => opening.wait().ok().flatten().map(|(catalog, _)| catalog),
+            None => catalog,
+        };
+        if let Some(catalog) = catalog {
+            catalog.close_at_exit();
+        }
         std::mem::forget(index);
     }
 
@@ -169,19 +273,27 @@ impl Finder {
     pub fn find(&mut self, query: &Query, limit: Option<usize>, all_versions: bool) -> Result<FindResult> {
         let empty =
             |empty_catalog| FindResult { matches: Vec::new(), total: 0, total_is_upper_bound: false, empty_catalog };
+        // Older versions and deletion markers are filtered out after the search, so fetch
+        // more hits than the limit, and more again until it is filled or the hits run out.
+        let mut fetch = if all_versions { limit } else { limit.map(|limit| limit.saturating_mul(4).max(64)) };
+        // The first search runs while the catalog opens.
+        let early = match &self.index {
+            Some((index, _)) => Some(index.search(query, fetch)?),
+            None => None,
+        };
+        let caught_up = self.ready()?;
         let Some(catalog) = &mut self.catalog else { return Ok(empty(true)) };
-        let Some(index) = &self.index else { return Ok(empty(false)) };
+        let Some((index, _)) = &self.index else { return Ok(empty(false)) };
+        let mut hits = match early {
+            Some(hits) if !caught_up => hits,
+            _ => index.search(query, fetch)?,
+        };
         let mut total_is_upper_bound = false;
         let (ids, total) = if all_versions {
-            let hits = index.search(query, limit)?;
             let total = if limit.is_some_and(|limit| hits.len() >= limit) { index.count(query)? } else { hits.len() };
             (hits.iter().map(|hit| hit.file_id as i64).collect::<Vec<_>>(), total)
         } else {
-            // Older versions and deletion markers are filtered out after the search, so
-            // fetch more hits until the limit is filled or the hits run out.
-            let mut fetch = limit.map(|limit| limit.saturating_mul(4).max(64));
             loop {
-                let hits = index.search(query, fetch)?;
                 let exhausted = fetch.is_none_or(|fetch| hits.len() < fetch);
                 let ids = latest_only(catalog, hits.iter().map(|hit| hit.file_id as i64).collect())?;
                 if exhausted || limit.is_some_and(|limit| ids.len() >= limit) {
@@ -194,6 +306,7 @@ impl Finder {
                     break (ids[..shown].to_vec(), total);
                 }
                 fetch = fetch.map(|fetch| fetch.saturating_mul(4));
+                hits = index.search(query, fetch)?;
             }
         };
         let records = catalog.records_by_ids(&ids)?;
