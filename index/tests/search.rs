@@ -375,3 +375,34 @@ fn error_messages_name_the_index() {
     let error = IndexError::Locked { path: path.to_owned() };
     assert!(error.to_string().starts_with("index at /nonexistent/esker-index is locked"));
 }
+
+/// A writer that made three segments or more leaves one when it closes, with every document
+/// and the commit payload; one that made two leaves them.
+#[test]
+fn a_writer_that_made_many_segments_leaves_one() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let index = FileIndex::open_or_create(&dir.path().join("index")).expect("create");
+    let add = |writer: &mut esker_index::IndexWriter, id: u64| {
+        let path = format!("/share/segments/file{id}.txt");
+        writer.add(&FileDoc { file_id: id, path: &path, kind: "file", ..Default::default() }).expect("add");
+        writer.commit(id).expect("commit");
+    };
+    let mut writer = index.writer(1, MEMORY).expect("writer");
+    for id in 1..=3 {
+        add(&mut writer, id);
+    }
+    assert_eq!(index.segment_count().expect("segments"), 3, "a commit flushes a segment");
+    writer.close().expect("close");
+    assert_eq!(index.segment_count().expect("segments"), 1);
+    assert_eq!(index.last_file_id().expect("id"), 3);
+    expect(&index, "segments", &[1, 2, 3]);
+
+    let mut writer = index.writer(1, MEMORY).expect("writer");
+    for id in 4..=5 {
+        add(&mut writer, id);
+    }
+    writer.close().expect("close");
+    assert_eq!(index.segment_count().expect("segments"), 3);
+    assert_eq!(index.last_file_id().expect("id"), 5);
+    expect(&index, "segments", &[1, 2, 3, 4, 5]);
+}

@@ -209,7 +209,7 @@ fn add_page(
 
 fn feed(
     catalog: &mut Catalog,
-    writer: &mut IndexWriter,
+    mut writer: IndexWriter,
     after_seq: i64,
     mut progress: impl FnMut(u64),
 ) -> Result<SyncReport> {
@@ -221,12 +221,13 @@ fn feed(
         let records = catalog.indexed_after(cursor, PAGE)?;
         let Some(last) = records.last() else { break };
         cursor = (last.seq, last.id);
-        add_page(writer, catalog, &records, &mut extras, &mut tag_cache, false)?;
+        add_page(&mut writer, catalog, &records, &mut extras, &mut tag_cache, false)?;
         report.indexed += records.len() as u64;
         progress(report.indexed);
     }
     report.last_file_id = cursor.0.max(after_seq) as u64;
     writer.commit(report.last_file_id)?;
+    writer.close()?;
     Ok(report)
 }
 
@@ -268,6 +269,7 @@ impl Reindexer {
             rewritten += records.len() as u64;
         }
         self.writer.commit(self.last)?;
+        self.writer.close()?;
         Ok(rewritten)
     }
 }
@@ -315,10 +317,12 @@ impl Follower {
         Ok(self.indexed - before)
     }
 
-    /// Makes what was added searchable and records the position in the index.
+    /// Makes what was added searchable, records the position in the index, and leaves the
+    /// segments merged (see [`IndexWriter::close`]).
     pub fn commit(mut self) -> Result<SyncReport> {
         let last_file_id = self.cursor.0.max(self.start) as u64;
         self.writer.commit(last_file_id)?;
+        self.writer.close()?;
         Ok(SyncReport { indexed: self.indexed, last_file_id })
     }
 }
@@ -344,8 +348,8 @@ pub(crate) fn catch_up_open(
     if catalog.max_sequence()? <= last_file_id as i64 {
         return Ok((index, SyncReport { indexed: 0, last_file_id }));
     }
-    let (mut writer, last) = locked_writer(&index, index_dir, catch_up_threads())?;
-    let report = feed(catalog, &mut writer, last as i64, progress)?;
+    let (writer, last) = locked_writer(&index, index_dir, catch_up_threads())?;
+    let report = feed(catalog, writer, last as i64, progress)?;
     Ok((index, report))
 }
 
@@ -377,6 +381,6 @@ fn rebuild_open(catalog: &mut Catalog, index_dir: &Path, progress: impl FnMut(u6
     };
     let mut writer = index.writer(catch_up_threads(), WRITER_MEMORY)?;
     writer.delete_all()?;
-    let report = feed(catalog, &mut writer, 0, progress)?;
+    let report = feed(catalog, writer, 0, progress)?;
     Ok((index, report))
 }
