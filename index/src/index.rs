@@ -134,7 +134,8 @@ impl FileIndex {
         &self.dir
     }
 
-    /// Segments a search opens (each costs a search about 0.14 ms, see [`IndexWriter::close`]).
+    /// Segments a search opens (each costs a search about 0.14 ms, see
+    /// [`IndexWriter::close_merged`]).
     pub fn segment_count(&self) -> Result<usize, IndexError> {
         Ok(self.index.searchable_segment_ids().map_err(|error| tantivy_error(&self.dir, error))?.len())
     }
@@ -167,7 +168,6 @@ impl FileIndex {
             TantivyError::LockFailure(LockError::LockBusy, _) => IndexError::Locked { path: self.dir.clone() },
             other => tantivy_error(&self.dir, other),
         })?;
-        writer.set_merge_policy(Box::new(merge_policy()));
         let before = self.index.searchable_segment_ids().map_err(|error| tantivy_error(&self.dir, error))?;
         Ok(IndexWriter { writer, fields: self.fields, dir: self.dir.clone(), before: before.into_iter().collect() })
     }
@@ -235,19 +235,24 @@ impl IndexWriter {
         Ok(())
     }
 
-    /// Waits for background segment merges, merges the segments this writer made into one
-    /// when it made [`CONSOLIDATE_AT`] or more, then releases the lock. Dropping the writer
+    /// Waits for background segment merges, then releases the lock. Dropping the writer
     /// instead is safe but abandons the merges under way: their work is lost, and the index
     /// keeps more segments until a later writer merges them.
-    ///
-    /// A search opens every segment (six files, each opened and mapped), about 0.14 ms per
-    /// segment of a whole `esker find` here, where the whole takes about 3 ms. A writer that
-    /// indexed much (a first archive of a large tree, a rebuild) leaves one segment per
-    /// memory budget it filled, nine for a million files; merged, they cost a find one
-    /// segment's opening. The merge rewrites what the writer added (3.2 s per million
-    /// documents), once per writer, and the merge policy then treats the result as one
-    /// segment among those of earlier writers.
     pub fn close(self) -> Result<(), IndexError> {
+        self.writer.wait_merging_threads().map_err(|error| tantivy_error(&self.dir, error))
+    }
+
+    /// [`close`](Self::close), then, when this writer made [`CONSOLIDATE_AT`] segments or
+    /// more, merges them into one.
+    ///
+    /// A search opens every segment (six files, each opened and mapped), about 0.14 ms of a
+    /// whole `esker find` per segment here, where the whole takes 3-4 ms. A writer that
+    /// indexed much at once (a rebuild, a catch-up after an import) leaves one segment per
+    /// memory budget it filled, nine or ten for a million files; merged, they cost a find one
+    /// segment's opening. The merge rewrites what the writer added, about 2-3 s per million
+    /// documents, once, and maps the segments it reads (counted as resident memory while it
+    /// runs), so `esker archive`, whose memory must not grow with the tree, closes without it.
+    pub fn close_merged(self) -> Result<(), IndexError> {
         let IndexWriter { writer, dir, before, .. } = self;
         let index = writer.index().clone();
         writer.wait_merging_threads().map_err(|error| tantivy_error(&dir, error))?;
@@ -261,7 +266,7 @@ impl IndexWriter {
             return Ok(());
         }
         // A writer of its own, now that nothing else merges: the lock was released above,
-        // and if another process took it meanwhile, that process's writer merges later.
+        // and if another process took it meanwhile, its own writer merges later.
         let mut merger: tantivy::IndexWriter<TantivyDocument> =
             match index.writer_with_num_threads(1, MIN_MEMORY_BUDGET) {
                 Ok(merger) => merger,
@@ -274,23 +279,9 @@ impl IndexWriter {
     }
 }
 
-/// Segments of about the same size are merged in fours, where tantivy's default waits for
-/// eight. A search opens every segment (six files, each opened and mapped), which costs
-/// `esker find`, a process per query, about 0.1 ms per segment; with fours, a size level
-/// holds at most three segments. The price is that each document is merged again about
-/// every time its segment's level quadruples instead of every eightfold, in the writer's
-/// background threads. Merges that a commit started are finished by [`IndexWriter::close`].
-/// A writer that made this many segments or more merges them into one when it closes (see
-/// [`IndexWriter::close`]). Two are left as they are: the usual result of an archive run
-/// of up to about 200,000 files, one full memory budget and the rest, where merging would
-/// add a tenth to the run for about 0.14 ms per search.
+/// A writer closed with [`IndexWriter::close_merged`] that made this many segments or more
+/// merges them into one. Two are left as they are: one full memory budget and the rest.
 pub const CONSOLIDATE_AT: usize = 3;
-
-fn merge_policy() -> tantivy::indexer::LogMergePolicy {
-    let mut policy = tantivy::indexer::LogMergePolicy::default();
-    policy.set_min_num_segments(4);
-    policy
-}
 
 fn tantivy_error(dir: &Path, source: TantivyError) -> IndexError {
     IndexError::Tantivy { path: dir.to_owned(), source }

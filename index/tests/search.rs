@@ -376,8 +376,9 @@ fn error_messages_name_the_index() {
     assert!(error.to_string().starts_with("index at /nonexistent/esker-index is locked"));
 }
 
-/// A writer that made three segments or more leaves one when it closes, with every document
-/// and the commit payload; one that made two leaves them.
+/// A writer that made three segments or more leaves one when closed with `close_merged`,
+/// with every document and the commit payload; one that made two leaves them, and `close`
+/// leaves them all.
 #[test]
 fn a_writer_that_made_many_segments_leaves_one() {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -392,7 +393,7 @@ fn a_writer_that_made_many_segments_leaves_one() {
         add(&mut writer, id);
     }
     assert_eq!(index.segment_count().expect("segments"), 3, "a commit flushes a segment");
-    writer.close().expect("close");
+    writer.close_merged().expect("close");
     assert_eq!(index.segment_count().expect("segments"), 1);
     assert_eq!(index.last_file_id().expect("id"), 3);
     expect(&index, "segments", &[1, 2, 3]);
@@ -401,8 +402,15 @@ fn a_writer_that_made_many_segments_leaves_one() {
     for id in 4..=5 {
         add(&mut writer, id);
     }
-    writer.close().expect("close");
+    writer.close_merged().expect("close");
     assert_eq!(index.segment_count().expect("segments"), 3);
     assert_eq!(index.last_file_id().expect("id"), 5);
-    expect(&index, "segments", &[1, 2, 3, 4, 5]);
+
+    let mut writer = index.writer(1, MEMORY).expect("writer");
+    for id in 6..=8 {
+        add(&mut writer, id);
+    }
+    writer.close().expect("close");
+    assert_eq!(index.segment_count().expect("segments"), 6);
+    expect(&index, "segments", &[1, 2, 3, 4, 5, 6, 7, 8]);
 }

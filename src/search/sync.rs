@@ -227,7 +227,7 @@ fn feed(
     }
     report.last_file_id = cursor.0.max(after_seq) as u64;
     writer.commit(report.last_file_id)?;
-    writer.close()?;
+    writer.close_merged()?;
     Ok(report)
 }
 
@@ -317,8 +317,10 @@ impl Follower {
         Ok(self.indexed - before)
     }
 
-    /// Makes what was added searchable, records the position in the index, and leaves the
-    /// segments merged (see [`IndexWriter::close`]).
+    /// Makes what was added searchable, records the position in the index, and waits for
+    /// the segment merges under way. (A run leaves one segment per ~190,000 files: merging
+    /// them would map them all, and an archive's memory must not grow with the tree; see
+    /// [`IndexWriter::close_merged`].)
     pub fn commit(mut self) -> Result<SyncReport> {
         let last_file_id = self.cursor.0.max(self.start) as u64;
         self.writer.commit(last_file_id)?;
