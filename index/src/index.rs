@@ -256,13 +256,11 @@ impl IndexWriter {
         let IndexWriter { writer, dir, before, .. } = self;
         let index = writer.index().clone();
         writer.wait_merging_threads().map_err(|error| tantivy_error(&dir, error))?;
-        let made: Vec<SegmentId> = index
-            .searchable_segment_ids()
-            .map_err(|error| tantivy_error(&dir, error))?
-            .into_iter()
-            .filter(|id| !before.contains(id))
-            .collect();
-        if made.len() < CONSOLIDATE_AT {
+        let made = || -> Result<Vec<SegmentId>, IndexError> {
+            let ids = index.searchable_segment_ids().map_err(|error| tantivy_error(&dir, error))?;
+            Ok(ids.into_iter().filter(|id| !before.contains(id)).collect())
+        };
+        if made()?.len() < CONSOLIDATE_AT {
             return Ok(());
         }
         // A writer of its own, now that nothing else merges: the lock was released above,
@@ -273,6 +271,12 @@ impl IndexWriter {
                 Err(TantivyError::LockFailure(LockError::LockBusy, _)) => return Ok(()),
                 Err(error) => return Err(tantivy_error(&dir, error)),
             };
+        // Listed again under the lock: another writer may have merged some of them away
+        // between the release above and this writer.
+        let made = made()?;
+        if made.len() < CONSOLIDATE_AT {
+            return Ok(());
+        }
         merger.set_merge_policy(Box::new(tantivy::indexer::NoMergePolicy));
         merger.merge(&made).wait().map_err(|error| tantivy_error(&dir, error))?;
         merger.wait_merging_threads().map_err(|error| tantivy_error(&dir, error))

@@ -276,16 +276,14 @@ impl Finder {
         // Older versions and deletion markers are filtered out after the search, so fetch
         // more hits than the limit, and more again until it is filled or the hits run out.
         let mut fetch = if all_versions { limit } else { limit.map(|limit| limit.saturating_mul(4).max(64)) };
-        // The first search runs while the catalog opens.
-        let early = match &self.index {
-            Some((index, _)) => Some(index.search(query, fetch)?),
-            None => None,
-        };
+        // The first search runs while the catalog opens. Its error waits for the catalog
+        // too, which may be migrating: the process must not exit under it.
+        let early = self.index.as_ref().map(|(index, _)| index.search(query, fetch));
         let caught_up = self.ready()?;
         let Some(catalog) = &mut self.catalog else { return Ok(empty(true)) };
         let Some((index, _)) = &self.index else { return Ok(empty(false)) };
         let mut hits = match early {
-            Some(hits) if !caught_up => hits,
+            Some(hits) if !caught_up => hits?,
             _ => index.search(query, fetch)?,
         };
         let mut total_is_upper_bound = false;

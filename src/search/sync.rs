@@ -227,8 +227,17 @@ fn feed(
     }
     report.last_file_id = cursor.0.max(after_seq) as u64;
     writer.commit(report.last_file_id)?;
-    writer.close_merged()?;
+    settle(writer.close_merged());
     Ok(report)
+}
+
+/// After a writer's commit, which made its rows searchable, what closing it does (waiting
+/// for merges, merging what it made) only makes later searches faster: a failure there is
+/// a warning, and the next writer merges instead.
+fn settle(closed: std::result::Result<(), esker_index::IndexError>) {
+    if let Err(error) = closed {
+        tracing::warn!("the index holds every row, but merging its segments failed: {error}");
+    }
 }
 
 /// Takes the index writer (`Locked` when another process holds it), then reads the last
@@ -269,7 +278,7 @@ impl Reindexer {
             rewritten += records.len() as u64;
         }
         self.writer.commit(self.last)?;
-        self.writer.close()?;
+        settle(self.writer.close());
         Ok(rewritten)
     }
 }
@@ -324,7 +333,7 @@ impl Follower {
     pub fn commit(mut self) -> Result<SyncReport> {
         let last_file_id = self.cursor.0.max(self.start) as u64;
         self.writer.commit(last_file_id)?;
-        self.writer.close()?;
+        settle(self.writer.close());
         Ok(SyncReport { indexed: self.indexed, last_file_id })
     }
 }
