@@ -4,7 +4,7 @@ use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
 use tantivy::collector::{Collector, SegmentCollector};
-use tantivy::columnar::Column;
+use tantivy::columnar::{Column, ColumnType, DynamicColumnHandle};
 use tantivy::{DocId, Score, SegmentOrdinal, SegmentReader};
 
 use crate::index::Hit;
@@ -77,9 +77,41 @@ impl Best {
 }
 
 pub(crate) struct HitSegmentCollector {
-    file_ids: Column<u64>,
+    file_ids: FileIds,
     scored: bool,
     best: Best,
+}
+
+/// A segment's file id column, opened at its first hit: opening it reads the column's block
+/// index (about 0.1 ms for half a million documents), which a segment without hits, such as
+/// every segment of a query that matches nothing, never needs.
+enum FileIds {
+    Closed(DynamicColumnHandle),
+    Open(Column<u64>),
+    Failed(String),
+}
+
+impl FileIds {
+    fn get(&mut self, doc: DocId) -> Option<u64> {
+        if let FileIds::Closed(handle) = self {
+            let opened: std::io::Result<Option<Column<u64>>> = handle.open().map(Into::into);
+            *self = match opened {
+                Ok(Some(column)) => FileIds::Open(column),
+                Ok(None) => FileIds::Failed("the file_id column is not a u64 column".into()),
+                Err(error) => FileIds::Failed(format!("cannot open the file_id column: {error}")),
+            };
+        }
+        match self {
+            FileIds::Open(column) => column.first(doc),
+            _ => None,
+        }
+    }
+}
+
+/// One segment's hits, and why its file ids could not be read, if they could not.
+pub(crate) struct SegmentHits {
+    hits: Vec<Hit>,
+    error: Option<String>,
 }
 
 impl Collector for HitCollector {
@@ -91,19 +123,22 @@ impl Collector for HitCollector {
         _segment_ordinal: SegmentOrdinal,
         segment: &SegmentReader,
     ) -> tantivy::Result<HitSegmentCollector> {
-        Ok(HitSegmentCollector {
-            file_ids: segment.fast_fields().u64("file_id")?,
-            scored: self.scored,
-            best: Best::new(self.limit),
-        })
+        let handle = segment
+            .fast_fields()
+            .dynamic_column_handle("file_id", ColumnType::U64)?
+            .ok_or_else(|| tantivy::TantivyError::FieldNotFound("file_id".into()))?;
+        Ok(HitSegmentCollector { file_ids: FileIds::Closed(handle), scored: self.scored, best: Best::new(self.limit) })
     }
 
     fn requires_scoring(&self) -> bool {
         self.scored
     }
 
-    fn merge_fruits(&self, segment_hits: Vec<Vec<Hit>>) -> tantivy::Result<Vec<Hit>> {
-        let mut hits: Vec<Hit> = segment_hits.into_iter().flatten().collect();
+    fn merge_fruits(&self, segment_hits: Vec<SegmentHits>) -> tantivy::Result<Vec<Hit>> {
+        if let Some(error) = segment_hits.iter().find_map(|segment| segment.error.clone()) {
+            return Err(tantivy::TantivyError::InternalError(error));
+        }
+        let mut hits: Vec<Hit> = segment_hits.into_iter().flat_map(|segment| segment.hits).collect();
         hits.sort_unstable_by_key(|hit| Ranked(*hit));
         if let Some(limit) = self.limit {
             hits.truncate(limit);
@@ -113,16 +148,20 @@ impl Collector for HitCollector {
 }
 
 impl SegmentCollector for HitSegmentCollector {
-    type Fruit = Vec<Hit>;
+    type Fruit = SegmentHits;
 
     fn collect(&mut self, doc: DocId, score: Score) {
-        if let Some(file_id) = self.file_ids.first(doc) {
+        if let Some(file_id) = self.file_ids.get(doc) {
             let score = if self.scored { score } else { 0.0 };
             self.best.push(Hit { file_id, score });
         }
     }
 
-    fn harvest(self) -> Vec<Hit> {
-        self.best.into_vec()
+    fn harvest(self) -> SegmentHits {
+        let error = match self.file_ids {
+            FileIds::Failed(error) => Some(error),
+            _ => None,
+        };
+        SegmentHits { hits: self.best.into_vec(), error }
     }
 }
