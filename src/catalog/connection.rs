@@ -18,6 +18,12 @@ pub const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migration
 /// Key of the PostgreSQL advisory lock held while migrating.
 const MIGRATION_LOCK: i64 = 0x6573_6b65_7200_0001;
 
+/// The newest SQLite migration this build knows: a catalog it has opened has that schema.
+pub fn newest_sqlite_migration() -> Option<String> {
+    let migrations = MigrationSource::<Sqlite>::migrations(&SQLITE_MIGRATIONS).ok()?;
+    migrations.iter().map(|migration| migration.name().version().to_string()).max()
+}
+
 /// Where the catalog lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CatalogLocation {
@@ -105,6 +111,13 @@ impl Catalog {
         }
         catalog.migrate_from(&applied)?;
         Ok(Some(catalog))
+    }
+
+    /// Opens a SQLite catalog that is known to exist with this build's schema (a
+    /// [`Stamp`](crate::search) vouches for it, taken from its files as they are): without
+    /// reading the applied migrations.
+    pub fn open_current(location: &CatalogLocation) -> Result<Catalog, CatalogError> {
+        Self::connect(location)
     }
 
     /// Opens an existing, up-to-date catalog for reading only: never creates or migrates
@@ -302,18 +315,7 @@ mod tests {
         let wal = dir.path().join("catalog.db-wal");
         let location = CatalogLocation::Sqlite(dir.path().join("catalog.db"));
         let mut writer = Catalog::open(&location).expect("create");
-        let run = super::super::NewRun {
-            started_at: 1,
-            state: "running",
-            host: "h",
-            roots: "[]",
-            roots_key: "k",
-            store: "local",
-            description: "",
-            tags: "",
-            options: "{}",
-        };
-        writer.create_run(&run).expect("write");
+        writer.create_run(&super::super::NewRun::for_tests()).expect("write");
         assert!(std::fs::metadata(&wal).expect("log").len() > 0);
         writer.close_at_exit();
         assert!(!wal.exists(), "checkpointed and removed");

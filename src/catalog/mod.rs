@@ -17,7 +17,7 @@ mod transfer;
 pub use any::{AnyConnection, RunAny};
 pub use attributes::{FileAttributes, IdentityRow, PrincipalRow};
 pub use bundles::{BUNDLE_FAILED, BUNDLE_STORED, BUNDLE_UPLOADING};
-pub use connection::{Catalog, CatalogLocation, SchemaStatus, mask_password};
+pub use connection::{Catalog, CatalogLocation, SchemaStatus, mask_password, newest_sqlite_migration};
 pub use error::CatalogError;
 pub use files::{PendingFile, StoredBundle, path_hash};
 pub use history::{DEDUP_MIN_SIZE, FILE_ARCHIVED, FILE_DELETED};

@@ -49,6 +49,24 @@ pub struct NewRun<'a> {
     pub options: &'a str,
 }
 
+#[cfg(test)]
+impl NewRun<'static> {
+    /// A run row for tests that need one in the catalog.
+    pub(crate) fn for_tests() -> NewRun<'static> {
+        NewRun {
+            started_at: 1,
+            state: "running",
+            host: "h",
+            roots: "[]",
+            roots_key: "k",
+            store: "local",
+            description: "",
+            tags: "",
+            options: "{}",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, Serialize, Deserialize)]
 #[diesel(table_name = bundles)]
 pub struct Bundle {

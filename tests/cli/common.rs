@@ -79,6 +79,12 @@ impl Env {
 
     /// `esker --home HOME` with a clean environment.
     pub fn esker(&self) -> Command {
+        self.esker_in(&self.home)
+    }
+
+    /// `esker --home HOME` for another home, on this env's catalog (when it is not the
+    /// home's own SQLite file) and with the same clean environment.
+    pub fn esker_in(&self, home: &Path) -> Command {
         let mut command = Command::cargo_bin("esker").expect("binary");
         command
             .env_remove("ESKER_HOME")
@@ -90,7 +96,7 @@ impl Env {
             .env("ESKER_SYSTEM_CONFIG", self.dir.path().join("no-system-config.toml"))
             .env("NO_COLOR", "1")
             .arg("--home")
-            .arg(&self.home);
+            .arg(home);
         match &self.catalog_url {
             Some(url) => command.env("ESKER_CATALOG_URL", url),
             None => command.env_remove("ESKER_CATALOG_URL"),

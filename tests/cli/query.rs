@@ -113,3 +113,45 @@ fn find_on_a_fresh_home_matches_nothing() {
     assert!(stderr(&output).contains("nothing archived yet"), "{}", stderr(&output));
     assert!(!env.home.exists());
 }
+
+#[test]
+fn a_find_after_another_home_wrote_the_catalog_sees_the_new_files() {
+    // Two homes share one SQLite catalog, each with an index of its own. Once a find in the
+    // second home has checked its index against the catalog, it stamps the index as
+    // complete, and later finds that match nothing skip the catalog. An archive from the
+    // first home then changes the catalog without touching that index: the stamp must no
+    // longer hold, and the next find must catch up.
+    if on_postgres() {
+        return; // stamps are for SQLite catalogs; PostgreSQL is always asked
+    }
+    let env = Env::new();
+    write(&env.src.join("alpha/first.txt"), b"1");
+    env.archive(&[]);
+    let other = env.dir.path().join("other-home");
+    let catalog = format!("sqlite://{}", env.home.join("catalog.db").display());
+    let find = |query: &str| {
+        env.esker_in(&other)
+            .env("ESKER_CATALOG_URL", &catalog)
+            .env("ESKER_LOG", "esker=debug")
+            .args(["find", "--json", query])
+            .output()
+            .expect("run esker")
+    };
+    for _ in 0..2 {
+        assert_eq!(find("zebra").status.code(), Some(1));
+    }
+    assert!(other.join("index/catalog-stamp.json").is_file(), "the second find stamps the index");
+    let output = find("zebra");
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("catalog stamp"), "answered from the index alone: {}", stderr(&output));
+    let output = find("first");
+    assert_eq!(json_lines(&output.stdout).len(), 1, "matches still read the catalog: {}", stderr(&output));
+
+    write(&env.src.join("alpha/zebra.txt"), b"z");
+    env.archive(&[]);
+    let output = find("zebra");
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let found = json_lines(&output.stdout);
+    assert_eq!(found.len(), 1);
+    assert!(found[0]["path"].as_str().expect("path").ends_with("alpha/zebra.txt"));
+}
