@@ -1,6 +1,6 @@
 # Section `hash` of scripts/bench.sh: BLAKE3 over the same files, `b3sum` next to esker.
 # esker has no hash-only mode, so its side is a full `esker archive` to the local store,
-# which hashes every file (BLAKE3 and SHA-256) and does everything else an archive does:
+# which hashes every file and every bundle (BLAKE3) and does everything else an archive does:
 # the comparison bounds esker's hashing from above, it does not isolate it. Sourced.
 #
 # Settings (environment):
@@ -60,7 +60,7 @@ section_hash() {
     table --title "BLAKE3 over the same files: $name" \
       --note "tree $(tree_note "$tree")" \
       --note "esker has no hash-only mode: its row is a full archive to the local store (fresh home, \`sync\` first), which" \
-      --note "  hashes every file with BLAKE3 and SHA-256 and also tars, catalogs, indexes and fsyncs. An upper bound on its hashing." \
+      --note "  hashes every file and every bundle with BLAKE3 and also tars, catalogs, indexes and fsyncs. An upper bound on its hashing." \
       --note "b3sum: find TREE -type f -print0 | xargs -0 b3sum > /dev/null (one b3sum at a time; for small files b3sum" \
       --note "  hashes one file after another on one thread). The -P row runs $cpus b3sum processes of 1000 files each." \
       --note "Peak RSS of the b3sum rows is the largest single process of the pipeline. MiB/s = file data / wall." \
