@@ -20,8 +20,16 @@ const MIGRATION_LOCK: i64 = 0x6573_6b65_7200_0001;
 
 /// The newest SQLite migration this build knows: a catalog it has opened has that schema.
 pub fn newest_sqlite_migration() -> Option<String> {
-    let migrations = MigrationSource::<Sqlite>::migrations(&SQLITE_MIGRATIONS).ok()?;
-    migrations.iter().map(|migration| migration.name().version().to_string()).max()
+    versions::<Sqlite>(&SQLITE_MIGRATIONS).ok()?.into_iter().max()
+}
+
+/// The versions of the migrations in `source`, for backend `DB`.
+fn versions<DB: diesel::backend::Backend>(source: &EmbeddedMigrations) -> diesel::migration::Result<Vec<String>>
+where
+    EmbeddedMigrations: MigrationSource<DB>,
+{
+    let migrations = MigrationSource::<DB>::migrations(source)?;
+    Ok(migrations.iter().map(|migration| migration.name().version().to_string()).collect())
 }
 
 /// Where the catalog lives.
@@ -113,9 +121,9 @@ impl Catalog {
         Ok(Some(catalog))
     }
 
-    /// Opens a SQLite catalog that is known to exist with this build's schema (a
-    /// [`Stamp`](crate::search) vouches for it, taken from its files as they are): without
-    /// reading the applied migrations.
+    /// Opens a SQLite catalog that is known to exist with this build's schema (`find`'s
+    /// catalog stamp vouches for it, taken from its files as they are): without reading the
+    /// applied migrations.
     pub fn open_current(location: &CatalogLocation) -> Result<Catalog, CatalogError> {
         Self::connect(location)
     }
@@ -176,10 +184,8 @@ impl Catalog {
 
     fn known(&self) -> Result<Vec<String>, CatalogError> {
         let known = match &self.connection {
-            AnyConnection::Sqlite(_) => MigrationSource::<Sqlite>::migrations(&SQLITE_MIGRATIONS)
-                .map(|list| list.iter().map(|migration| migration.name().version().to_string()).collect()),
-            AnyConnection::Postgres(_) => MigrationSource::<Pg>::migrations(&POSTGRES_MIGRATIONS)
-                .map(|list| list.iter().map(|migration| migration.name().version().to_string()).collect()),
+            AnyConnection::Sqlite(_) => versions::<Sqlite>(&SQLITE_MIGRATIONS),
+            AnyConnection::Postgres(_) => versions::<Pg>(&POSTGRES_MIGRATIONS),
         };
         known.map_err(|error| self.migrate_error(error))
     }

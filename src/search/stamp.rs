@@ -69,12 +69,8 @@ impl Fingerprint {
         let log_state = FileState::of(&log.metadata().ok()?);
         let mut header = Vec::with_capacity(32);
         log.by_ref().take(32).read_to_end(&mut header).ok()?;
-        Some(Fingerprint { database: database_state, log: log_state, log_header: hex(&header) })
+        Some(Fingerprint { database: database_state, log: log_state, log_header: hex::encode(header) })
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
 /// What the stamp file holds: which catalog, at which schema, looked like what when the
