@@ -160,6 +160,11 @@ pub struct Finder {
     /// The index is known to hold every row of the catalog without asking it: a query that
     /// matches nothing is answered without the catalog.
     complete: bool,
+    /// The stamp that vouched for the index, while it does.
+    stamp: Option<Stamp>,
+    /// The catalog was opened as an unchanging file, without locks ([`Catalog::open_snapshot`]):
+    /// what was read from it counts only if the stamp still holds afterwards.
+    snapshot: bool,
     /// Whether [`Finder::ready`] has run.
     ready: bool,
     /// None when the home has no catalog yet.
@@ -183,6 +188,12 @@ impl Opened {
     /// exists and has this build's schema, and nothing about it needs checking.
     fn current(location: &CatalogLocation) -> Result<Opened> {
         Ok(Opened { catalog: Catalog::open_current(location)?, last: 0, fingerprint: None })
+    }
+
+    /// The same, when the stamp also showed an empty write-ahead log: the database file
+    /// alone, read as a snapshot.
+    fn snapshot(path: &std::path::Path) -> Result<Opened> {
+        Ok(Opened { catalog: Catalog::open_snapshot(path)?, last: 0, fingerprint: None })
     }
 
     /// Opens the catalog at `location`, migrating it if needed; None when there is none.
@@ -268,13 +279,16 @@ impl Finder {
     /// Opens the index as it is, and starts opening the catalog (if there is one) unless a
     /// stamp shows that the index holds all of it.
     pub fn open(settings: &Settings) -> Result<Finder> {
-        let location = settings.catalog.clone();
-        let index_dir = settings.home.index.clone();
+        Finder::at(settings.catalog.clone(), settings.home.index.clone())
+    }
+
+    /// [`Finder::open`] for the catalog at `location` and the index in `index_dir`.
+    pub fn at(location: CatalogLocation, index_dir: std::path::PathBuf) -> Result<Finder> {
         let stamped = match &location {
             CatalogLocation::Sqlite(path) => Stamp::holding(&index_dir, path),
             CatalogLocation::Postgres(_) => None,
         };
-        let opening = match stamped {
+        let opening = match &stamped {
             Some(_) => None,
             None => Some(Opening::start(location.clone())?),
         };
@@ -289,8 +303,22 @@ impl Finder {
                 return Err(error.into());
             }
         };
-        let complete = stamped.is_some() && stamped == index.as_ref().map(|(_, last)| *last);
-        Ok(Finder { location, opening, complete, ready: false, catalog: None, index, index_dir })
+        let complete = stamped
+            .as_ref()
+            .map(Stamp::sequence)
+            .is_some_and(|held| Some(held) == index.as_ref().map(|(_, last)| *last));
+        let stamp = stamped.filter(|_| complete);
+        Ok(Finder {
+            location,
+            opening,
+            complete,
+            stamp,
+            snapshot: false,
+            ready: false,
+            catalog: None,
+            index,
+            index_dir,
+        })
     }
 
     /// Waits for the catalog, and brings the index up to date with it when it lacks rows
@@ -302,7 +330,13 @@ impl Finder {
         }
         let opened = match self.opening.take() {
             Some(opening) => opening.wait()?,
-            None if self.complete => Some(Opened::current(&self.location)?),
+            None if self.complete => match (&self.stamp, &self.location) {
+                (Some(stamp), CatalogLocation::Sqlite(path)) if stamp.log_is_empty() => {
+                    self.snapshot = true;
+                    Some(Opened::snapshot(path)?)
+                }
+                _ => Some(Opened::current(&self.location)?),
+            },
             None => Opened::open(&self.location)?,
         };
         let Some(Opened { mut catalog, last, fingerprint }) = opened else { return Ok(false) };
@@ -352,6 +386,27 @@ impl Finder {
     /// Runs `query`. `limit` None = every match. Unless `all_versions`, each path shows up
     /// once, as its latest version.
     pub fn find(&mut self, query: &Query, limit: Option<usize>, all_versions: bool) -> Result<FindResult> {
+        let found = self.find_once(query, limit, all_versions);
+        if !self.snapshot {
+            return found;
+        }
+        // Read without locks: the rows count only if nothing was committed or checkpointed
+        // meanwhile, which the catalog's files show. Otherwise (or if the reads failed, a
+        // checkpoint rewriting pages under them) the catalog is opened as usual and the
+        // query runs again, the index catching up first if it has to.
+        if found.is_ok() && self.stamp.as_ref().is_some_and(Stamp::still_holds) {
+            return found;
+        }
+        tracing::debug!("the catalog changed while it was read as a snapshot; reading it again");
+        self.catalog = None;
+        self.stamp = None;
+        self.snapshot = false;
+        self.complete = false;
+        self.ready = false;
+        self.find_once(query, limit, all_versions)
+    }
+
+    fn find_once(&mut self, query: &Query, limit: Option<usize>, all_versions: bool) -> Result<FindResult> {
         let empty =
             |empty_catalog| FindResult { matches: Vec::new(), total: 0, total_is_upper_bound: false, empty_catalog };
         // Older versions and deletion markers are filtered out after the search, so fetch
@@ -395,5 +450,93 @@ impl Finder {
         let records = catalog.records_by_ids(&ids)?;
         let matches = matches_of(catalog, records)?;
         Ok(FindResult { matches, total, total_is_upper_bound, empty_catalog: false })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::{NewFile, NewRun, PendingFile};
+
+    /// A `skipped` row (no bundle needed) for `name` in `/src`.
+    fn row(run_id: i64, name: &str) -> PendingFile {
+        PendingFile {
+            dir_path: b"/src".to_vec(),
+            row: NewFile {
+                run_id,
+                dir_id: 0,
+                name: name.as_bytes().to_vec(),
+                name_text: name.to_string(),
+                kind: "file".into(),
+                size: 1,
+                mode: 0o644,
+                uid: 0,
+                gid: 0,
+                mtime_ns: 0,
+                atime_ns: 0,
+                ctime_ns: 0,
+                inode: 1,
+                device: 1,
+                link_target: None,
+                blake3: None,
+                bundle_id: None,
+                header_offset: None,
+                data_offset: None,
+                state: "skipped".into(),
+                reason: Some("test".into()),
+                origin_id: None,
+                seq: 0,
+            },
+            attributes: None,
+        }
+    }
+
+    fn names(result: &FindResult) -> Vec<&str> {
+        let mut names: Vec<&str> = result.matches.iter().map(|found| found.path.as_str()).collect();
+        names.sort_unstable();
+        names
+    }
+
+    /// A stamped, checkpointed catalog is read as a snapshot; a commit made after the stamp
+    /// was checked is not missed: the snapshot is thrown away and the catalog read again.
+    #[test]
+    fn a_snapshot_read_while_the_catalog_changes_is_read_again() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let database = dir.path().join("catalog.db");
+        let location = CatalogLocation::Sqlite(database.clone());
+        let index_dir = dir.path().join("index");
+        let query = esker_index::parse_query("first").expect("query");
+
+        let mut writer = Catalog::open(&location).expect("create");
+        let run_id = writer.create_run(&NewRun::for_tests()).expect("run");
+        writer.insert_rows(run_id, vec![row(run_id, "first.txt")]).expect("rows");
+        drop(writer); // the last connection: checkpointed, the log removed
+
+        // A reader keeps the (empty) log in place, as `find`'s own exit does.
+        let mut keeper = Catalog::open_existing(&location).expect("open").expect("exists");
+        keeper.list_runs().expect("read");
+
+        // The first find builds the index and stamps it.
+        let mut finder = Finder::at(location.clone(), index_dir.clone()).expect("finder");
+        assert_eq!(names(&finder.find(&query, None, false).expect("find")), ["/src/first.txt"]);
+        assert!(!finder.snapshot);
+        drop(finder);
+
+        let mut finder = Finder::at(location.clone(), index_dir.clone()).expect("finder");
+        assert!(finder.complete, "the stamp holds");
+        assert_eq!(names(&finder.find(&query, None, false).expect("find")), ["/src/first.txt"]);
+        assert!(finder.snapshot, "read as a snapshot: the stamp showed an empty log");
+        drop(finder);
+
+        // A commit between the stamp check and the reads: the snapshot would not see it
+        // (it is in the log), nor would the index.
+        let mut finder = Finder::at(location.clone(), index_dir.clone()).expect("finder");
+        assert!(finder.complete);
+        let mut writer = Catalog::open_existing(&location).expect("open").expect("exists");
+        writer.insert_rows(run_id, vec![row(run_id, "first-again.txt")]).expect("rows");
+        let result = finder.find(&query, None, false).expect("find");
+        assert_eq!(names(&result), ["/src/first-again.txt", "/src/first.txt"]);
+        assert!(!finder.snapshot, "read again the usual way");
+        drop(keeper);
     }
 }

@@ -107,16 +107,32 @@ impl Stamp {
         }
     }
 
-    /// When the stamp beside the index is for the catalog at `catalog` as its files are
-    /// now, the index commit number it vouches for: an index whose last commit has that
-    /// number holds every row of the catalog.
-    pub fn holding(index_dir: &Path, catalog: &Path) -> Option<i64> {
+    /// The stamp beside the index when it is for the catalog at `catalog` as its files are
+    /// now. Its [`Stamp::sequence`] is the index commit number it vouches for: an index whose
+    /// last commit has that number holds every row of the catalog.
+    pub fn holding(index_dir: &Path, catalog: &Path) -> Option<Stamp> {
         let bytes = std::fs::read(index_dir.join(STAMP_FILE)).ok()?;
         let stamp = serde_json::from_slice::<Stamp>(&bytes).ok()?;
         let holds = stamp.catalog == catalog
             && Some(&stamp.schema) == crate::catalog::newest_sqlite_migration().as_ref()
-            && Fingerprint::take(catalog).as_ref() == Some(&stamp.fingerprint);
-        holds.then_some(stamp.sequence)
+            && stamp.still_holds();
+        holds.then_some(stamp)
+    }
+
+    pub fn sequence(&self) -> i64 {
+        self.sequence
+    }
+
+    /// Whether the catalog's write-ahead log was empty: the database file alone held every
+    /// commit.
+    pub fn log_is_empty(&self) -> bool {
+        self.fingerprint.log.size == 0
+    }
+
+    /// Whether the catalog's files still look as they did: nothing has been committed or
+    /// checkpointed since.
+    pub fn still_holds(&self) -> bool {
+        Fingerprint::take(&self.catalog).as_ref() == Some(&self.fingerprint)
     }
 }
 
@@ -165,19 +181,27 @@ mod tests {
         }
     }
 
+    /// The index commit number the fixture's stamp vouches for, if it holds.
+    fn held(fixture: &Fixture) -> Option<i64> {
+        Stamp::holding(&fixture.index, &fixture.database).map(|stamp| stamp.sequence())
+    }
+
     #[test]
     fn a_stamp_holds_until_the_catalog_is_written() {
         let (fixture, mut writer) = Fixture::stamped(7);
-        assert_eq!(Stamp::holding(&fixture.index, &fixture.database), Some(7));
+        assert_eq!(held(&fixture), Some(7));
         // Readers change nothing.
         let mut reader = Catalog::open_existing(&fixture.location()).expect("open").expect("exists");
         assert_eq!(reader.list_runs().expect("runs").len(), 1);
-        assert_eq!(Stamp::holding(&fixture.index, &fixture.database), Some(7));
+        assert_eq!(held(&fixture), Some(7));
         // Another catalog path: not this stamp's.
-        assert_eq!(Stamp::holding(&fixture.index, &fixture.dir.path().join("other.db")), None);
+        assert_eq!(
+            Stamp::holding(&fixture.index, &fixture.dir.path().join("other.db")).map(|stamp| stamp.sequence()),
+            None
+        );
         // Any commit, in the same second or not, ends it.
         writer.create_run(&run()).expect("write");
-        assert_eq!(Stamp::holding(&fixture.index, &fixture.database), None);
+        assert_eq!(held(&fixture), None);
     }
 
     #[test]
@@ -194,7 +218,7 @@ mod tests {
         let after = Fingerprint::take(&fixture.database).expect("fingerprint");
         assert_eq!(before.log.size, after.log.size, "the log was written over, not grown");
         assert_ne!(before.log_header, after.log_header, "a new header");
-        assert_eq!(Stamp::holding(&fixture.index, &fixture.database), None);
+        assert_eq!(held(&fixture), None);
     }
 
     #[test]
@@ -203,9 +227,9 @@ mod tests {
         // The last connection closes: SQLite checkpoints and removes the log.
         drop(writer);
         assert!(Fingerprint::take(&fixture.database).is_none());
-        assert_eq!(Stamp::holding(&fixture.index, &fixture.database), None);
+        assert_eq!(held(&fixture), None);
         // An unreadable or foreign stamp file is no stamp either.
         std::fs::write(fixture.index.join(STAMP_FILE), b"{").expect("write");
-        assert_eq!(Stamp::holding(&fixture.index, &fixture.database), None);
+        assert_eq!(held(&fixture), None);
     }
 }
