@@ -7,8 +7,6 @@ mod inventory;
 mod output;
 mod retrieval;
 
-use clap::Parser;
-
 pub use args::{Cli, Command};
 
 use crate::config::Settings;
@@ -30,8 +28,8 @@ impl From<u8> for ExitCode {
 
 /// Runs esker with the process arguments; returns the exit status (see [`ExitCode`]).
 pub fn main() -> u8 {
-    let cli = Cli::parse();
-    init_logging(cli.verbose, cli.quiet);
+    let cli = Cli::from_process();
+    init_logging(cli.global.verbose, cli.global.quiet);
     let code = match run(cli) {
         Ok(code) => code,
         Err(Error::BrokenPipe) => ExitCode::SUCCESS,
@@ -47,14 +45,14 @@ pub fn main() -> u8 {
 }
 
 fn run(cli: Cli) -> Result<ExitCode, Error> {
-    let settings = Settings::load(cli.home.as_deref())?;
-    if !cli.quiet {
+    let settings = Settings::load(cli.global.home.as_deref())?;
+    if !cli.global.quiet {
         for warning in &settings.warnings {
             eprintln!("warning: {warning}");
         }
     }
     match cli.command {
-        Command::Archive(args) => commands::archive(&settings, *args, cli.quiet),
+        Command::Archive(args) => commands::archive(&settings, *args, cli.global.quiet),
         Command::Find(args) => commands::find(&settings, args),
         Command::Bundles(args) => commands::bundles(&settings, args),
         Command::Runs(args) => commands::runs(&settings, args),
@@ -62,7 +60,7 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
         Command::Jobs(args) => retrieval::jobs(&settings, args),
         Command::Poll(args) => retrieval::poll(&settings, args),
         Command::Status(args) => commands::status(&settings, args),
-        Command::Reindex { incremental } => commands::reindex(&settings, cli.quiet, incremental),
+        Command::Reindex { incremental } => commands::reindex(&settings, cli.global.quiet, incremental),
         Command::Config(command) => commands::config(&settings, command),
         Command::Catalog(command) => commands::catalog(&settings, command),
         Command::Identities(command) => identities::run(&settings, command),
