@@ -137,10 +137,12 @@ impl Catalog {
 
     /// Whether any file has recorded xattrs or ACL entries (lets the indexer skip lookups).
     pub fn has_attributes(&mut self) -> Result<bool, CatalogError> {
-        let xattr: Option<i64> = xattrs::table.select(xattrs::file_id).first_any(&mut self.connection).optional()?;
-        let principal: Option<i64> =
-            principals::table.select(principals::file_id).first_any(&mut self.connection).optional()?;
-        Ok(xattr.is_some() || principal.is_some())
+        // One statement: `find` asks this once per query with matches.
+        use diesel::dsl::exists;
+        Ok(diesel::select(
+            exists(xattrs::table.select(xattrs::file_id)).or(exists(principals::table.select(principals::file_id))),
+        )
+        .get_result_any(&mut self.connection)?)
     }
 
     /// The xattrs of each of `file_ids` that has any, sorted by name.
