@@ -17,6 +17,11 @@
 //! fingerprint as it was, whatever the clock's resolution. A catalog whose log is missing
 //! (the last writer closed it, or another journal mode) has no fingerprint: `find` then
 //! opens it as before.
+//!
+//! A stamp taken while the log was empty also says that the database file alone holds every
+//! commit: `find` then reads the rows of its matches from that file as an immutable snapshot
+//! ([`crate::catalog::Catalog::open_snapshot`]), and trusts them only if the stamp still
+//! holds after the reads ([`Stamp::still_holds`]).
 
 use std::io::Read;
 use std::os::unix::fs::MetadataExt;
