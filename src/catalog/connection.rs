@@ -338,7 +338,9 @@ fn lock_file(database: &Path) -> std::io::Result<std::fs::File> {
 fn snapshot_uri(path: &Path) -> String {
     use std::fmt::Write;
     use std::os::unix::ffi::OsStrExt;
-    let mut uri = String::from("file:");
+    // An absolute path gets an empty authority (`file:///srv/…`): after a bare `file:`, a
+    // path starting with `//` would be read as a host name.
+    let mut uri = String::from(if path.is_absolute() { "file://" } else { "file:" });
     for &byte in path.as_os_str().as_bytes() {
         if byte.is_ascii_alphanumeric() || b"/-._~".contains(&byte) {
             uri.push(char::from(byte));
@@ -378,8 +380,9 @@ mod tests {
     /// writes nothing beside it (no log, no shared-memory index, no lock file).
     #[test]
     fn a_snapshot_opens_awkward_paths_and_leaves_no_files() {
-        assert_eq!(snapshot_uri(Path::new("/a/b.db")), "file:/a/b.db?mode=ro&immutable=1");
-        assert_eq!(snapshot_uri(Path::new("/a b/c?d#e%f.db")), "file:/a%20b/c%3Fd%23e%25f.db?mode=ro&immutable=1");
+        assert_eq!(snapshot_uri(Path::new("/a/b.db")), "file:///a/b.db?mode=ro&immutable=1");
+        assert_eq!(snapshot_uri(Path::new("/a b/c?d#e%f.db")), "file:///a%20b/c%3Fd%23e%25f.db?mode=ro&immutable=1");
+        assert_eq!(snapshot_uri(Path::new("a/b.db")), "file:a/b.db?mode=ro&immutable=1");
         let dir = tempfile::tempdir().expect("tempdir");
         let folder = dir.path().join("a b?c#d%e=f&g");
         std::fs::create_dir(&folder).expect("mkdir");
@@ -396,6 +399,9 @@ mod tests {
         let after: Vec<_> =
             std::fs::read_dir(&folder).expect("list").map(|entry| entry.expect("entry").file_name()).collect();
         assert_eq!(before, after);
+        // A path that starts with two slashes is still a path, not a host.
+        let doubled = PathBuf::from(format!("/{}", path.display()));
+        assert_eq!(Catalog::open_snapshot(&doubled).expect("snapshot").list_runs().expect("runs").len(), 1);
         // A file that is not there is an error, not a new catalog.
         assert!(Catalog::open_snapshot(&folder.join("missing.db")).is_err());
         assert!(!folder.join("missing.db").exists());
