@@ -4,7 +4,8 @@
 # For each size and backend, examples/catalog_bench.rs catalogs N synthetic files (1000 per
 # bundle, through esker's own Catalog API, timing only the catalog calls) into a fresh
 # catalog and builds the index; then `esker find` runs as a whole process, BENCH_FIND_RUNS
-# times each, for a selective, a broad and a no-hit query (hyperfine when available).
+# times each in BENCH_FIND_ROUNDS rounds alternating with plocate, for a selective, a broad and a
+# no-hit query (hyperfine when available).
 #
 # Settings (environment):
 #   BENCH_CATALOG_SIZES     file counts, space-separated (default 1000000). 10 million is
@@ -12,6 +13,8 @@
 #                           for how long it takes)
 #   BENCH_CATALOG_BACKENDS  backends to measure (default "sqlite postgres")
 #   BENCH_FIND_RUNS         runs of each find measurement (default 20, at least 10)
+#   BENCH_FIND_ROUNDS       rounds those runs are split into, alternating with plocate's
+#                           (default 4)
 #   CATALOG_BENCH_BIN       use this catalog_bench binary instead of building the example
 #
 # Next to each find, `plocate` (Debian package `plocate`, installed with apt-get as root)
@@ -22,9 +25,12 @@
 CATALOG_TSV="" # one line per size and backend, for the tables
 
 catalog_prepare() {
-  local runs=${BENCH_FIND_RUNS:-20}
+  local runs=${BENCH_FIND_RUNS:-20} rounds=${BENCH_FIND_ROUNDS:-4}
   [[ "$runs" =~ ^[0-9]+$ ]] && [ "$runs" -ge 10 ] || die "BENCH_FIND_RUNS must be a number of at least 10"
+  [[ "$rounds" =~ ^[1-9][0-9]*$ ]] && [ "$rounds" -le "$runs" ] ||
+    die "BENCH_FIND_ROUNDS must be a number from 1 to BENCH_FIND_RUNS ($runs)"
   FIND_RUNS=$runs
+  FIND_ROUNDS=$rounds
   local size
   for size in ${BENCH_CATALOG_SIZES:-1000000}; do
     [[ "$size" =~ ^[1-9][0-9]*$ ]] || die "BENCH_CATALOG_SIZES: \`$size\` is not a positive number"
@@ -57,9 +63,9 @@ catalog_prepare() {
       log "could not install hyperfine; timing find with a shell loop"
   fi
   if command -v hyperfine >/dev/null; then
-    FIND_TIMER="hyperfine ($(hyperfine --version | head -n 1)), $FIND_RUNS runs after 2 warm-up runs"
+    FIND_TIMER="hyperfine ($(hyperfine --version | head -n 1)), $FIND_RUNS runs in $FIND_ROUNDS rounds alternating with plocate, 1 warm-up run per round"
   else
-    FIND_TIMER="shell loop (date +%s%N around each run), $FIND_RUNS runs after 2 warm-up runs"
+    FIND_TIMER="shell loop (date +%s%N around each run), $FIND_RUNS runs in $FIND_ROUNDS rounds alternating with plocate, 1 warm-up run per round"
   fi
 
   if [[ " ${BENCH_CATALOG_BACKENDS:-sqlite postgres} " == *" postgres "* ]]; then
@@ -111,25 +117,27 @@ pg_server_cpu() {
 # pg_database URL_OF_POSTGRES_DB NAME -> the URL of database NAME on the same server.
 pg_database() { printf '%s/%s\n' "${1%/*}" "$2"; }
 
-# find_median NAME RUNS ALLOW_NO_MATCH CMD... -> the median, min and max wall time of CMD in
-# ms (one line, space-separated); CMD's stdout goes to /dev/null. ALLOW_NO_MATCH=1 accepts exit status 1 (find found nothing).
-find_median() {
+# find_round NAME RUNS ALLOW_NO_MATCH CMD... -> times RUNS runs of CMD (after one warm-up
+# run) and appends their wall times in seconds, one per line, to $LOGS/NAME.times; CMD's
+# stdout goes to /dev/null. ALLOW_NO_MATCH=1 accepts exit status 1 (find found nothing).
+# `catalog_one` calls it in rounds that alternate esker and plocate, so that a change in the
+# machine's load moves both sides of a ratio alike.
+find_round() {
   local name=$1 runs=$2 allow=$3
   shift 3
-  local json="$LOGS/$name.hyperfine.json"
+  local times="$LOGS/$name.times"
   if command -v hyperfine >/dev/null; then
-    local quoted ignore=()
+    local json="$LOGS/$name.hyperfine.json" quoted ignore=()
     quoted=$(printf '%q ' "$@")
     [ "$allow" = 1 ] && ignore=(--ignore-failure)
     # --shell=none: no shell start-up in the figure; the command line is split like a shell would.
-    hyperfine --shell=none --style none --warmup 2 --runs "$runs" "${ignore[@]}" --export-json "$json" \
-      "$quoted" >"$LOGS/$name.hyperfine.txt" 2>&1 ||
+    hyperfine --shell=none --style none --warmup 1 --runs "$runs" "${ignore[@]}" --export-json "$json" \
+      "$quoted" >>"$LOGS/$name.hyperfine.txt" 2>&1 ||
       { tail -n 20 "$LOGS/$name.hyperfine.txt" >&2; die "hyperfine failed for $name"; }
-    python3 -c 'import json, sys; r = json.load(open(sys.argv[1]))["results"][0]; print(" ".join("%.1f" % (r[k] * 1000) for k in ("median", "min", "max")))' "$json"
+    python3 -c 'import json, sys; print("\n".join("%.6f" % t for t in json.load(open(sys.argv[1]))["results"][0]["times"]))' "$json" >>"$times"
   else
-    local times="$LOGS/$name.times" run start end status
-    : >"$times"
-    for run in $(seq -1 "$runs"); do
+    local run start end status
+    for run in $(seq 0 "$runs"); do
       start=$(date +%s%N)
       status=0
       "$@" >/dev/null 2>>"$LOGS/$name.err" || status=$?
@@ -137,10 +145,17 @@ find_median() {
       if [ "$status" -ne 0 ] && ! { [ "$allow" = 1 ] && [ "$status" -eq 1 ]; }; then
         die "$name: exit $status (see $LOGS/$name.err)"
       fi
-      [ "$run" -ge 1 ] && echo $(((end - start) / 1000)) >>"$times" # the first two runs warm up
+      [ "$run" -ge 1 ] && awk -v ns=$((end - start)) 'BEGIN {printf "%.6f\n", ns / 1e9}' >>"$times" # run 0 warms up
     done
-    sort -n "$times" | awk '{v[NR] = $1} END {m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%.1f %.1f %.1f\n", m / 1000, v[1] / 1000, v[NR] / 1000}'
   fi
+}
+
+# find_summary NAME -> the median, min and max of NAME's timed runs in ms (one line).
+find_summary() {
+  python3 -c '
+import statistics, sys
+times = sorted(float(line) * 1000 for line in open(sys.argv[1]) if line.strip())
+print("%.1f %.1f %.1f" % (statistics.median(times), times[0], times[-1]))' "$LOGS/$1.times"
 }
 
 # find_hits HOME QUERY -> how many matches `esker find` reports (checks the exit status too).
@@ -208,27 +223,40 @@ catalog_one() {
   [ "$hits_broad" = "$want_broad" ] || die "find '$broad' found $hits_broad files, expected $want_broad"
   [ "$hits_none" = 0 ] || die "find '$none' found $hits_none files, expected none"
   local ms_selective ms_broad ms_none spread_selective spread_broad spread_none
-  log "$name: find '$selective' ($hits_selective matches), $FIND_RUNS runs"
-  ms_selective=$(find_median "$name-find-selective" "$FIND_RUNS" 0 "$ESKER" --home "$home" find --limit 100 --json "$selective")
-  log "$name: find '$broad' ($hits_broad matches), $FIND_RUNS runs"
-  ms_broad=$(find_median "$name-find-broad" "$FIND_RUNS" 0 "$ESKER" --home "$home" find --limit 100 --json "$broad")
-  log "$name: find '$none' (no match), $FIND_RUNS runs"
-  ms_none=$(find_median "$name-find-none" "$FIND_RUNS" 1 "$ESKER" --home "$home" find --limit 100 --json "$none")
-  unset ESKER_CATALOG_URL
-
   # plocate over the same paths (one database per size, built from the first backend's list).
-  local pl_selective="- -" pl_broad="- -" pl_none="- -" pl_db="$WORK/plocate-$files.db"
+  local pl_selective="- -" pl_broad="- -" pl_none="- -" pl_db="$WORK/plocate-$files.db" pl=()
   if command -v plocate-build >/dev/null; then
     if [ ! -f "$pl_db" ]; then
       log "$name: plocate-build of $(wc -l <"$home/paths.txt" | tr -d ' ') paths"
       plocate-build --plaintext --require-visibility no "$home/paths.txt" "$pl_db" >&2
     fi
-    local pl=(plocate --database "$pl_db" --ignore-case --limit 100)
+    pl=(plocate --database "$pl_db" --ignore-case --limit 100)
     [ "$("${pl[@]}" --count "$selective")" = 10 ] || [ "$want_selective" != 10 ] ||
       log "plocate counts $("${pl[@]}" --count "$selective") paths with '$selective' (esker: $hits_selective)"
-    pl_selective=$(find_median "$name-plocate-selective" "$FIND_RUNS" 0 "${pl[@]}" "$selective")
-    pl_broad=$(find_median "$name-plocate-broad" "$FIND_RUNS" 0 "${pl[@]}" "$broad")
-    pl_none=$(find_median "$name-plocate-none" "$FIND_RUNS" 1 "${pl[@]}" "$none")
+  fi
+  # FIND_ROUNDS rounds per query, each FIND_RUNS / FIND_ROUNDS runs of esker and then as many
+  # of plocate.
+  local per_round=$(((FIND_RUNS + FIND_ROUNDS - 1) / FIND_ROUNDS)) round query kind allow
+  for kind in selective broad none; do
+    case "$kind" in
+      selective) query=$selective allow=0 ;;
+      broad) query=$broad allow=0 ;;
+      none) query=$none allow=1 ;;
+    esac
+    log "$name: find '$query', $FIND_ROUNDS rounds of $per_round runs${pl[*]:+, alternating with plocate}"
+    for round in $(seq "$FIND_ROUNDS"); do
+      find_round "$name-find-$kind" "$per_round" "$allow" "$ESKER" --home "$home" find --limit 100 --json "$query"
+      [ ${#pl[@]} -eq 0 ] || find_round "$name-plocate-$kind" "$per_round" "$allow" "${pl[@]}" "$query"
+    done
+  done
+  unset ESKER_CATALOG_URL
+  ms_selective=$(find_summary "$name-find-selective")
+  ms_broad=$(find_summary "$name-find-broad")
+  ms_none=$(find_summary "$name-find-none")
+  if [ ${#pl[@]} -gt 0 ]; then
+    pl_selective=$(find_summary "$name-plocate-selective")
+    pl_broad=$(find_summary "$name-plocate-broad")
+    pl_none=$(find_summary "$name-plocate-none")
     log "$name: plocate $pl_selective / $pl_broad / $pl_none ms (median min max)"
   fi
   read -r ms_selective spread_selective <<<"$ms_selective"
