@@ -49,7 +49,7 @@ impl Cli {
     }
 
     /// The parse of `args` by the parser that knows `find` alone; None when it fails.
-    pub fn find_only(args: &[std::ffi::OsString]) -> Option<Cli> {
+    fn find_only(args: &[std::ffi::OsString]) -> Option<Cli> {
         use clap::FromArgMatches;
         if !args.iter().skip(1).any(|arg| arg == "find") {
             return None;

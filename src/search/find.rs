@@ -157,10 +157,8 @@ pub struct Finder {
     location: CatalogLocation,
     /// The catalog being opened on its own thread, until [`Finder::ready`] takes it.
     opening: Option<Opening>,
-    /// The index is known to hold every row of the catalog without asking it: a query that
-    /// matches nothing is answered without the catalog.
-    complete: bool,
-    /// The stamp that vouched for the index, while it does.
+    /// The stamp that vouches for the opened index, while it does: the index is known to
+    /// hold every row of the catalog without asking it (see [`Finder::complete`]).
     stamp: Option<Stamp>,
     /// The catalog was opened as an unchanging file, without locks ([`Catalog::open_snapshot`]):
     /// what was read from it counts only if the stamp still holds afterwards.
@@ -276,6 +274,12 @@ fn run_elsewhere(thread: &std::thread::JoinHandle<()>) {
 }
 
 impl Finder {
+    /// Whether a stamp shows that the index holds every row of the catalog: a query that
+    /// matches nothing is then answered without the catalog.
+    fn complete(&self) -> bool {
+        self.stamp.is_some()
+    }
+
     /// Opens the index as it is, and starts opening the catalog (if there is one) unless a
     /// stamp shows that the index holds all of it.
     pub fn open(settings: &Settings) -> Result<Finder> {
@@ -303,22 +307,8 @@ impl Finder {
                 return Err(error.into());
             }
         };
-        let complete = stamped
-            .as_ref()
-            .map(Stamp::sequence)
-            .is_some_and(|held| Some(held) == index.as_ref().map(|(_, last)| *last));
-        let stamp = stamped.filter(|_| complete);
-        Ok(Finder {
-            location,
-            opening,
-            complete,
-            stamp,
-            snapshot: false,
-            ready: false,
-            catalog: None,
-            index,
-            index_dir,
-        })
+        let stamp = stamped.filter(|stamp| Some(stamp.sequence()) == index.as_ref().map(|(_, last)| *last));
+        Ok(Finder { location, opening, stamp, snapshot: false, ready: false, catalog: None, index, index_dir })
     }
 
     /// Waits for the catalog, and brings the index up to date with it when it lacks rows
@@ -330,7 +320,7 @@ impl Finder {
         }
         let opened = match self.opening.take() {
             Some(opening) => opening.wait()?,
-            None if self.complete => match (&self.stamp, &self.location) {
+            None if self.complete() => match (&self.stamp, &self.location) {
                 (Some(stamp), CatalogLocation::Sqlite(path)) if stamp.log_is_empty() => {
                     self.snapshot = true;
                     Some(Opened::snapshot(path)?)
@@ -344,7 +334,7 @@ impl Finder {
         if stale {
             self.index = self.catch_up(&mut catalog)?;
         }
-        if !self.complete
+        if !self.complete()
             && let (Some(fingerprint), CatalogLocation::Sqlite(path), Some((_, indexed))) =
                 (fingerprint, catalog.location(), &self.index)
             && *indexed >= last
@@ -401,7 +391,6 @@ impl Finder {
         self.catalog = None;
         self.stamp = None;
         self.snapshot = false;
-        self.complete = false;
         self.ready = false;
         self.find_once(query, limit, all_versions)
     }
@@ -415,7 +404,7 @@ impl Finder {
         // The first search runs while the catalog opens. Its error waits for the catalog
         // too, which may be migrating: the process must not exit under it.
         let early = self.index.as_ref().map(|(index, _)| index.search(query, fetch));
-        if self.complete && matches!(&early, Some(Ok(hits)) if hits.is_empty()) {
+        if self.complete() && matches!(&early, Some(Ok(hits)) if hits.is_empty()) {
             tracing::debug!("no match, and the catalog stamp says the index holds every row");
             return Ok(empty(false));
         }
@@ -523,7 +512,7 @@ mod tests {
         drop(finder);
 
         let mut finder = Finder::at(location.clone(), index_dir.clone()).expect("finder");
-        assert!(finder.complete, "the stamp holds");
+        assert!(finder.complete(), "the stamp holds");
         assert_eq!(names(&finder.find(&query, None, false).expect("find")), ["/src/first.txt"]);
         assert!(finder.snapshot, "read as a snapshot: the stamp showed an empty log");
         drop(finder);
@@ -531,7 +520,7 @@ mod tests {
         // A commit between the stamp check and the reads: the snapshot would not see it
         // (it is in the log), nor would the index.
         let mut finder = Finder::at(location.clone(), index_dir.clone()).expect("finder");
-        assert!(finder.complete);
+        assert!(finder.complete());
         let mut writer = Catalog::open_existing(&location).expect("open").expect("exists");
         writer.insert_rows(run_id, vec![row(run_id, "first-again.txt")]).expect("rows");
         let result = finder.find(&query, None, false).expect("find");
