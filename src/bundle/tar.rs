@@ -55,13 +55,52 @@ pub struct TarWriter<W: Write> {
     pending: u64,
     /// Padding owed after the current member's data.
     padding: u64,
-    buffer: Box<[u8]>,
+    buffer: Buffer,
     /// Bytes of `buffer` in use.
     filled: usize,
 }
 
 /// Bytes the writer collects before passing them on.
 pub const CHUNK: usize = 1 << 20;
+
+/// Buffers of dropped writers, for the next ones. A run makes a writer per bundle, and a
+/// new buffer is fresh memory: the kernel maps and zeroes each of its 256 pages when it is
+/// first touched (3 µs a page on the machine of BENCHMARKS.md's eighth round, about 55,000
+/// page faults for the 215 bundles of a 200,000-file archive). Holds at most as many as
+/// were in use at once, one per packer.
+static SPARE_BUFFERS: std::sync::Mutex<Vec<Box<[u8]>>> = std::sync::Mutex::new(Vec::new());
+
+/// A writer's buffer of [`CHUNK`] bytes, back to [`SPARE_BUFFERS`] when dropped. A reused
+/// one holds an earlier bundle's bytes: the writer passes on only bytes written since.
+struct Buffer(Box<[u8]>);
+
+impl Buffer {
+    fn take() -> Buffer {
+        let spare = SPARE_BUFFERS.lock().ok().and_then(|mut spare| spare.pop());
+        Buffer(spare.unwrap_or_else(|| vec![0; CHUNK].into_boxed_slice()))
+    }
+}
+
+impl Drop for Buffer {
+    fn drop(&mut self) {
+        if let Ok(mut spare) = SPARE_BUFFERS.lock() {
+            spare.push(std::mem::take(&mut self.0));
+        }
+    }
+}
+
+impl std::ops::Deref for Buffer {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Buffer {
+    fn deref_mut(&mut self) -> &mut [u8] {
+        &mut self.0
+    }
+}
 
 /// The finished archive: the sink back, total length and BLAKE3 of all bytes written
 /// (what `b3sum` prints for the stored bundle).
@@ -79,7 +118,7 @@ impl<W: Write> TarWriter<W> {
             blake3: blake3::Hasher::new(),
             pending: 0,
             padding: 0,
-            buffer: vec![0; CHUNK].into_boxed_slice(),
+            buffer: Buffer::take(),
             filled: 0,
         }
     }
@@ -278,7 +317,7 @@ impl<W: Write> TarWriter<W> {
         self.inner
     }
 
-    /// Writes the end-of-archive marker and returns the sink, the length and the SHA-256.
+    /// Writes the end-of-archive marker and returns the sink, the length and the BLAKE3.
     pub fn finish(mut self) -> io::Result<TarFinished<W>> {
         if self.pending != 0 {
             return Err(io::Error::other("tar archive finished inside a member"));
@@ -413,6 +452,34 @@ mod tests {
             let (length, _) = text.split_once(' ').expect("space");
             assert_eq!(length.parse::<usize>().expect("number"), out.len(), "value length {value_len}");
         }
+    }
+
+    /// A writer that gets an earlier writer's buffer writes the same bytes as one with a
+    /// fresh buffer: nothing of the earlier archive shows through, not in the padding, not
+    /// in data read straight into the buffer.
+    #[test]
+    fn a_reused_buffer_leaves_nothing_of_the_earlier_archive() {
+        let small = || {
+            let mut writer = TarWriter::new(Vec::new());
+            writer.append(&header(b"a.txt", MemberKind::Regular, 0), b"abc").expect("append");
+            writer.begin_member(&header(b"b.bin", MemberKind::Regular, 700)).expect("begin");
+            let space = writer.data_space().expect("space");
+            space[..700].fill(b'b');
+            writer.commit_data(700).expect("commit");
+            writer.finish().expect("finish")
+        };
+        let fresh = small();
+        // Fill every buffer in the pool (one per writer alive at once) with other bytes.
+        let mut big: Vec<TarWriter<Vec<u8>>> = (0..4).map(|_| TarWriter::new(Vec::new())).collect();
+        for writer in &mut big {
+            writer.begin_member(&header(b"x", MemberKind::Regular, CHUNK as u64 - 512)).expect("begin");
+            writer.write_data(&vec![0xAA; CHUNK - 512]).expect("data");
+        }
+        drop(big);
+        let reused = small();
+        assert_eq!(reused.inner, fresh.inner);
+        assert_eq!(reused.blake3, fresh.blake3);
+        assert!(!reused.inner.contains(&0xAA));
     }
 
     #[test]
