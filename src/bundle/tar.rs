@@ -63,29 +63,22 @@ pub struct TarWriter<W: Write> {
 /// Bytes the writer collects before passing them on.
 pub const CHUNK: usize = 1 << 20;
 
-/// Buffers of dropped writers, for the next ones. A run makes a writer per bundle, and a
-/// new buffer is fresh memory: the kernel maps and zeroes each of its 256 pages when it is
-/// first touched (3 µs a page on the machine of BENCHMARKS.md's eighth round, about 55,000
-/// page faults for the 215 bundles of a 200,000-file archive). Holds at most as many as
-/// were in use at once, one per packer.
-static SPARE_BUFFERS: std::sync::Mutex<Vec<Box<[u8]>>> = std::sync::Mutex::new(Vec::new());
+/// The buffers of dropped writers, for the next ones (a run makes a writer per bundle).
+static BUFFERS: crate::buffers::BufferPool = crate::buffers::BufferPool::new(CHUNK);
 
-/// A writer's buffer of [`CHUNK`] bytes, back to [`SPARE_BUFFERS`] when dropped. A reused
-/// one holds an earlier bundle's bytes: the writer passes on only bytes written since.
-struct Buffer(Box<[u8]>);
+/// A writer's buffer of [`CHUNK`] bytes, back to [`BUFFERS`] when dropped. A reused one
+/// holds an earlier bundle's bytes: the writer passes on only bytes written since.
+struct Buffer(Vec<u8>);
 
 impl Buffer {
     fn take() -> Buffer {
-        let spare = SPARE_BUFFERS.lock().ok().and_then(|mut spare| spare.pop());
-        Buffer(spare.unwrap_or_else(|| vec![0; CHUNK].into_boxed_slice()))
+        Buffer(BUFFERS.take())
     }
 }
 
 impl Drop for Buffer {
     fn drop(&mut self) {
-        if let Ok(mut spare) = SPARE_BUFFERS.lock() {
-            spare.push(std::mem::take(&mut self.0));
-        }
+        BUFFERS.give(std::mem::take(&mut self.0));
     }
 }
 

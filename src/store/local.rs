@@ -108,15 +108,13 @@ struct Chunk {
     filled: usize,
 }
 
-/// Buffers of written chunks, for the next ones of any object: a new buffer is fresh memory
-/// the kernel must map and zero. A buffer is made only when none is spare, so this never
-/// holds more than were in use at once (three per object being written).
-static SPARE_CHUNKS: std::sync::Mutex<Vec<Vec<u8>>> = std::sync::Mutex::new(Vec::new());
+/// Buffers of written chunks, for the next ones of any object (at most three per object
+/// being written at once).
+static SPARE_CHUNKS: crate::buffers::BufferPool = crate::buffers::BufferPool::new(WRITE_CHUNK + DIRECT_ALIGN);
 
 impl Chunk {
     fn new() -> Chunk {
-        let spare = SPARE_CHUNKS.lock().ok().and_then(|mut spare| spare.pop());
-        let bytes = spare.unwrap_or_else(|| vec![0u8; WRITE_CHUNK + DIRECT_ALIGN]);
+        let bytes = SPARE_CHUNKS.take();
         let start = bytes.as_ptr().align_offset(DIRECT_ALIGN);
         Chunk { bytes, start, filled: 0 }
     }
@@ -128,12 +126,8 @@ impl Chunk {
 
 impl Drop for Chunk {
     fn drop(&mut self) {
-        if self.bytes.len() != WRITE_CHUNK + DIRECT_ALIGN {
-            return;
-        }
-        if let Ok(mut spare) = SPARE_CHUNKS.lock() {
-            spare.push(std::mem::take(&mut self.bytes));
-        }
+        // The empty placeholder left by `into_file` is not kept.
+        SPARE_CHUNKS.give(std::mem::take(&mut self.bytes));
     }
 }
 
