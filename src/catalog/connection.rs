@@ -143,11 +143,8 @@ impl Catalog {
         let open_error = |message: String| CatalogError::Open { path: location.display(), message };
         let mut connection =
             SqliteConnection::establish(&snapshot_uri(path)).map_err(|error| open_error(error.to_string()))?;
-        diesel::connection::SimpleConnection::batch_execute(
-            &mut connection,
-            "PRAGMA cache_size = -16384; PRAGMA temp_store = MEMORY;",
-        )
-        .map_err(|error| open_error(error.to_string()))?;
+        diesel::connection::SimpleConnection::batch_execute(&mut connection, READ_PRAGMAS)
+            .map_err(|error| open_error(error.to_string()))?;
         Ok(Catalog { connection: AnyConnection::Sqlite(connection), dir_cache: Default::default(), location })
     }
 
@@ -174,13 +171,14 @@ impl Catalog {
                     SqliteConnection::establish(&text).map_err(|error| open_error(error.to_string()))?;
                 diesel::connection::SimpleConnection::batch_execute(
                     &mut connection,
-                    "PRAGMA busy_timeout = 30000;
-                     PRAGMA journal_mode = WAL;
-                     PRAGMA synchronous = NORMAL;
-                     PRAGMA foreign_keys = ON;
-                     PRAGMA cache_size = -16384;
-                     PRAGMA wal_autocheckpoint = 8192;
-                     PRAGMA temp_store = MEMORY;",
+                    &format!(
+                        "PRAGMA busy_timeout = 30000;
+                         PRAGMA journal_mode = WAL;
+                         PRAGMA synchronous = NORMAL;
+                         PRAGMA foreign_keys = ON;
+                         PRAGMA wal_autocheckpoint = 8192;
+                         {READ_PRAGMAS}"
+                    ),
                 )
                 .map_err(|error| open_error(error.to_string()))?;
                 AnyConnection::Sqlite(connection)
@@ -331,6 +329,9 @@ fn lock_file(database: &Path) -> std::io::Result<std::fs::File> {
     file.lock()?;
     Ok(file)
 }
+
+/// How every SQLite connection reads: a 16 MiB page cache, temporary tables in memory.
+const READ_PRAGMAS: &str = "PRAGMA cache_size = -16384; PRAGMA temp_store = MEMORY;";
 
 /// The SQLite URI that opens `path` read-only and immutable. Every byte outside the
 /// unreserved set is percent-encoded, so `?`, `#` and `%` in a path stay part of it (SQLite
