@@ -198,6 +198,38 @@ pub struct NewFile {
     pub seq: i64,
 }
 
+#[cfg(test)]
+impl NewFile {
+    /// A `skipped` row (no bundle needed) named `name`, owned by uid 0 and gid 0.
+    pub(crate) fn for_tests(run_id: i64, name: &str) -> NewFile {
+        NewFile {
+            run_id,
+            dir_id: 0,
+            name: name.as_bytes().to_vec(),
+            name_text: name.to_string(),
+            kind: "file".into(),
+            size: 1,
+            mode: 0o644,
+            uid: 0,
+            gid: 0,
+            mtime_ns: 0,
+            atime_ns: 0,
+            ctime_ns: 0,
+            inode: 1,
+            device: 1,
+            link_target: None,
+            blake3: None,
+            bundle_id: None,
+            header_offset: None,
+            data_offset: None,
+            state: "skipped".into(),
+            reason: Some("test".into()),
+            origin_id: None,
+            seq: 0,
+        }
+    }
+}
+
 /// A file with its folder, run and bundle: what `find` shows and a retrieval reads.
 #[derive(Debug, Clone)]
 pub struct FileRecord {

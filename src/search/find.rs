@@ -449,35 +449,7 @@ mod tests {
 
     /// A `skipped` row (no bundle needed) for `name` in `/src`.
     fn row(run_id: i64, name: &str) -> PendingFile {
-        PendingFile {
-            dir_path: b"/src".to_vec(),
-            row: NewFile {
-                run_id,
-                dir_id: 0,
-                name: name.as_bytes().to_vec(),
-                name_text: name.to_string(),
-                kind: "file".into(),
-                size: 1,
-                mode: 0o644,
-                uid: 0,
-                gid: 0,
-                mtime_ns: 0,
-                atime_ns: 0,
-                ctime_ns: 0,
-                inode: 1,
-                device: 1,
-                link_target: None,
-                blake3: None,
-                bundle_id: None,
-                header_offset: None,
-                data_offset: None,
-                state: "skipped".into(),
-                reason: Some("test".into()),
-                origin_id: None,
-                seq: 0,
-            },
-            attributes: None,
-        }
+        PendingFile { dir_path: b"/src".to_vec(), row: NewFile::for_tests(run_id, name), attributes: None }
     }
 
     fn names(result: &FindResult) -> Vec<&str> {
