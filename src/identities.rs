@@ -24,7 +24,10 @@ impl Namer {
         Namer { resolver: Resolver::new(ldap), seen_ids: Default::default(), seen: Default::default() }
     }
 
-    /// Looks up and saves the keys of `rows` this run has not met yet.
+    /// Looks up and saves the keys of `rows` this run has not met yet and the catalog has
+    /// no name for. A name the catalog has is kept: a renamed account gets its new name
+    /// from `identities refresh --all`, which also rewrites the index entries that carry the
+    /// old one, so that `owner:` and `principal:` always search the names `find` shows.
     pub fn name_rows(&mut self, catalog: &mut Catalog, rows: &[crate::catalog::PendingFile]) -> Result<()> {
         let mut new = Vec::new();
         for pending in rows {
@@ -40,6 +43,11 @@ impl Namer {
                 }
             }
         }
+        if new.is_empty() {
+            return Ok(());
+        }
+        let named = catalog.identity_names_of(&new)?;
+        new.retain(|key| !named.contains_key(key));
         if new.is_empty() {
             return Ok(());
         }
@@ -111,4 +119,36 @@ pub fn refresh(catalog: &mut Catalog, settings: &Settings, index_dir: &Path, all
 pub fn lookup(settings: &Settings, keys: &[String]) -> Vec<Resolution> {
     let mut resolver = Resolver::new(settings.ldap.clone());
     keys.iter().map(|key| resolver.resolve(key)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::{CatalogLocation, NewFile, NewRun, PendingFile};
+
+    /// An archive run keeps the names the catalog has (the index's documents carry them as
+    /// search terms), looks up only the keys without one, and leaves renames to `refresh`.
+    #[test]
+    fn a_run_names_only_principals_without_a_name() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut catalog = Catalog::open(&CatalogLocation::Sqlite(dir.path().join("catalog.db"))).expect("create");
+        let run_id = catalog.create_run(&NewRun::for_tests()).expect("run");
+        let saved = |key: &str, name: Option<&str>| Resolution {
+            key: key.into(),
+            name: name.map(Into::into),
+            source: if name.is_some() { "nss" } else { "none" },
+            error: None,
+        };
+        // uid 0 was named before under another name; gid 0 was looked up and not found.
+        catalog.save_identities(&[saved("uid:0", Some("oldname")), saved("gid:0", None)]).expect("save");
+
+        let mut namer = Namer::new(None);
+        let rows = [PendingFile { dir_path: b"/src".to_vec(), row: NewFile::for_tests(run_id, "a"), attributes: None }];
+        namer.name_rows(&mut catalog, &rows).expect("name");
+        let names = catalog.identity_names().expect("names");
+        assert_eq!(names.get("uid:0").map(String::as_str), Some("oldname"), "kept, not looked up again");
+        assert_eq!(names.get("gid:0").map(String::as_str), Some("root"), "looked up again: it had no name");
+        let report = namer.report();
+        assert_eq!(report.resolved + report.unresolved, 1, "one lookup: {report:?}");
+    }
 }
