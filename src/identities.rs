@@ -8,9 +8,9 @@ use crate::catalog::Catalog;
 use crate::config::Settings;
 use crate::error::Result;
 
-/// Names principals while `archive` records rows: each key the run meets is looked up once,
-/// and saved before the rows naming it are committed, so the index (which follows the
-/// catalog during the run) finds the names.
+/// Names principals while `archive` records rows: each key the run meets that the catalog
+/// has no name for is looked up once, and saved before the rows naming it are committed, so
+/// the index (which follows the catalog during the run) finds the names.
 pub struct Namer {
     resolver: Resolver,
     /// Owners and groups (`false`/`true`, id) met: checked per row without making a key.
