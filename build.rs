@@ -34,6 +34,9 @@ fn main() {
     println!("cargo:rerun-if-env-changed=PKG_CONFIG");
     println!("cargo:rerun-if-env-changed=ESKER_SYMBOL_ORDER");
     println!("cargo:rerun-if-changed=build.rs");
+    // `embed_migrations!` reads these folders when the crate compiles: a migration added
+    // there must make it compile again.
+    println!("cargo:rerun-if-changed=migrations");
     let linux_gnu = std::env::var("CARGO_CFG_TARGET_OS").is_ok_and(|os| os == "linux")
         && std::env::var("CARGO_CFG_TARGET_ENV").is_ok_and(|env| env == "gnu");
     if !linux_gnu {
