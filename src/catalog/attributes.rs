@@ -260,15 +260,20 @@ impl Catalog {
 
     /// Names of those of `keys` that are resolved principal keys.
     pub fn identity_names_of(&mut self, keys: &[String]) -> Result<HashMap<String, String>, CatalogError> {
-        let mut names = HashMap::new();
+        Ok(self.identities_of(keys)?.into_iter().filter_map(|(key, name)| Some((key, name?))).collect())
+    }
+
+    /// Those of `keys` the catalog has looked up before, with the name found (None: none).
+    pub fn identities_of(&mut self, keys: &[String]) -> Result<HashMap<String, Option<String>>, CatalogError> {
+        let mut found = HashMap::new();
         for chunk in keys.chunks(LOOKUP_CHUNK) {
             let rows: Vec<(String, Option<String>)> = identities::table
                 .filter(identities::principal.eq_any(chunk))
                 .select((identities::principal, identities::name))
                 .load_any(&mut self.connection)?;
-            names.extend(rows.into_iter().filter_map(|(key, name)| Some((key, name?))));
+            found.extend(rows);
         }
-        Ok(names)
+        Ok(found)
     }
 
     /// Ids of the file rows owned by, grouped under, or with an ACL entry for any of `keys`.
