@@ -53,9 +53,6 @@ impl Namer {
                 }
             }
         }
-        if new.is_empty() {
-            return Ok(());
-        }
         let known = catalog.identities_of(&new)?;
         self.known_unnamed += known.values().filter(|name| name.is_none()).count() as u64;
         new.retain(|key| !known.contains_key(key));
