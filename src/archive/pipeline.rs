@@ -22,8 +22,8 @@ use super::request::ArchiveRequest;
 use super::summary::Summary;
 use crate::acl::acl_entries;
 use crate::bundle::{
-    BundleContext, PackError, PackOptions, PackState, PackedBundle, PlannedBundle, WrittenBundle, entry_path,
-    save_plan, write_bundle,
+    BundleContext, PackError, PackOptions, PackScratch, PackState, PackedBundle, PlannedBundle, WrittenBundle,
+    entry_path, save_plan, write_bundle,
 };
 use crate::catalog::{BUNDLE_UPLOADING, Catalog, FileAttributes, NewBundle, NewFile, PendingFile, StoredBundle};
 use crate::crawl::Stat;
@@ -169,11 +169,11 @@ fn packer(
         tags: &context.tags,
         description: &context.description,
     };
-    let mut buffer = Vec::new();
+    let mut scratch = PackScratch::default();
     for job in jobs {
         let Job { row_id, id, bundle, options } = job;
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            write_bundle(store, id, bundle, &bundle_context, options, &mut buffer)
+            write_bundle(store, id, bundle, &bundle_context, options, &mut scratch)
         }))
         .unwrap_or_else(|_| {
             Err(PackError::Write { key: store.key(&bundle_key(&id)), message: "packer panicked".into() })

@@ -8,8 +8,8 @@ pub mod tar;
 
 pub use manifest::{MANIFEST_MEMBER, ManifestHeader, ManifestLine, mode_text, text_and_hex};
 pub use pack::{
-    BundleContext, PackError, PackOptions, PackState, PackedBundle, PackedEntry, WrittenBundle, entry_path,
-    member_name, pack_bundle, write_bundle,
+    BundleContext, PackError, PackOptions, PackScratch, PackState, PackedBundle, PackedEntry, WrittenBundle,
+    entry_path, member_name, pack_bundle, write_bundle,
 };
 pub use plan::{Caps, PlanItem, PlannedBundle, Planner, group_key};
 pub use saved::{load_plan, save_plan};
