@@ -96,40 +96,89 @@ pub struct PackScratch {
 /// (`posix_fadvise(WILLNEED)`). On a cold cache the hint lets the disk work while earlier
 /// files are hashed; on files already in the page cache it finds nothing to do and costs a
 /// system call, about 1 µs a file here (0.2 CPU seconds for T1; BENCHMARKS.md, tenth
-/// round). So the first read of each file is tried with `RWF_NOWAIT`, which fails with
-/// `EAGAIN` instead of waiting when the data is not cached, and the hints go on while any of
-/// the last [`WARM_FILES`] files missed the cache. Where `RWF_NOWAIT` is refused, the hints
-/// stay on.
+/// round).
+///
+/// A file opened without a hint is a probe: its first read is tried with `RWF_NOWAIT`, which
+/// fails with `EAGAIN` instead of waiting when the data is not in the page cache. (A hinted
+/// file tells nothing: its hint may have brought the data in.) While the hints are on, one
+/// file in [`PROBE_EVERY`] goes without one, as a probe; [`PROBE_HITS`] probes in a row that
+/// find their data cached turn the hints off, and then every file is a probe, and a single
+/// miss turns them on again. On a cold tree that costs the hint of one file in
+/// [`PROBE_EVERY`]. Where `RWF_NOWAIT` is refused (tmpfs, some network filesystems), every
+/// file gets its hint, as before the probes.
 #[derive(Debug, Default)]
 struct ReadAhead {
-    /// Files in a row whose first read found its data cached.
-    warm: u32,
-    /// `RWF_NOWAIT` was refused (not `EAGAIN`): stop trying it.
+    /// The hints are off: the last probes found their files cached.
+    off: bool,
+    /// Probes in a row that found their file cached while the hints were on.
+    hits: u32,
+    /// Files hinted since the last probe.
+    since_probe: u32,
+    /// `RWF_NOWAIT` was refused: no probes, every file hinted.
     no_probe: bool,
 }
 
-/// Files in a row found in the page cache after which the read-ahead hints stop.
-const WARM_FILES: u32 = 64;
+/// While the hints are on, one file in this many is opened without one, as a probe.
+const PROBE_EVERY: u32 = 32;
+/// Probes in a row that find their file cached before the hints go off.
+const PROBE_HITS: u32 = 2;
+
+/// A file opened ahead of its turn.
+struct Opened {
+    file: io::Result<File>,
+    /// It was given a read-ahead hint (and is no probe).
+    hinted: bool,
+}
 
 impl ReadAhead {
-    fn hints(&self) -> bool {
-        self.no_probe || self.warm < WARM_FILES
+    /// Whether the next file opened ahead gets a hint.
+    fn hint_next(&mut self) -> bool {
+        if self.no_probe {
+            return true;
+        }
+        if self.off {
+            return false;
+        }
+        self.since_probe += 1;
+        if self.since_probe < PROBE_EVERY {
+            return true;
+        }
+        self.since_probe = 0;
+        false
     }
 
-    /// The first read of an opened file: with `RWF_NOWAIT` while probing, which tells
-    /// whether its data was cached; a plain read otherwise and after a miss.
-    fn first_read(&mut self, file: &mut File, space: &mut [u8]) -> io::Result<usize> {
-        if !self.no_probe {
+    /// What a probe found.
+    fn cached(&mut self, hit: bool) {
+        if !hit {
+            (self.off, self.hits) = (false, 0);
+        } else if !self.off {
+            self.hits += 1;
+            if self.hits >= PROBE_HITS {
+                (self.off, self.hits) = (true, 0);
+            }
+        }
+    }
+
+    /// The first read of an opened file: with `RWF_NOWAIT` when it was given no hint, a
+    /// plain read otherwise and whenever the probe gave no data.
+    fn first_read(&mut self, file: &mut File, space: &mut [u8], hinted: bool) -> io::Result<usize> {
+        if !hinted && !self.no_probe {
             let flags = rustix::io::ReadWriteFlags::NOWAIT;
             // `u64::MAX`: read at the file's position, and move it, as `read` does.
             match rustix::io::preadv2(&*file, &mut [io::IoSliceMut::new(space)], u64::MAX, flags) {
-                Ok(read) => {
-                    self.warm = self.warm.saturating_add(1);
+                Ok(read) if read > 0 => {
+                    self.cached(true);
                     return Ok(read);
                 }
-                Err(rustix::io::Errno::AGAIN) => self.warm = 0,
-                Err(rustix::io::Errno::INTR) => {}
-                Err(_) => self.no_probe = true,
+                // Linux 5.9 and 5.10 can answer 0 for data that is not cached instead of
+                // EAGAIN (preadv2(2), BUGS): only a plain read can say the file ended.
+                Ok(_) => {}
+                Err(rustix::io::Errno::AGAIN) => self.cached(false),
+                Err(rustix::io::Errno::OPNOTSUPP | rustix::io::Errno::NOSYS | rustix::io::Errno::INVAL) => {
+                    self.no_probe = true;
+                }
+                // EINTR, EIO, ...: the plain read retries it or reports it.
+                Err(_) => {}
             }
         }
         file.read(space)
@@ -286,11 +335,11 @@ pub fn write_bundle(
     let mut entries = Vec::with_capacity(bundle.items.len());
     let mut pending: VecDeque<PlanItem> = bundle.items.into();
     // The files of the next items, opened ahead (aligned with the front of `pending`).
-    let mut opened: VecDeque<Option<io::Result<File>>> = VecDeque::with_capacity(OPEN_AHEAD);
+    let mut opened: VecDeque<Option<Opened>> = VecDeque::with_capacity(OPEN_AHEAD);
     while let Some(item) = pending.pop_front() {
         let file = opened.pop_front().flatten();
         while opened.len() < pending.len().min(OPEN_AHEAD) {
-            opened.push_back(open_ahead(&pending[opened.len()], scratch.read_ahead.hints()));
+            opened.push_back(open_ahead(&pending[opened.len()], &mut scratch.read_ahead));
         }
         let path = entry_path(&item);
         let packed = match pack_entry(&mut tar, &item, &path, file, &mut scratch.read_ahead) {
@@ -390,29 +439,29 @@ enum EntryError {
 
 type EntryResult = (Option<MemberOffsets>, Stat, Option<[u8; 32]>, PackState);
 
-/// Opens the file of an upcoming item and asks the kernel to start reading its first
-/// [`AHEAD_BYTES`] when `hint` (see [`ReadAhead`]), so the disk works while earlier files are
-/// hashed and written. `None` for
-/// entries with nothing to read.
-fn open_ahead(item: &PlanItem, hint: bool) -> Option<io::Result<File>> {
+/// Opens the file of an upcoming item and, unless `read_ahead` says no, asks the kernel to
+/// start reading its first [`AHEAD_BYTES`], so the disk works while earlier files are hashed
+/// and written. `None` for entries with nothing to read.
+fn open_ahead(item: &PlanItem, read_ahead: &mut ReadAhead) -> Option<Opened> {
     let stat = &item.entry.stat;
     if stat.kind != FileKind::File || stat.size == 0 {
         return None;
     }
     let path = entry_path(item);
-    let opened = open_for_reading(std::path::Path::new(std::ffi::OsStr::from_bytes(&path)));
-    if let (Ok(file), true) = (&opened, hint) {
+    let file = open_for_reading(std::path::Path::new(std::ffi::OsStr::from_bytes(&path)));
+    let hinted = file.is_ok() && read_ahead.hint_next();
+    if let (Ok(file), true) = (&file, hinted) {
         // Only a hint: a failure changes nothing but the speed.
         let _ = rustix::fs::fadvise(file, 0, NonZeroU64::new(stat.size.min(AHEAD_BYTES)), rustix::fs::Advice::WillNeed);
     }
-    Some(opened)
+    Some(Opened { file, hinted })
 }
 
 fn pack_entry(
     tar: &mut TarWriter<Box<dyn ObjectWriter>>,
     item: &PlanItem,
     path: &[u8],
-    opened: Option<io::Result<File>>,
+    opened: Option<Opened>,
     read_ahead: &mut ReadAhead,
 ) -> Result<EntryResult, EntryError> {
     let stat = &item.entry.stat;
@@ -459,14 +508,18 @@ fn pack_file<'a>(
     tar: &mut TarWriter<Box<dyn ObjectWriter>>,
     item: &PlanItem,
     path: &[u8],
-    opened: Option<io::Result<File>>,
+    opened: Option<Opened>,
     read_ahead: &mut ReadAhead,
     header: impl Fn(MemberKind<'a>, u64, &Stat) -> MemberHeader<'a>,
 ) -> Result<EntryResult, EntryError> {
     let crawl_stat = &item.entry.stat;
     let os_path = PathBuf::from(std::ffi::OsStr::from_bytes(path));
     let failed = |reason| Ok((None, crawl_stat.clone(), None, PackState::Failed(reason)));
-    let mut file = match opened.unwrap_or_else(|| open_for_reading(&os_path)) {
+    let (opened, hinted) = match opened {
+        Some(Opened { file, hinted }) => (file, hinted),
+        None => (open_for_reading(&os_path), false),
+    };
+    let mut file = match opened {
         Ok(file) => file,
         Err(error) if error.raw_os_error() == Some(libc::ELOOP) => {
             return failed(SkipReason::Unreadable("replaced by a symlink after the crawl".into()));
@@ -490,7 +543,7 @@ fn pack_file<'a>(
         // Read straight into the tar writer's buffer: no copy of the data in between.
         let space = tar.data_space().map_err(EntryError::Sink)?;
         let read = match std::mem::take(&mut first) {
-            true => read_ahead.first_read(&mut file, space),
+            true => read_ahead.first_read(&mut file, space, hinted),
             false => file.read(space),
         };
         match read {
@@ -575,34 +628,80 @@ mod tests {
     }
 
     #[test]
-    fn read_ahead_hints_stop_once_files_are_found_cached_and_return_after_a_miss() {
+    fn read_ahead_hints_leave_out_probes_go_off_after_cached_probes_and_on_after_a_miss() {
+        let mut read_ahead = ReadAhead::default();
+        // On: one file in PROBE_EVERY goes without a hint.
+        let hints: Vec<bool> = (0..PROBE_EVERY * 3).map(|_| read_ahead.hint_next()).collect();
+        assert_eq!(hints.iter().filter(|hinted| !**hinted).count(), 3);
+        for _ in 1..PROBE_HITS {
+            read_ahead.cached(true);
+        }
+        assert!(!read_ahead.off, "one probe short of PROBE_HITS");
+        read_ahead.cached(false);
+        for _ in 1..PROBE_HITS {
+            read_ahead.cached(true);
+        }
+        assert!(!read_ahead.off, "a miss starts the count again");
+        read_ahead.cached(true);
+        // Off: no file gets a hint, and one miss turns them back on.
+        assert!((0..PROBE_EVERY * 3).all(|_| !read_ahead.hint_next()));
+        read_ahead.cached(true);
+        assert!(read_ahead.off);
+        read_ahead.cached(false);
+        assert!(read_ahead.hint_next());
+        // Where RWF_NOWAIT is refused, every file gets its hint.
+        let mut refused = ReadAhead { no_probe: true, off: true, ..ReadAhead::default() };
+        assert!((0..PROBE_EVERY * 3).all(|_| refused.hint_next()));
+    }
+
+    #[test]
+    fn first_reads_probe_the_page_cache_and_read_the_data_either_way() {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut read_ahead = ReadAhead::default();
         let mut space = vec![0u8; 1 << 16];
-        assert!(read_ahead.hints());
+        // An empty file: the probe's 0 is no answer (Linux 5.9 and 5.10 also answer 0 for
+        // uncached data); the plain read after it says the file ended.
+        let empty = dir.path().join("empty");
+        std::fs::write(&empty, b"").expect("write");
+        assert_eq!(read_ahead.first_read(&mut File::open(&empty).expect("open"), &mut space, false).expect("read"), 0);
+        assert_eq!(read_ahead.hits, 0);
+
         // Files just written are in the page cache: RWF_NOWAIT reads them.
-        for index in 0..WARM_FILES {
+        for index in 0..PROBE_HITS {
             let path = dir.path().join(format!("warm-{index}"));
             std::fs::write(&path, b"cached").expect("write");
             let mut file = File::open(&path).expect("open");
-            assert_eq!(read_ahead.first_read(&mut file, &mut space).expect("read"), 6);
+            assert_eq!(read_ahead.first_read(&mut file, &mut space, false).expect("read"), 6);
             assert_eq!(&space[..6], b"cached");
             // The position moved as with `read`: what follows is the end of the file.
             assert_eq!(file.read(&mut space).expect("read"), 0);
         }
-        assert!(!read_ahead.hints(), "{read_ahead:?}");
+        if read_ahead.no_probe {
+            // This filesystem refuses RWF_NOWAIT (tmpfs): every file keeps its hint.
+            assert!(read_ahead.hint_next());
+            eprintln!("RWF_NOWAIT refused under {}: only that case was checked", dir.path().display());
+            return;
+        }
+        assert!(read_ahead.off, "{read_ahead:?}");
 
-        // A file whose pages were dropped from the page cache: the first read misses, the
-        // data is still read, and the hints are back.
+        // A file whose pages were dropped from the page cache: its first read misses, the
+        // data is still read, and the hints are back on.
         let path = dir.path().join("cold");
         std::fs::write(&path, vec![7u8; 1 << 16]).expect("write");
         let mut file = File::open(&path).expect("open");
         file.sync_all().expect("fsync");
         rustix::fs::fadvise(&file, 0, None, rustix::fs::Advice::DontNeed).expect("fadvise");
-        let read = read_ahead.first_read(&mut file, &mut space).expect("read");
+        let flags = rustix::io::ReadWriteFlags::NOWAIT;
+        let evicted = rustix::io::preadv2(&file, &mut [io::IoSliceMut::new(&mut space[..1])], 0, flags)
+            == Err(rustix::io::Errno::AGAIN);
+        let read = read_ahead.first_read(&mut file, &mut space, false).expect("read");
         assert!(read > 0 && space[..read].iter().all(|&byte| byte == 7), "read {read}");
-        assert!(read_ahead.hints(), "{read_ahead:?}");
-        assert!(!read_ahead.no_probe);
+        if evicted {
+            assert!(!read_ahead.off, "{read_ahead:?}");
+            assert!(read_ahead.hint_next());
+        } else {
+            eprintln!("DONTNEED kept the pages under {}: the miss was not checked", dir.path().display());
+        }
     }
 
     #[test]
