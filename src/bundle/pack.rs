@@ -104,8 +104,8 @@ pub struct PackScratch {
 /// file in [`PROBE_EVERY`] goes without one, as a probe; [`PROBE_HITS`] probes in a row that
 /// find their data cached turn the hints off, and then every file is a probe, and a single
 /// miss turns them on again. On a cold tree that costs the hint of one file in
-/// [`PROBE_EVERY`]. Where `RWF_NOWAIT` is refused (tmpfs, some network filesystems), every
-/// file gets its hint, as before the probes.
+/// [`PROBE_EVERY`]. Where `RWF_NOWAIT` is refused (tmpfs, for one), every file gets its
+/// hint.
 #[derive(Debug, Default)]
 struct ReadAhead {
     /// The hints are off: the last probes found their files cached.
@@ -188,7 +188,8 @@ impl ReadAhead {
 /// The zeros a file that shrank while it was read is padded with are hashed in pieces of
 /// this size (file data itself is read straight into the tar writer's buffer).
 const ZERO_CHUNK: usize = 64 << 10;
-/// Files of a bundle opened ahead of the one being packed, each with a read-ahead hint.
+/// Files of a bundle opened ahead of the one being packed, with a read-ahead hint while
+/// [`ReadAhead`] gives them.
 const OPEN_AHEAD: usize = 16;
 /// How much of each file opened ahead the kernel is asked to read early (it reads on by
 /// itself once reading starts).
