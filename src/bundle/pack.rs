@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use super::manifest::{MANIFEST_MEMBER, ManifestHeader, ManifestLine, text_and_hex};
 use super::plan::{PlanItem, PlannedBundle};
-use super::tar::{MemberHeader, MemberKind, MemberOffsets, TarWriter};
+use super::tar::{MemberHeader, MemberKind, MemberOffsets, TarWriter, ZEROS};
 use crate::crawl::{FileKind, SkipReason, Stat};
 use crate::store::{ObjectWriter, Store, StoreError, StoredObject, WriteOptions, bundle_key, manifest_key};
 
@@ -185,9 +185,6 @@ impl ReadAhead {
     }
 }
 
-/// The zeros a file that shrank while it was read is padded with are hashed in pieces of
-/// this size (file data itself is read straight into the tar writer's buffer).
-const ZERO_CHUNK: usize = 64 << 10;
 /// Files of a bundle opened ahead of the one being packed, with a read-ahead hint while
 /// [`ReadAhead`] gives them.
 const OPEN_AHEAD: usize = 16;
@@ -543,10 +540,8 @@ fn pack_file<'a>(
     while tar.remaining() > 0 {
         // Read straight into the tar writer's buffer: no copy of the data in between.
         let space = tar.data_space().map_err(EntryError::Sink)?;
-        let read = match std::mem::take(&mut first) {
-            true => read_ahead.first_read(&mut file, space, hinted),
-            false => file.read(space),
-        };
+        let read =
+            if std::mem::take(&mut first) { read_ahead.first_read(&mut file, space, hinted) } else { file.read(space) };
         match read {
             Ok(0) => {
                 // The file shrank: keep the announced size, mark it changed.
@@ -566,11 +561,10 @@ fn pack_file<'a>(
     }
     if tar.remaining() > 0 {
         // The stored bytes are the file's plus zeros: hash exactly what the tar holds.
-        let zeros = vec![0u8; (tar.remaining().min(ZERO_CHUNK as u64)) as usize];
         let mut left = tar.remaining();
         while left > 0 {
-            let chunk = left.min(zeros.len() as u64) as usize;
-            hasher.update(&zeros[..chunk]);
+            let chunk = left.min(ZEROS.len() as u64) as usize;
+            hasher.update(&ZEROS[..chunk]);
             left -= chunk as u64;
         }
         tar.zero_fill().map_err(EntryError::Sink)?;

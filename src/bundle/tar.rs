@@ -324,7 +324,9 @@ impl<W: Write> TarWriter<W> {
 
 const OCTAL_11: u64 = 0o77777777777 + 1; // 8 GiB
 const OCTAL_7: u64 = 0o7777777 + 1;
-static ZEROS: [u8; 64 * 1024] = [0; 64 * 1024];
+/// Zeros for tar padding and end blocks, and for hashing the padding of a file that shrank
+/// while it was packed (`pack.rs`).
+pub(super) static ZEROS: [u8; 64 * 1024] = [0; 64 * 1024];
 
 fn padding_for(size: u64) -> u64 {
     (BLOCK - size % BLOCK) % BLOCK
