@@ -1,9 +1,7 @@
 //! The tantivy schema (one document per file version) and turning a [`FileDoc`] into a document.
 
 use tantivy::TantivyDocument;
-use tantivy::schema::{
-    FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions,
-};
+use tantivy::schema::{FAST, Field, IndexRecordOption, NumericOptions, Schema, TextFieldIndexing, TextOptions};
 
 use crate::folders::{ANCESTORS_TOKENIZER, FOLDERS_TOKENIZER};
 use crate::index::FileDoc;
@@ -12,7 +10,8 @@ use crate::tokenizer::TOKENIZER_NAME;
 /// Handles of every field of the schema.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Fields {
-    /// Catalog id of the file (the only stored field).
+    /// Catalog id of the file: a fast field, which searches read their hits' ids from, and
+    /// indexed, for replacing a file's document.
     pub file_id: Field,
     /// Path, tags and description, path-tokenized with positions.
     pub text: Field,
@@ -26,7 +25,10 @@ pub(crate) struct Fields {
     pub ancestors: Field,
     /// Lowercase names of the folders on the path; see [`crate::folders`].
     pub folder: Field,
+    /// Size in bytes, a fast field only: tantivy answers a range query on a fast field from
+    /// the column, so terms for it would never be read.
     pub size: Field,
+    /// Modification time (seconds since the epoch), a fast field only, as `size`.
     pub mtime: Field,
     pub kind: Field,
     pub state: Field,
@@ -43,38 +45,43 @@ pub(crate) struct Fields {
 
 impl Fields {
     /// The schema every esker index uses, with its field handles.
+    ///
+    /// Nothing is stored (hits are read from the `file_id` column), and only `text` and
+    /// `name`, the fields whose words are ranked, keep field norms: every other field is a
+    /// filter, whose terms score alike in every document that has them.
     pub fn schema() -> (Schema, Fields) {
         let mut builder = Schema::builder();
-        let words = TextOptions::default().set_indexing_options(
-            TextFieldIndexing::default()
-                .set_tokenizer(TOKENIZER_NAME)
-                .set_index_option(IndexRecordOption::WithFreqsAndPositions),
-        );
-        let folders = |tokenizer| {
+        let indexed = |tokenizer, record, fieldnorms| {
             TextOptions::default().set_indexing_options(
-                TextFieldIndexing::default().set_tokenizer(tokenizer).set_index_option(IndexRecordOption::Basic),
+                TextFieldIndexing::default()
+                    .set_tokenizer(tokenizer)
+                    .set_index_option(record)
+                    .set_fieldnorms(fieldnorms),
             )
         };
+        let words = indexed(TOKENIZER_NAME, IndexRecordOption::WithFreqsAndPositions, true);
+        let exact = indexed("raw", IndexRecordOption::Basic, false);
+        let folders = |tokenizer| indexed(tokenizer, IndexRecordOption::Basic, false);
         let fields = Fields {
-            file_id: builder.add_u64_field("file_id", INDEXED | FAST | STORED),
+            file_id: builder.add_u64_field("file_id", NumericOptions::default().set_indexed().set_fast()),
             text: builder.add_text_field("text", words.clone()),
             name: builder.add_text_field("name", words),
-            ext: builder.add_text_field("ext", STRING),
-            tag: builder.add_text_field("tag", STRING),
+            ext: builder.add_text_field("ext", exact.clone()),
+            tag: builder.add_text_field("tag", exact.clone()),
             ancestors: builder.add_text_field("ancestors", folders(ANCESTORS_TOKENIZER)),
             folder: builder.add_text_field("folder", folders(FOLDERS_TOKENIZER)),
-            size: builder.add_u64_field("size", INDEXED | FAST),
-            mtime: builder.add_i64_field("mtime", INDEXED | FAST),
-            kind: builder.add_text_field("kind", STRING),
-            state: builder.add_text_field("state", STRING),
-            bundle: builder.add_text_field("bundle", STRING),
-            store: builder.add_text_field("store", STRING),
-            host: builder.add_text_field("host", STRING),
-            run: builder.add_u64_field("run", INDEXED),
-            owner: builder.add_text_field("owner", STRING),
-            group: builder.add_text_field("group", STRING),
-            principal: builder.add_text_field("principal", STRING),
-            xattr: builder.add_text_field("xattr", STRING),
+            size: builder.add_u64_field("size", FAST),
+            mtime: builder.add_i64_field("mtime", FAST),
+            kind: builder.add_text_field("kind", exact.clone()),
+            state: builder.add_text_field("state", exact.clone()),
+            bundle: builder.add_text_field("bundle", exact.clone()),
+            store: builder.add_text_field("store", exact.clone()),
+            host: builder.add_text_field("host", exact.clone()),
+            run: builder.add_u64_field("run", NumericOptions::default().set_indexed()),
+            owner: builder.add_text_field("owner", exact.clone()),
+            group: builder.add_text_field("group", exact.clone()),
+            principal: builder.add_text_field("principal", exact.clone()),
+            xattr: builder.add_text_field("xattr", exact),
         };
         (builder.build(), fields)
     }
