@@ -22,8 +22,8 @@ use super::request::ArchiveRequest;
 use super::summary::Summary;
 use crate::acl::acl_entries;
 use crate::bundle::{
-    BundleContext, PackError, PackOptions, PackScratch, PackState, PackedBundle, PlannedBundle, WrittenBundle,
-    entry_path, save_plan, write_bundle,
+    BundleContext, DigestHex, PackError, PackOptions, PackScratch, PackState, PackedBundle, PlannedBundle,
+    WrittenBundle, entry_path, save_plan, write_bundle,
 };
 use crate::catalog::{BUNDLE_UPLOADING, Catalog, FileAttributes, NewBundle, NewFile, PendingFile, StoredBundle};
 use crate::crawl::Stat;
@@ -513,7 +513,7 @@ fn record_outcome(
         };
         let mut row = new_file_row(context.run_id, &entry.item.entry.name, &entry.stat, entry.state.as_str(), reason);
         row.link_target = entry.item.entry.link_target.clone();
-        row.blake3 = entry.blake3.map(hex::encode);
+        row.blake3 = entry.blake3.as_ref().map(|digest| DigestHex::new(digest).as_str().to_string());
         row.bundle_id = bundle_id;
         row.header_offset = header_offset;
         row.data_offset = data_offset;

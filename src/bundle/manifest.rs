@@ -2,6 +2,8 @@
 //! object per line (a header line, then one line per stored entry). A zstd copy is also kept
 //! as a separate small object so the catalog can be rebuilt without thawing bundles.
 
+use std::borrow::Cow;
+
 use serde::Serialize;
 
 /// Name of the manifest member inside a bundle.
@@ -22,32 +24,82 @@ pub struct ManifestHeader<'a> {
 
 /// One stored entry.
 #[derive(Debug, Serialize)]
-pub struct ManifestLine {
+pub struct ManifestLine<'a> {
     /// Absolute path (lossy UTF-8 when the name is not UTF-8; see `path_hex`).
-    pub path: String,
+    pub path: Cow<'a, str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub path_hex: Option<String>,
     /// Member name inside the tar.
-    pub member: String,
+    pub member: Cow<'a, str>,
     pub kind: &'static str,
     pub size: u64,
     /// Permission bits in octal, as `find --json` shows them ("0644").
-    pub mode: String,
+    pub mode: ModeText,
     pub uid: u32,
     pub gid: u32,
     pub mtime_ns: i64,
     pub atime_ns: i64,
     pub ctime_ns: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub blake3: Option<String>,
+    pub blake3: Option<DigestHex>,
     pub header_offset: u64,
     pub data_offset: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub link_target: Option<String>,
+    pub link_target: Option<Cow<'a, str>>,
     /// archived, changed (stored as first seen), failed (data incomplete: do not use).
     pub state: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+}
+
+/// A BLAKE3 digest as 64 lowercase hex digits, made on the stack: a manifest line and a
+/// catalog row need one for every file.
+#[derive(Debug, Clone, Copy)]
+pub struct DigestHex([u8; 64]);
+
+impl DigestHex {
+    pub fn new(digest: &[u8; 32]) -> DigestHex {
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        let mut text = [0; 64];
+        for (pair, byte) in text.chunks_exact_mut(2).zip(digest) {
+            pair[0] = DIGITS[usize::from(byte >> 4)];
+            pair[1] = DIGITS[usize::from(byte & 0xf)];
+        }
+        DigestHex(text)
+    }
+
+    pub fn as_str(&self) -> &str {
+        // Only ASCII digits and letters were written.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
+impl Serialize for DigestHex {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+/// Permission bits (with setuid/setgid/sticky) as four octal digits, made on the stack.
+#[derive(Debug, Clone, Copy)]
+pub struct ModeText([u8; 4]);
+
+impl ModeText {
+    pub fn new(mode: u32) -> ModeText {
+        let digit = |shift: u32| b'0' + ((mode >> shift) & 0o7) as u8;
+        ModeText([digit(9), digit(6), digit(3), digit(0)])
+    }
+
+    pub fn as_str(&self) -> &str {
+        // Only ASCII digits were written.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
+impl Serialize for ModeText {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
 }
 
 /// Text and hex forms of raw path bytes for JSON: hex only when the bytes are not UTF-8.
@@ -60,5 +112,28 @@ pub fn text_and_hex(bytes: &[u8]) -> (String, Option<String>) {
 
 /// Permission bits (with setuid/setgid/sticky) as four octal digits.
 pub fn mode_text(mode: u32) -> String {
-    format!("{:04o}", mode & 0o7777)
+    ModeText::new(mode).as_str().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digests_and_modes_are_written_as_before() {
+        for digest in [[0u8; 32], [0xff; 32], *blake3::hash(b"esker").as_bytes()] {
+            assert_eq!(DigestHex::new(&digest).as_str(), hex::encode(digest));
+            assert_eq!(
+                serde_json::to_string(&DigestHex::new(&digest)).expect("json"),
+                format!("\"{}\"", hex::encode(digest))
+            );
+        }
+        for mode in [0, 0o644, 0o755, 0o100644, 0o4755, 0o2775, 0o1777, 0o40700, u32::MAX] {
+            assert_eq!(mode_text(mode), format!("{:04o}", mode & 0o7777), "{mode:o}");
+            assert_eq!(
+                serde_json::to_string(&ModeText::new(mode)).expect("json"),
+                format!("\"{:04o}\"", mode & 0o7777)
+            );
+        }
+    }
 }

@@ -6,7 +6,7 @@ mod plan;
 mod saved;
 pub mod tar;
 
-pub use manifest::{MANIFEST_MEMBER, ManifestHeader, ManifestLine, mode_text, text_and_hex};
+pub use manifest::{DigestHex, MANIFEST_MEMBER, ManifestHeader, ManifestLine, mode_text, text_and_hex};
 pub use pack::{
     BundleContext, PackError, PackOptions, PackScratch, PackState, PackedBundle, PackedEntry, WrittenBundle,
     entry_path, member_name, pack_bundle, write_bundle,

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 
 use uuid::Uuid;
 
-use super::manifest::{MANIFEST_MEMBER, ManifestHeader, ManifestLine, text_and_hex};
+use super::manifest::{DigestHex, MANIFEST_MEMBER, ManifestHeader, ManifestLine, ModeText};
 use super::plan::{PlanItem, PlannedBundle};
 use super::tar::{MemberHeader, MemberKind, MemberOffsets, TarWriter, ZEROS};
 use crate::crawl::{FileKind, SkipReason, Stat};
@@ -349,27 +349,22 @@ pub fn write_bundle(
         };
         // Every member of the tar gets a line, failed ones too (their data is partly zeros).
         if let Some(offsets) = packed.0 {
-            let (text, path_hex) = text_and_hex(&path);
             let line = ManifestLine {
-                path: text,
-                path_hex,
-                member: String::from_utf8_lossy(member_name(&path)).into_owned(),
+                path: String::from_utf8_lossy(&path),
+                path_hex: std::str::from_utf8(&path).is_err().then(|| hex::encode(&path)),
+                member: String::from_utf8_lossy(member_name(&path)),
                 kind: item.entry.stat.kind.as_str(),
                 size: packed.1.size,
-                mode: super::manifest::mode_text(packed.1.mode),
+                mode: ModeText::new(packed.1.mode),
                 uid: packed.1.uid,
                 gid: packed.1.gid,
                 mtime_ns: packed.1.mtime_ns,
                 atime_ns: packed.1.atime_ns,
                 ctime_ns: packed.1.ctime_ns,
-                blake3: packed.2.map(hex::encode),
+                blake3: packed.2.as_ref().map(DigestHex::new),
                 header_offset: offsets.header,
                 data_offset: offsets.data,
-                link_target: item
-                    .entry
-                    .link_target
-                    .as_deref()
-                    .map(|target| String::from_utf8_lossy(target).into_owned()),
+                link_target: item.entry.link_target.as_deref().map(String::from_utf8_lossy),
                 state: if matches!(packed.3, PackState::Failed(_)) { "failed" } else { packed.3.as_str() },
                 reason: match &packed.3 {
                     PackState::Failed(reason) => Some(reason.to_string()),
