@@ -38,3 +38,51 @@ impl BufferPool {
         }
     }
 }
+
+/// Bytes in a [`Chunk`]: what a tar writer collects before passing it on, and what the
+/// local store writes at a time.
+pub const CHUNK: usize = 1 << 20;
+/// Alignment of a [`Chunk`]'s bytes in memory: `O_DIRECT` wants the logical block size
+/// (512 or 4096 bytes); a page is enough for both.
+pub const CHUNK_ALIGN: usize = 4096;
+
+/// The buffers of dropped chunks, for the next ones.
+static CHUNKS: BufferPool = BufferPool::new(CHUNK + CHUNK_ALIGN);
+
+/// [`CHUNK`] bytes aligned to [`CHUNK_ALIGN`] in memory (it derefs to them), from a pool
+/// and back to it when dropped. A tar writer fills one, and a sink that writes whole
+/// chunks with `O_DIRECT` can take it as it is instead of copying its bytes (see
+/// [`crate::store::ObjectWriter::write_chunk`]). A reused chunk holds earlier bytes: its
+/// holder knows how many it filled since.
+pub struct Chunk {
+    bytes: Vec<u8>,
+    start: usize,
+}
+
+impl Chunk {
+    /// A spare chunk from the pool, or a new one.
+    pub fn take() -> Chunk {
+        let bytes = CHUNKS.take();
+        let start = bytes.as_ptr().align_offset(CHUNK_ALIGN);
+        Chunk { bytes, start }
+    }
+}
+
+impl Drop for Chunk {
+    fn drop(&mut self) {
+        CHUNKS.give(std::mem::take(&mut self.bytes));
+    }
+}
+
+impl std::ops::Deref for Chunk {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.bytes[self.start..self.start + CHUNK]
+    }
+}
+
+impl std::ops::DerefMut for Chunk {
+    fn deref_mut(&mut self) -> &mut [u8] {
+        &mut self.bytes[self.start..self.start + CHUNK]
+    }
+}

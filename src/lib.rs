@@ -36,7 +36,7 @@
 
 pub mod acl;
 pub mod archive;
-mod buffers;
+pub mod buffers;
 pub mod bundle;
 pub mod catalog;
 pub mod cli;

@@ -6,6 +6,8 @@
 
 use std::io::{self, Write};
 
+use crate::buffers::Chunk;
+
 pub const BLOCK: u64 = 512;
 
 /// What a member is; the tar typeflag follows from it.
@@ -47,7 +49,7 @@ pub struct MemberOffsets {
 /// [`CHUNK`] bytes. Member data can be read straight into that buffer
 /// ([`data_space`](Self::data_space), [`commit_data`](Self::commit_data)), which saves a
 /// copy of every byte.
-pub struct TarWriter<W: Write> {
+pub struct TarWriter<W: TarSink> {
     inner: W,
     position: u64,
     blake3: blake3::Hasher,
@@ -55,43 +57,32 @@ pub struct TarWriter<W: Write> {
     pending: u64,
     /// Padding owed after the current member's data.
     padding: u64,
-    buffer: Buffer,
+    /// Bytes waiting for the sink; a reused chunk holds an earlier bundle's bytes past
+    /// `filled`, which are never passed on.
+    buffer: Chunk,
     /// Bytes of `buffer` in use.
     filled: usize,
 }
 
 /// Bytes the writer collects before passing them on.
-pub const CHUNK: usize = 1 << 20;
+pub const CHUNK: usize = crate::buffers::CHUNK;
 
-/// The buffers of dropped writers, for the next ones (a run makes a writer per bundle).
-static BUFFERS: crate::buffers::BufferPool = crate::buffers::BufferPool::new(CHUNK);
-
-/// A writer's buffer of [`CHUNK`] bytes, back to [`BUFFERS`] when dropped. A reused one
-/// holds an earlier bundle's bytes: the writer passes on only bytes written since.
-struct Buffer(Vec<u8>);
-
-impl Buffer {
-    fn take() -> Buffer {
-        Buffer(BUFFERS.take())
+/// Where a [`TarWriter`] passes its bytes on, a [`Chunk`] at a time.
+pub trait TarSink: Write {
+    /// Takes the first `length` bytes of `chunk`. The default writes them through
+    /// [`Write`]; a sink may instead keep `chunk` itself and leave another in its place.
+    fn write_chunk(&mut self, chunk: &mut Chunk, length: usize) -> io::Result<()> {
+        self.write_all(&chunk[..length])
     }
 }
 
-impl Drop for Buffer {
-    fn drop(&mut self) {
-        BUFFERS.give(std::mem::take(&mut self.0));
-    }
-}
+impl TarSink for Vec<u8> {}
 
-impl std::ops::Deref for Buffer {
-    type Target = [u8];
-    fn deref(&self) -> &[u8] {
-        &self.0
-    }
-}
+impl TarSink for io::Sink {}
 
-impl std::ops::DerefMut for Buffer {
-    fn deref_mut(&mut self) -> &mut [u8] {
-        &mut self.0
+impl TarSink for Box<dyn crate::store::ObjectWriter> {
+    fn write_chunk(&mut self, chunk: &mut Chunk, length: usize) -> io::Result<()> {
+        (**self).write_chunk(chunk, length)
     }
 }
 
@@ -103,7 +94,7 @@ pub struct TarFinished<W> {
     pub blake3: [u8; 32],
 }
 
-impl<W: Write> TarWriter<W> {
+impl<W: TarSink> TarWriter<W> {
     pub fn new(inner: W) -> Self {
         Self {
             inner,
@@ -111,7 +102,7 @@ impl<W: Write> TarWriter<W> {
             blake3: blake3::Hasher::new(),
             pending: 0,
             padding: 0,
-            buffer: Buffer::take(),
+            buffer: Chunk::take(),
             filled: 0,
         }
     }
@@ -123,9 +114,8 @@ impl<W: Write> TarWriter<W> {
     /// Hashes the buffered bytes and passes them on.
     fn flush_buffer(&mut self) -> io::Result<()> {
         if self.filled > 0 {
-            let bytes = &self.buffer[..self.filled];
-            self.blake3.update(bytes);
-            self.inner.write_all(bytes)?;
+            self.blake3.update(&self.buffer[..self.filled]);
+            self.inner.write_chunk(&mut self.buffer, self.filled)?;
             self.filled = 0;
         }
         Ok(())

@@ -94,6 +94,13 @@ pub enum RestoreTier {
 /// [`finish`](ObjectWriter::finish) returns; dropping the writer without finishing
 /// leaves at most an unfinished upload that [`Store::discard_unfinished`] removes.
 pub trait ObjectWriter: Write + Send {
+    /// Takes the first `length` bytes of a tar writer's `chunk`, as
+    /// [`crate::bundle::tar::TarSink::write_chunk`]: the default writes them through [`Write`];
+    /// the local store keeps a full chunk for its direct writes and leaves a spare one in its
+    /// place, which saves a copy of every byte.
+    fn write_chunk(&mut self, chunk: &mut crate::buffers::Chunk, length: usize) -> std::io::Result<()> {
+        self.write_all(&chunk[..length])
+    }
     /// Completes the object and confirms it with the store (size, and checksum where the
     /// backend reports one).
     fn finish(self: Box<Self>, expected_size: u64) -> Result<StoredObject, StoreError>;

@@ -10,12 +10,10 @@ use super::api::{
     ObjectInfo, ObjectWriter, RestoreState, RestoreTier, Store, StoredObject, UnfinishedUpload, WriteOptions,
 };
 use super::error::{StoreError, StoreErrorKind};
+use crate::buffers::Chunk;
 
 /// Bytes written to an object file at a time.
-const WRITE_CHUNK: usize = 1 << 20;
-/// Alignment of the chunk buffer in memory: O_DIRECT wants the logical block size (512 or
-/// 4096 bytes); a page is enough for both.
-const DIRECT_ALIGN: usize = 4096;
+const WRITE_CHUNK: usize = crate::buffers::CHUNK;
 
 /// A store in a directory: `bundles/`, `manifests/`, and `tmp/` for unfinished writes.
 ///
@@ -95,39 +93,27 @@ fn sync_dir(path: &Path) -> Result<(), StoreError> {
 /// and `finish` fsyncs as before. File systems without O_DIRECT (or that refuse a write
 /// with EINVAL) get ordinary buffered writes.
 struct ChunkedFile {
-    buffer: Chunk,
+    buffer: Filled,
     /// Full chunks to the writer thread; `None` once finished or failed.
-    chunks: Option<crossbeam_channel::Sender<Chunk>>,
+    chunks: Option<crossbeam_channel::Sender<Filled>>,
     writer: Option<std::thread::JoinHandle<std::io::Result<File>>>,
 }
 
-/// A buffer whose bytes `start..start + filled` are `DIRECT_ALIGN`-aligned in memory.
-struct Chunk {
-    bytes: Vec<u8>,
-    start: usize,
+/// A chunk (aligned in memory, from [`crate::buffers`]'s pool, and back to it when dropped)
+/// and how many of its bytes are to be written; no chunk for the end of an object that was
+/// written already.
+struct Filled {
+    chunk: Option<Chunk>,
     filled: usize,
 }
 
-/// Buffers of written chunks, for the next ones of any object (at most three per object
-/// being written at once).
-static SPARE_CHUNKS: crate::buffers::BufferPool = crate::buffers::BufferPool::new(WRITE_CHUNK + DIRECT_ALIGN);
-
-impl Chunk {
-    fn new() -> Chunk {
-        let bytes = SPARE_CHUNKS.take();
-        let start = bytes.as_ptr().align_offset(DIRECT_ALIGN);
-        Chunk { bytes, start, filled: 0 }
+impl Filled {
+    fn new() -> Filled {
+        Filled { chunk: Some(Chunk::take()), filled: 0 }
     }
 
     fn data(&self) -> &[u8] {
-        &self.bytes[self.start..self.start + self.filled]
-    }
-}
-
-impl Drop for Chunk {
-    fn drop(&mut self) {
-        // The empty placeholder left by `into_file` is not kept.
-        SPARE_CHUNKS.give(std::mem::take(&mut self.bytes));
+        self.chunk.as_ref().map_or(&[], |chunk| &chunk[..self.filled])
     }
 }
 
@@ -140,18 +126,30 @@ impl ChunkedFile {
             Err(error) if error.raw_os_error() == Some(libc::EINVAL) => (options.open(path)?, false),
             Err(error) => return Err(error),
         };
-        let (chunks, full) = crossbeam_channel::bounded::<Chunk>(1);
+        let (chunks, full) = crossbeam_channel::bounded::<Filled>(1);
         let writer =
             std::thread::Builder::new().name("local-writer".into()).spawn(move || write_chunks(file, direct, &full))?;
-        Ok(ChunkedFile { buffer: Chunk::new(), chunks: Some(chunks), writer: Some(writer) })
+        Ok(ChunkedFile { buffer: Filled::new(), chunks: Some(chunks), writer: Some(writer) })
+    }
+
+    /// A tar writer's full chunk goes to the writer thread as it is, with a spare one left
+    /// in its place, when no bytes are waiting before it; anything else is copied.
+    fn write_chunk(&mut self, chunk: &mut Chunk, length: usize) -> std::io::Result<()> {
+        if length == WRITE_CHUNK && self.buffer.filled == 0 {
+            let full = std::mem::replace(chunk, Chunk::take());
+            return self.send(Filled { chunk: Some(full), filled: length });
+        }
+        self.write_all(&chunk[..length])
     }
 
     fn write_all(&mut self, mut data: &[u8]) -> std::io::Result<()> {
         while !data.is_empty() {
             let buffer = &mut self.buffer;
+            let Some(chunk) = buffer.chunk.as_mut() else {
+                return Err(std::io::Error::other("object writer already closed"));
+            };
             let count = (WRITE_CHUNK - buffer.filled).min(data.len());
-            let at = buffer.start + buffer.filled;
-            buffer.bytes[at..at + count].copy_from_slice(&data[..count]);
+            chunk[buffer.filled..buffer.filled + count].copy_from_slice(&data[..count]);
             buffer.filled += count;
             data = &data[count..];
             if buffer.filled == WRITE_CHUNK {
@@ -163,11 +161,11 @@ impl ChunkedFile {
 
     /// Sends the full buffer to the writer thread and takes a free one.
     fn hand_over(&mut self) -> std::io::Result<()> {
-        let full = std::mem::replace(&mut self.buffer, Chunk::new());
+        let full = std::mem::replace(&mut self.buffer, Filled::new());
         self.send(full)
     }
 
-    fn send(&mut self, chunk: Chunk) -> std::io::Result<()> {
+    fn send(&mut self, chunk: Filled) -> std::io::Result<()> {
         if self.chunks.as_ref().is_some_and(|chunks| chunks.send(chunk).is_ok()) {
             return Ok(());
         }
@@ -186,17 +184,17 @@ impl ChunkedFile {
     /// Writes the rest and returns the file.
     fn into_file(mut self) -> std::io::Result<File> {
         if self.buffer.filled > 0 {
-            let last = std::mem::replace(&mut self.buffer, Chunk { bytes: Vec::new(), start: 0, filled: 0 });
+            let last = std::mem::replace(&mut self.buffer, Filled { chunk: None, filled: 0 });
             self.send(last)?;
         }
         self.join()
     }
 }
 
-/// The writer thread: writes chunks in order until the sender is dropped (a written chunk's
-/// buffer goes back to [`SPARE_CHUNKS`]). A partial chunk (the end of the object) goes
+/// The writer thread: writes chunks in order until the sender is dropped (a written chunk
+/// goes back to the pool). A partial chunk (the end of the object) goes
 /// through the page cache.
-fn write_chunks(mut file: File, mut direct: bool, full: &crossbeam_channel::Receiver<Chunk>) -> std::io::Result<File> {
+fn write_chunks(mut file: File, mut direct: bool, full: &crossbeam_channel::Receiver<Filled>) -> std::io::Result<File> {
     for chunk in full {
         if chunk.filled < WRITE_CHUNK {
             stop_direct(&file, &mut direct)?;
@@ -256,6 +254,13 @@ impl Write for LocalWriter {
 }
 
 impl ObjectWriter for LocalWriter {
+    fn write_chunk(&mut self, chunk: &mut Chunk, length: usize) -> std::io::Result<()> {
+        match &mut self.file {
+            Some(file) => file.write_chunk(chunk, length),
+            None => Err(std::io::Error::other("object writer already closed")),
+        }
+    }
+
     fn finish(mut self: Box<Self>, expected_size: u64) -> Result<StoredObject, StoreError> {
         let temp_name = self.temp.display().to_string();
         let Some(writer) = self.file.take() else {
@@ -476,5 +481,41 @@ mod tests {
             assert_eq!(stored.size, size as u64);
             assert_eq!(fs::read(dir.path().join(key)).expect("read"), &bytes[..size]);
         }
+    }
+
+    #[test]
+    fn whole_chunks_are_taken_as_they_are_and_mixed_writes_keep_their_order() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = LocalStore::new("local", dir.path());
+        store.prepare().expect("prepare");
+        let bytes: Vec<u8> = (0..4 * WRITE_CHUNK + 777).map(|index| (index * 17 % 253) as u8).collect();
+        let mut writer = store.create("bundles/mixed.tar", WriteOptions::default()).expect("create");
+        let mut chunk = Chunk::take();
+        let mut taken = 0;
+        let mut at = 0;
+        // A whole chunk, a few bytes written, a whole chunk (copied behind them), a partial
+        // chunk, a whole chunk (taken again once the copies filled a chunk), the rest.
+        for (whole, length) in [
+            (true, WRITE_CHUNK),
+            (false, 100),
+            (true, WRITE_CHUNK),
+            (true, WRITE_CHUNK - 100),
+            (true, WRITE_CHUNK),
+            (false, 777),
+        ] {
+            if whole {
+                chunk[..length].copy_from_slice(&bytes[at..at + length]);
+                let before = chunk.as_ptr();
+                writer.write_chunk(&mut chunk, length).expect("write chunk");
+                taken += usize::from(chunk.as_ptr() != before);
+            } else {
+                writer.write_all(&bytes[at..at + length]).expect("write");
+            }
+            at += length;
+        }
+        assert_eq!(at, bytes.len());
+        writer.finish(bytes.len() as u64).expect("finish");
+        assert_eq!(fs::read(dir.path().join("bundles/mixed.tar")).expect("read"), bytes);
+        assert_eq!(taken, 2, "the first and the last whole chunk go to the disk without a copy");
     }
 }
