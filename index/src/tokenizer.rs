@@ -91,6 +91,17 @@ enum Class {
 }
 
 fn classify(c: char) -> Class {
+    // Paths are mostly ASCII: decide those without the Unicode tables and ranges below.
+    match c {
+        'a'..='z' => Class::Lower,
+        'A'..='Z' => Class::Upper,
+        '0'..='9' => Class::Digit,
+        _ if c.is_ascii() => Class::Separator,
+        _ => classify_unicode(c),
+    }
+}
+
+fn classify_unicode(c: char) -> Class {
     let code = u32::from(c);
     if matches!(code, 0x0300..=0x036F | 0x1AB0..=0x1AFF | 0x1DC0..=0x1DFF | 0x20D0..=0x20FF
         | 0xFE20..=0xFE2F | 0x3099..=0x309A)
@@ -256,6 +267,13 @@ mod tests {
     #[track_caller]
     fn check(text: &str, expected: &[&str]) {
         assert_eq!(words(text), expected, "tokens of {text:?}");
+    }
+
+    #[test]
+    fn ascii_is_classified_as_the_unicode_tables_say() {
+        for c in (0u8..128).map(char::from) {
+            assert_eq!(classify(c), classify_unicode(c), "{c:?}");
+        }
     }
 
     #[test]
