@@ -327,7 +327,7 @@ impl Follower {
     }
 
     /// Makes what was added searchable, records the position in the index, and waits for
-    /// the segment merges under way. (A run leaves one segment per ~190,000 files: merging
+    /// the segment merges under way. (A run leaves one segment per ~270,000 files: merging
     /// them would map them all, and an archive's memory must not grow with the tree; see
     /// [`IndexWriter::close_merged`].)
     pub fn commit(mut self) -> Result<SyncReport> {
