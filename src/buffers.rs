@@ -27,8 +27,7 @@ impl BufferPool {
         spare.unwrap_or_else(|| vec![0; self.size])
     }
 
-    /// Keeps `buffer` for a later [`take`](Self::take); one of another size (an empty
-    /// placeholder) is dropped.
+    /// Keeps `buffer` for a later [`take`](Self::take); one of another size is dropped.
     pub(crate) fn give(&self, buffer: Vec<u8>) {
         if buffer.len() != self.size {
             return;

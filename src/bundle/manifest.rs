@@ -70,6 +70,7 @@ impl DigestHex {
 
     pub fn as_str(&self) -> &str {
         // Only ASCII digits and letters were written.
+        debug_assert!(self.0.is_ascii());
         std::str::from_utf8(&self.0).unwrap_or_default()
     }
 }
@@ -92,6 +93,7 @@ impl ModeText {
 
     pub fn as_str(&self) -> &str {
         // Only ASCII digits were written.
+        debug_assert!(self.0.is_ascii());
         std::str::from_utf8(&self.0).unwrap_or_default()
     }
 }

@@ -45,10 +45,11 @@ pub struct MemberOffsets {
 
 /// Streams a tar archive into `W`, hashing every byte with BLAKE3 and counting offsets.
 ///
-/// Bytes collect in a buffer of its own that goes to `W` (and through BLAKE3) in chunks of
-/// [`CHUNK`] bytes. Member data can be read straight into that buffer
+/// Bytes collect in a [`Chunk`] that goes through BLAKE3 and to `W` when full (and at the
+/// end), with [`TarSink::write_chunk`]: a sink may keep the chunk itself and leave another
+/// in its place. Member data can be read straight into the chunk
 /// ([`data_space`](Self::data_space), [`commit_data`](Self::commit_data)), which saves a
-/// copy of every byte.
+/// copy of every byte. After an error from the sink the archive is lost: abort it.
 pub struct TarWriter<W: TarSink> {
     inner: W,
     position: u64,
@@ -113,10 +114,12 @@ impl<W: TarSink> TarWriter<W> {
 
     /// Hashes the buffered bytes and passes them on.
     fn flush_buffer(&mut self) -> io::Result<()> {
-        if self.filled > 0 {
-            self.blake3.update(&self.buffer[..self.filled]);
-            self.inner.write_chunk(&mut self.buffer, self.filled)?;
-            self.filled = 0;
+        // Counted as passed on before the sink is called: after a failed write the chunk in
+        // place may be another (a spare from the pool), whose bytes are nobody's to pass on.
+        let length = std::mem::take(&mut self.filled);
+        if length > 0 {
+            self.blake3.update(&self.buffer[..length]);
+            self.inner.write_chunk(&mut self.buffer, length)?;
         }
         Ok(())
     }

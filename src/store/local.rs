@@ -518,4 +518,61 @@ mod tests {
         assert_eq!(fs::read(dir.path().join("bundles/mixed.tar")).expect("read"), bytes);
         assert_eq!(taken, 2, "the first and the last whole chunk go to the disk without a copy");
     }
+
+    /// Writes members of 3.5 MiB in all into `tar`, data read straight into its chunk.
+    fn fill_tar<W: crate::bundle::tar::TarSink>(tar: &mut crate::bundle::tar::TarWriter<W>) {
+        use crate::bundle::tar::{MemberHeader, MemberKind};
+        let header = |path: &'static [u8], size: u64| MemberHeader {
+            path,
+            kind: MemberKind::Regular,
+            size,
+            mode: 0o644,
+            uid: 0,
+            gid: 0,
+            mtime: 0,
+            xattrs: &[],
+        };
+        tar.append(&header(b"small.txt", 100), &[b's'; 100]).expect("append");
+        let size = 2 * WRITE_CHUNK + WRITE_CHUNK / 2 + 3;
+        tar.begin_member(&header(b"large.bin", size as u64)).expect("begin");
+        let mut written = 0;
+        while tar.remaining() > 0 {
+            let space = tar.data_space().expect("space");
+            let take = space.len().min(70_000);
+            for (index, byte) in space[..take].iter_mut().enumerate() {
+                *byte = ((written + index) % 241) as u8;
+            }
+            tar.commit_data(take).expect("commit");
+            written += take;
+        }
+        tar.append(&header(b"tail.txt", WRITE_CHUNK as u64 - 700), &vec![b't'; WRITE_CHUNK - 700]).expect("append");
+    }
+
+    #[test]
+    fn a_tar_written_to_the_store_has_the_bytes_and_hash_of_one_written_to_memory() {
+        // Chunks that held other bytes, back in the pool for the tar writer and the store.
+        let dirty: Vec<Chunk> = (0..8)
+            .map(|_| {
+                let mut chunk = Chunk::take();
+                chunk.fill(0xAA);
+                chunk
+            })
+            .collect();
+        drop(dirty);
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = LocalStore::new("local", dir.path());
+        store.prepare().expect("prepare");
+        let mut stored =
+            crate::bundle::tar::TarWriter::new(store.create("bundles/t.tar", WriteOptions::default()).expect("create"));
+        fill_tar(&mut stored);
+        let stored = stored.finish().expect("finish");
+        stored.inner.finish(stored.length).expect("finish object");
+        let mut memory = crate::bundle::tar::TarWriter::new(Vec::new());
+        fill_tar(&mut memory);
+        let memory = memory.finish().expect("finish");
+        let bytes = fs::read(dir.path().join("bundles/t.tar")).expect("read");
+        assert!(bytes == memory.inner, "the stored tar differs from the one written to memory");
+        assert_eq!(stored.blake3, memory.blake3);
+        assert_eq!(stored.blake3, *blake3::hash(&bytes).as_bytes());
+    }
 }

@@ -275,6 +275,32 @@ fn an_index_of_the_earlier_format_is_rebuilt_by_the_next_find() {
 }
 
 #[test]
+fn an_index_with_terms_for_sizes_is_rebuilt_and_size_filters_still_work() {
+    let env = Env::new();
+    write(&env.src.join("big.dat"), &[b'b'; 5000]);
+    write(&env.src.join("small.dat"), b"s");
+    env.archive(&[]);
+    // Before the eleventh round of issue 8, sizes and times were also indexed as terms, with
+    // field norms, and each file id was stored.
+    let meta = env.home.join("index/meta.json");
+    let mut parsed: serde_json::Value = serde_json::from_str(&fs::read_to_string(&meta).expect("read")).expect("json");
+    for field in parsed["schema"].as_array_mut().expect("schema") {
+        if field["name"] == "size" || field["name"] == "mtime" {
+            field["options"]["indexed"] = true.into();
+            field["options"]["fieldnorms"] = true.into();
+        }
+    }
+    fs::write(&meta, serde_json::to_string(&parsed).expect("json")).expect("write meta.json");
+    let big = [env.src.join("big.dat").display().to_string()];
+    assert_eq!(env.find_paths("size:>4k"), big, "found by size after the rebuild");
+    let text = fs::read_to_string(&meta).expect("read meta.json");
+    let rebuilt: serde_json::Value = serde_json::from_str(&text).expect("json");
+    let size =
+        rebuilt["schema"].as_array().expect("schema").iter().find(|field| field["name"] == "size").expect("size");
+    assert_eq!(size["options"]["indexed"], false, "rebuilt in the current format: {text}");
+}
+
+#[test]
 fn configured_stores_are_used_and_shown() {
     let env = Env::new();
     let cold = env.dir.path().join("cold");
