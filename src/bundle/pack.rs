@@ -80,14 +80,20 @@ pub enum PackError {
 /// Scratch space a packer keeps from one bundle to the next.
 ///
 /// A bundle's manifest lines (about 450 bytes a file, half a megabyte for 1000 files) are
-/// written here, and the manifest member is then made once, at its final size. Above
+/// written here, the manifest member made from them here too, and its compressed copy (a
+/// fraction of the size) is made here before it is copied out to the finisher. Above
 /// glibc's mmap threshold (256 KiB, `src/main.rs`) a new vector is fresh memory that is
 /// faulted in page by page: a manifest grown anew for every bundle and then copied was 35 %
-/// of the page faults of a T1 archive (BENCHMARKS.md, tenth round).
+/// of the page faults of a T1 archive, and the member made anew for each bundle 23 % after
+/// that (BENCHMARKS.md, tenth and eleventh rounds).
 #[derive(Debug, Default)]
 pub struct PackScratch {
     /// The manifest lines of the bundle being packed.
     manifest: Vec<u8>,
+    /// The manifest member: the header line and the lines above.
+    document: Vec<u8>,
+    /// Room for the manifest copy's zstd frame, which is then copied out at its size.
+    compressed: Vec<u8>,
     /// Whether the files opened ahead get a read-ahead hint.
     read_ahead: ReadAhead,
 }
@@ -225,12 +231,11 @@ pub struct PackOptions {
 /// storing its manifest copy can overlap with writing the next bundle.
 pub struct WrittenBundle {
     id: Uuid,
-    key: String,
     writer: Box<dyn ObjectWriter>,
     length: u64,
     blake3: [u8; 32],
     entries: Vec<PackedEntry>,
-    /// The manifest member's contents, for the compressed copy.
+    /// The manifest copy: the manifest member's contents in a zstd frame.
     manifest: Vec<u8>,
     run_id: i64,
 }
@@ -243,17 +248,16 @@ impl WrittenBundle {
         store: &dyn Store,
         on_confirmed: &mut dyn FnMut(&StoredObject) -> Result<(), PackError>,
     ) -> Result<PackedBundle, PackError> {
-        let WrittenBundle { id, key, writer, length, blake3, entries, manifest, run_id } = self;
+        let WrittenBundle { id, writer, length, blake3, entries, manifest, run_id } = self;
         let object = writer.finish(length)?;
         on_confirmed(&object)?;
         crate::failpoint::hit("bundle_confirmed");
         // From here on the bundle is stored: a failure must not leave it behind unrecorded.
-        let stored_manifest = compress_manifest(&manifest)
-            .map_err(|error| PackError::Write { key: key.clone(), message: crate::error::io_message(&error) })
-            .and_then(|compressed| Ok(store.put_small(&store.key(&manifest_key(&id)), &compressed, Some(run_id))?));
+        let stored_manifest = store.put_small(&store.key(&manifest_key(&id)), &manifest, Some(run_id));
         let stored_manifest = match stored_manifest {
             Ok(stored) => stored,
             Err(error) => {
+                let error = PackError::from(error);
                 if let Err(cleanup) = store.delete(&object.key) {
                     tracing::warn!("bundle {id}: could not remove {} after its manifest failed: {cleanup}", object.key);
                 }
@@ -278,7 +282,7 @@ impl WrittenBundle {
 /// megabytes of fresh memory for each bundle). Level 1: on manifests (JSON lines) it
 /// compresses as well as the default level 3, at twice the speed (about 700 against 370
 /// MB/s).
-fn compress_manifest(manifest: &[u8]) -> io::Result<Vec<u8>> {
+fn compress_manifest(manifest: &[u8], room: &mut Vec<u8>) -> io::Result<Vec<u8>> {
     thread_local! {
         static COMPRESSOR: std::cell::RefCell<Option<zstd::bulk::Compressor<'static>>> =
             const { std::cell::RefCell::new(None) };
@@ -288,7 +292,10 @@ fn compress_manifest(manifest: &[u8]) -> io::Result<Vec<u8>> {
             Some(compressor) => compressor,
             None => compressor.insert(zstd::bulk::Compressor::new(1)?),
         };
-        compressor.compress(manifest)
+        room.clear();
+        room.reserve(zstd::zstd_safe::compress_bound(manifest.len()));
+        compressor.compress_to_buffer(manifest, room)?;
+        Ok(room.clone())
     })
 }
 
@@ -394,7 +401,8 @@ pub fn write_bundle(
     };
     let header = serde_json::to_vec(&header)
         .map_err(|error| PackError::Write { key: key.clone(), message: error.to_string() })?;
-    let mut document = Vec::with_capacity(header.len() + 1 + scratch.manifest.len());
+    let document = &mut scratch.document;
+    document.clear();
     document.extend_from_slice(&header);
     document.push(b'\n');
     document.extend_from_slice(&scratch.manifest);
@@ -408,19 +416,23 @@ pub fn write_bundle(
         mtime: now.div_euclid(1_000_000_000),
         xattrs: &[],
     };
-    if let Err(error) = tar.append(&manifest_header, &document) {
-        tar.into_inner().abort();
-        return Err(write_error(error));
-    }
+    let manifest =
+        match tar.append(&manifest_header, document).and_then(|_| compress_manifest(document, &mut scratch.compressed))
+        {
+            Ok(manifest) => manifest,
+            Err(error) => {
+                tar.into_inner().abort();
+                return Err(write_error(error));
+            }
+        };
     let finished = tar.finish().map_err(write_error)?;
     Ok(WrittenBundle {
         id,
-        key,
         writer: finished.inner,
         length: finished.length,
         blake3: finished.blake3,
         entries,
-        manifest: document,
+        manifest,
         run_id: context.run_id,
     })
 }
