@@ -52,10 +52,29 @@ pub struct ManifestLine<'a> {
     pub reason: Option<String>,
 }
 
-/// A BLAKE3 digest as 64 lowercase hex digits, made on the stack: a manifest line and a
-/// catalog row need one for every file.
+/// Short ASCII text made on the stack, written into JSON as a string: a manifest line and a
+/// catalog row need a digest and a mode for every file.
 #[derive(Debug, Clone, Copy)]
-pub struct DigestHex([u8; 64]);
+pub struct StackText<const N: usize>([u8; N]);
+
+/// A BLAKE3 digest as 64 lowercase hex digits.
+pub type DigestHex = StackText<64>;
+/// Permission bits (with setuid/setgid/sticky) as four octal digits.
+pub type ModeText = StackText<4>;
+
+impl<const N: usize> StackText<N> {
+    pub fn as_str(&self) -> &str {
+        // Only ASCII digits and letters are written.
+        debug_assert!(self.0.is_ascii());
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
+impl<const N: usize> Serialize for StackText<N> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
 
 impl DigestHex {
     pub fn new(digest: &[u8; 32]) -> DigestHex {
@@ -65,42 +84,14 @@ impl DigestHex {
             pair[0] = DIGITS[usize::from(byte >> 4)];
             pair[1] = DIGITS[usize::from(byte & 0xf)];
         }
-        DigestHex(text)
-    }
-
-    pub fn as_str(&self) -> &str {
-        // Only ASCII digits and letters were written.
-        debug_assert!(self.0.is_ascii());
-        std::str::from_utf8(&self.0).unwrap_or_default()
+        StackText(text)
     }
 }
-
-impl Serialize for DigestHex {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
-    }
-}
-
-/// Permission bits (with setuid/setgid/sticky) as four octal digits, made on the stack.
-#[derive(Debug, Clone, Copy)]
-pub struct ModeText([u8; 4]);
 
 impl ModeText {
     pub fn new(mode: u32) -> ModeText {
         let digit = |shift: u32| b'0' + ((mode >> shift) & 0o7) as u8;
-        ModeText([digit(9), digit(6), digit(3), digit(0)])
-    }
-
-    pub fn as_str(&self) -> &str {
-        // Only ASCII digits were written.
-        debug_assert!(self.0.is_ascii());
-        std::str::from_utf8(&self.0).unwrap_or_default()
-    }
-}
-
-impl Serialize for ModeText {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(self.as_str())
+        StackText([digit(9), digit(6), digit(3), digit(0)])
     }
 }
 

@@ -65,9 +65,6 @@ pub struct TarWriter<W: TarSink> {
     filled: usize,
 }
 
-/// Bytes the writer collects before passing them on.
-pub const CHUNK: usize = crate::buffers::CHUNK;
-
 /// Where a [`TarWriter`] passes its bytes on, a [`Chunk`] at a time.
 pub trait TarSink: Write {
     /// Takes the first `length` bytes of `chunk`. The default writes them through
@@ -460,8 +457,8 @@ mod tests {
         // Fill every buffer in the pool (one per writer alive at once) with other bytes.
         let mut big: Vec<TarWriter<Vec<u8>>> = (0..4).map(|_| TarWriter::new(Vec::new())).collect();
         for writer in &mut big {
-            writer.begin_member(&header(b"x", MemberKind::Regular, CHUNK as u64 - 512)).expect("begin");
-            writer.write_data(&vec![0xAA; CHUNK - 512]).expect("data");
+            writer.begin_member(&header(b"x", MemberKind::Regular, crate::buffers::CHUNK as u64 - 512)).expect("begin");
+            writer.write_data(&vec![0xAA; crate::buffers::CHUNK - 512]).expect("data");
         }
         drop(big);
         let reused = small();

@@ -100,20 +100,19 @@ struct ChunkedFile {
 }
 
 /// A chunk (aligned in memory, from [`crate::buffers`]'s pool, and back to it when dropped)
-/// and how many of its bytes are to be written; no chunk for the end of an object that was
-/// written already.
+/// and how many of its bytes are to be written.
 struct Filled {
-    chunk: Option<Chunk>,
+    chunk: Chunk,
     filled: usize,
 }
 
 impl Filled {
     fn new() -> Filled {
-        Filled { chunk: Some(Chunk::take()), filled: 0 }
+        Filled { chunk: Chunk::take(), filled: 0 }
     }
 
     fn data(&self) -> &[u8] {
-        self.chunk.as_ref().map_or(&[], |chunk| &chunk[..self.filled])
+        &self.chunk[..self.filled]
     }
 }
 
@@ -137,7 +136,7 @@ impl ChunkedFile {
     fn write_chunk(&mut self, chunk: &mut Chunk, length: usize) -> std::io::Result<()> {
         if length == WRITE_CHUNK && self.buffer.filled == 0 {
             let full = std::mem::replace(chunk, Chunk::take());
-            return self.send(Filled { chunk: Some(full), filled: length });
+            return self.send(Filled { chunk: full, filled: length });
         }
         self.write_all(&chunk[..length])
     }
@@ -145,11 +144,8 @@ impl ChunkedFile {
     fn write_all(&mut self, mut data: &[u8]) -> std::io::Result<()> {
         while !data.is_empty() {
             let buffer = &mut self.buffer;
-            let Some(chunk) = buffer.chunk.as_mut() else {
-                return Err(std::io::Error::other("object writer already closed"));
-            };
             let count = (WRITE_CHUNK - buffer.filled).min(data.len());
-            chunk[buffer.filled..buffer.filled + count].copy_from_slice(&data[..count]);
+            buffer.chunk[buffer.filled..buffer.filled + count].copy_from_slice(&data[..count]);
             buffer.filled += count;
             data = &data[count..];
             if buffer.filled == WRITE_CHUNK {
@@ -184,7 +180,8 @@ impl ChunkedFile {
     /// Writes the rest and returns the file.
     fn into_file(mut self) -> std::io::Result<File> {
         if self.buffer.filled > 0 {
-            let last = std::mem::replace(&mut self.buffer, Filled { chunk: None, filled: 0 });
+            // The chunk left in its place goes back to the pool with `self`.
+            let last = std::mem::replace(&mut self.buffer, Filled::new());
             self.send(last)?;
         }
         self.join()
@@ -458,11 +455,17 @@ impl Store for LocalStore {
 mod tests {
     use super::*;
 
-    #[test]
-    fn objects_written_in_chunks_are_byte_exact_whatever_the_write_sizes() {
+    /// A prepared store in a new temporary directory.
+    fn temp_store() -> (tempfile::TempDir, LocalStore) {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = LocalStore::new("local", dir.path());
         store.prepare().expect("prepare");
+        (dir, store)
+    }
+
+    #[test]
+    fn objects_written_in_chunks_are_byte_exact_whatever_the_write_sizes() {
+        let (dir, store) = temp_store();
         // Three whole chunks and a tail, written in pieces that straddle chunk boundaries.
         let bytes: Vec<u8> = (0..3 * WRITE_CHUNK + 12_345).map(|index| (index * 31 % 251) as u8).collect();
         for (key, piece) in [("bundles/a.tar", 4096), ("bundles/b.tar", 4093), ("bundles/c.tar", WRITE_CHUNK + 7)] {
@@ -485,9 +488,7 @@ mod tests {
 
     #[test]
     fn whole_chunks_are_taken_as_they_are_and_mixed_writes_keep_their_order() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let store = LocalStore::new("local", dir.path());
-        store.prepare().expect("prepare");
+        let (dir, store) = temp_store();
         let bytes: Vec<u8> = (0..4 * WRITE_CHUNK + 777).map(|index| (index * 17 % 253) as u8).collect();
         let mut writer = store.create("bundles/mixed.tar", WriteOptions::default()).expect("create");
         let mut chunk = Chunk::take();
@@ -559,9 +560,7 @@ mod tests {
             })
             .collect();
         drop(dirty);
-        let dir = tempfile::tempdir().expect("tempdir");
-        let store = LocalStore::new("local", dir.path());
-        store.prepare().expect("prepare");
+        let (dir, store) = temp_store();
         let mut stored =
             crate::bundle::tar::TarWriter::new(store.create("bundles/t.tar", WriteOptions::default()).expect("create"));
         fill_tar(&mut stored);
