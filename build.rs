@@ -1,5 +1,6 @@
-//! Links the `esker` executable for a fast start on Linux: position-dependent (non-PIE), and
-//! with OpenSSL linked in from its static libraries when they are installed.
+//! Links the `esker` executable for a fast start on Linux: position-dependent (non-PIE), with
+//! OpenSSL linked in from its static libraries when they are installed, and with GCC's
+//! unwinder linked in rather than loaded.
 //!
 //! `esker find` is a whole process per query, so what the dynamic loader does at every start
 //! counts (BENCHMARKS.md, "find start-up"):
@@ -18,6 +19,13 @@
 //!   system's OpenSSL reaches esker when esker is built again (cargo relinks it by itself
 //!   once the archives change). `ESKER_DYNAMIC_OPENSSL=1` at build time links the shared
 //!   libraries instead; without the static archives, esker links them as well.
+//! - Rust's standard library names `libgcc_s.so.1` for unwinding panics. Loading it costs
+//!   every process its mapping and relocations, and its constructor runs twelve `CPUID`
+//!   instructions; where esker runs in a virtual machine, each `CPUID` exits to the
+//!   hypervisor, about 10 us apiece on the nested virtual machines the benchmarks ran on.
+//!   The same unwinder is linked in from GCC's `libgcc_eh.a` instead, as
+//!   `gcc -static-libgcc` does: `esker --version` 1.7 -> 1.5 ms, a selective `find` about
+//!   0.4 ms faster. `ESKER_SHARED_LIBGCC=1` at build time keeps the shared library.
 //! - A release build lays out first, side by side, the functions that `esker find` and
 //!   `esker --version` run (`link/symbol-order.txt`, made by `scripts/symbol-order.sh`,
 //!   through lld's `--symbol-ordering-file`). Those 1.5 MB of code would otherwise lie
@@ -33,6 +41,8 @@ fn main() {
     println!("cargo:rerun-if-env-changed=ESKER_DYNAMIC_OPENSSL");
     println!("cargo:rerun-if-env-changed=PKG_CONFIG");
     println!("cargo:rerun-if-env-changed=ESKER_SYMBOL_ORDER");
+    println!("cargo:rerun-if-env-changed=ESKER_SHARED_LIBGCC");
+    println!("cargo::rustc-check-cfg=cfg(esker_wrapped_openssl_cpuid)");
     println!("cargo:rerun-if-changed=build.rs");
     // `embed_migrations!` reads these folders when the crate compiles: a migration added
     // there must make it compile again.
@@ -53,6 +63,33 @@ fn main() {
     {
         link_openssl_statically(&dir);
     }
+    if native && !std::env::var("ESKER_SHARED_LIBGCC").is_ok_and(|value| value == "1") {
+        link_unwinder_statically();
+    }
+}
+
+/// Links GCC's unwinder (`libgcc_eh.a`, what `gcc -static-libgcc` links) into the
+/// executables instead of loading `libgcc_s.so.1`, which Rust's standard library names for
+/// unwinding panics. Rust passes `-lgcc_s` itself, so a directory of the build's own holding
+/// `libgcc_s.a`, a link to `libgcc_eh.a`, is searched first: the linker takes the archive
+/// from there, and `libgcc_s.so.1` is no longer a dependency.
+fn link_unwinder_statically() {
+    let compiler = std::env::var("CC").unwrap_or_else(|_| "cc".into());
+    let Ok(output) = std::process::Command::new(compiler).arg("-print-file-name=libgcc_eh.a").output() else {
+        return;
+    };
+    let archive = PathBuf::from(String::from_utf8_lossy(&output.stdout).trim());
+    if !output.status.success() || !archive.is_absolute() || !archive.is_file() {
+        return;
+    }
+    let dir = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("unwinder");
+    let link = dir.join("libgcc_s.a");
+    let _ = std::fs::remove_file(&link);
+    if std::fs::create_dir_all(&dir).is_err() || std::os::unix::fs::symlink(&archive, &link).is_err() {
+        return;
+    }
+    println!("cargo:rerun-if-changed={}", archive.display());
+    println!("cargo:rustc-link-search=native={}", dir.display());
 }
 
 /// The directory of the installed OpenSSL's libraries (as `pkg-config` reports it, the one
@@ -77,6 +114,18 @@ fn link_openssl_statically(dir: &Path) {
     println!("cargo:rustc-link-search=native={}", dir.display());
     println!("cargo:rustc-link-lib=static:+whole-archive,-bundle=ssl");
     println!("cargo:rustc-link-lib=static:+whole-archive,-bundle=crypto");
+    // OpenSSL's CPU detection runs from the `.init` section of every process (four `CPUID`
+    // instructions, about 40 us in a nested virtual machine), though only a PostgreSQL
+    // catalog's TLS ever uses OpenSSL. Calls to it go through src/main.rs instead, which
+    // lets them through once `main` has started: the first use of OpenSSL (its own
+    // initialisation calls it) detects the CPU then.
+    println!("cargo:rustc-link-arg-bins=-Wl,--wrap=OPENSSL_cpuid_setup");
+    // The shared libraries `openssl-sys` also names sit on the link line, and the linker
+    // exported every OpenSSL function they refer to from the executable (5,885 entries of
+    // its dynamic symbol table, which every symbol the loader binds is looked up in first).
+    // Nothing outside the executable calls into it.
+    println!("cargo:rustc-link-arg-bins=-Wl,--exclude-libs,ALL");
+    println!("cargo:rustc-cfg=esker_wrapped_openssl_cpuid");
 }
 
 /// Passes `link/symbol-order.txt` to the linker of a release build when that linker is

@@ -95,6 +95,24 @@ fn crash_after_the_run_before_indexing_is_caught_up_by_find() {
     assert_complete(&env);
 }
 
+/// A panic (a bug) unwinds to `main`, which reports it and exits with 101: the executable's
+/// unwinder works (build.rs links GCC's in statically). Nothing is lost either.
+#[test]
+fn a_panic_exits_with_101_and_loses_nothing() {
+    let env = tree();
+    let output = env
+        .esker()
+        .env("ESKER_FAILPOINT", "run_finished:panic")
+        .arg("archive")
+        .arg(&env.src)
+        .args(CAPS)
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(101), "{}", stderr(&output));
+    assert!(stderr(&output).contains("failpoint run_finished reached"), "{}", stderr(&output));
+    assert_complete(&env);
+}
+
 fn bundle_files(env: &Env) -> usize {
     fs::read_dir(env.store_dir().join("bundles")).map(|entries| entries.count()).unwrap_or(0)
 }
