@@ -22,6 +22,7 @@
 mod collect;
 mod date;
 mod error;
+mod file_ids;
 mod filter;
 mod folders;
 mod index;
