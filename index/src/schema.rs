@@ -17,10 +17,6 @@ pub(crate) struct Fields {
     pub text: Field,
     /// File name only, path-tokenized with positions.
     pub name: Field,
-    /// Lowercase extension without the dot.
-    pub ext: Field,
-    /// Lowercase tags.
-    pub tag: Field,
     /// Every ancestor folder, lowercase (`/share`, `/share/projects`); see [`crate::folders`].
     pub ancestors: Field,
     /// Lowercase names of the folders on the path; see [`crate::folders`].
@@ -30,17 +26,61 @@ pub(crate) struct Fields {
     pub size: Field,
     /// Modification time (seconds since the epoch), a fast field only, as `size`.
     pub mtime: Field,
-    pub kind: Field,
-    pub state: Field,
-    pub bundle: Field,
-    pub store: Field,
-    pub host: Field,
+    /// Run id, indexed.
     pub run: Field,
-    pub owner: Field,
-    pub group: Field,
-    pub principal: Field,
-    /// `name` and `name=value` of each extended attribute, lowercase.
-    pub xattr: Field,
+    /// Every exact-match filter value, lowercase, behind the name of its filter: one field
+    /// instead of eleven (see [`Key`]).
+    pub keys: Field,
+}
+
+/// The exact-match filters, whose values all go in the `keys` field as `NAME:value` terms
+/// (`kind:file`, `host:nas1`, `xattr:user.project=apollo`). One field for all of them keeps
+/// the schema small: tantivy reads the whole schema from the index's `meta.json` twice as
+/// `find` opens the index, and with eleven fields fewer that costs a selective `find` about
+/// 0.17 million instructions less (of 3.5 million).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Key {
+    /// Extension without the dot.
+    Ext,
+    Tag,
+    Kind,
+    State,
+    Bundle,
+    Store,
+    Host,
+    Owner,
+    Group,
+    Principal,
+    /// `name` and `name=value` of each extended attribute.
+    Xattr,
+}
+
+impl Key {
+    /// What the key's terms start with.
+    pub(crate) fn prefix(self) -> &'static str {
+        match self {
+            Key::Ext => "ext:",
+            Key::Tag => "tag:",
+            Key::Kind => "kind:",
+            Key::State => "state:",
+            Key::Bundle => "bundle:",
+            Key::Store => "store:",
+            Key::Host => "host:",
+            Key::Owner => "owner:",
+            Key::Group => "group:",
+            Key::Principal => "principal:",
+            Key::Xattr => "xattr:",
+        }
+    }
+
+    /// The term text of `value` (already lowercase) under this key.
+    pub(crate) fn term_text(self, value: &str) -> String {
+        let prefix = self.prefix();
+        let mut text = String::with_capacity(prefix.len() + value.len());
+        text.push_str(prefix);
+        text.push_str(value);
+        text
+    }
 }
 
 impl Fields {
@@ -66,22 +106,12 @@ impl Fields {
             file_id: builder.add_u64_field("file_id", NumericOptions::default().set_indexed().set_fast()),
             text: builder.add_text_field("text", words.clone()),
             name: builder.add_text_field("name", words),
-            ext: builder.add_text_field("ext", exact.clone()),
-            tag: builder.add_text_field("tag", exact.clone()),
             ancestors: builder.add_text_field("ancestors", folders(ANCESTORS_TOKENIZER)),
             folder: builder.add_text_field("folder", folders(FOLDERS_TOKENIZER)),
             size: builder.add_u64_field("size", FAST),
             mtime: builder.add_i64_field("mtime", FAST),
-            kind: builder.add_text_field("kind", exact.clone()),
-            state: builder.add_text_field("state", exact.clone()),
-            bundle: builder.add_text_field("bundle", exact.clone()),
-            store: builder.add_text_field("store", exact.clone()),
-            host: builder.add_text_field("host", exact.clone()),
             run: builder.add_u64_field("run", NumericOptions::default().set_indexed()),
-            owner: builder.add_text_field("owner", exact.clone()),
-            group: builder.add_text_field("group", exact.clone()),
-            principal: builder.add_text_field("principal", exact.clone()),
-            xattr: builder.add_text_field("xattr", exact),
+            keys: builder.add_text_field("keys", exact),
         };
         (builder.build(), fields)
     }
@@ -97,7 +127,7 @@ impl Fields {
             let tag = tag.trim();
             if !tag.is_empty() {
                 document.add_text(self.text, tag);
-                document.add_text(self.tag, lowercase(tag, &mut scratch));
+                document.add_text(self.keys, Key::Tag.term_text(lowercase(tag, &mut scratch)));
             }
         }
         if !file.description.trim().is_empty() {
@@ -107,18 +137,18 @@ impl Fields {
         let parts = PathParts::new(file.path);
         document.add_text(self.name, parts.name);
         if let Some(extension) = extension(parts.name) {
-            document.add_text(self.ext, lowercase(extension, &mut scratch));
+            document.add_text(self.keys, Key::Ext.term_text(lowercase(extension, &mut scratch)));
         }
         if !parts.folders.is_empty() {
             document.add_text(self.ancestors, &parts.folders);
             document.add_text(self.folder, &parts.folders);
         }
 
-        for (field, values) in [(self.owner, file.owner), (self.group, file.group), (self.principal, file.principals)] {
+        for (key, values) in [(Key::Owner, file.owner), (Key::Group, file.group), (Key::Principal, file.principals)] {
             for value in values {
                 let value = value.trim();
                 if !value.is_empty() {
-                    document.add_text(field, lowercase(value, &mut scratch));
+                    document.add_text(self.keys, key.term_text(lowercase(value, &mut scratch)));
                 }
             }
         }
@@ -126,24 +156,25 @@ impl Fields {
             let name = name.to_lowercase();
             if let Some(value) = value {
                 document.add_text(self.text, value);
-                document.add_text(self.xattr, format!("{name}={}", value.trim().to_lowercase()));
+                let pair = format!("{name}={}", value.trim().to_lowercase());
+                document.add_text(self.keys, Key::Xattr.term_text(&pair));
             }
-            document.add_text(self.xattr, name);
+            document.add_text(self.keys, Key::Xattr.term_text(&name));
         }
 
         document.add_u64(self.size, file.size);
         document.add_i64(self.mtime, file.mtime);
         document.add_u64(self.run, file.run_id);
-        for (field, value) in [
-            (self.kind, file.kind),
-            (self.state, file.state),
-            (self.bundle, file.bundle),
-            (self.store, file.store),
-            (self.host, file.host),
+        for (key, value) in [
+            (Key::Kind, file.kind),
+            (Key::State, file.state),
+            (Key::Bundle, file.bundle),
+            (Key::Store, file.store),
+            (Key::Host, file.host),
         ] {
             let value = value.trim();
             if !value.is_empty() {
-                document.add_text(field, lowercase(value, &mut scratch));
+                document.add_text(self.keys, key.term_text(lowercase(value, &mut scratch)));
             }
         }
         document

@@ -13,7 +13,7 @@ use tantivy::query::{
 use tantivy::schema::{Field, IndexRecordOption};
 
 use crate::query::{Filter, Folder, Query, Range, Text};
-use crate::schema::Fields;
+use crate::schema::{Fields, Key};
 use crate::tokenizer::tokenize;
 
 /// Extra weight of a word that is also in the file name.
@@ -100,26 +100,31 @@ fn exact(field: Field, value: &str) -> Boxed {
     Box::new(TermQuery::new(Term::from_field_text(field, value), IndexRecordOption::Basic))
 }
 
+/// The documents with `value` under `key`.
+fn keyed(fields: &Fields, key: Key, value: &str) -> Boxed {
+    exact(fields.keys, &key.term_text(value))
+}
+
 fn filter_query(filter: &Filter, fields: &Fields) -> Boxed {
     match filter {
-        Filter::Tag(tag) => exact(fields.tag, tag),
-        Filter::Ext(extension) => exact(fields.ext, extension),
+        Filter::Tag(tag) => keyed(fields, Key::Tag, tag),
+        Filter::Ext(extension) => keyed(fields, Key::Ext, extension),
         Filter::Name(text) => text_query(text, fields.name),
         Filter::In(Folder::Path(path)) if path == "/" => Box::new(AllQuery),
         Filter::In(Folder::Path(path)) => exact(fields.ancestors, path),
         Filter::In(Folder::Named(name)) => exact(fields.folder, name),
         Filter::Size(range) => numeric_range(range, |bytes| Term::from_field_u64(fields.size, bytes)),
         Filter::Modified(range) => numeric_range(range, |seconds| Term::from_field_i64(fields.mtime, seconds)),
-        Filter::Kind(kind) => exact(fields.kind, kind),
-        Filter::State(state) => exact(fields.state, state),
+        Filter::Kind(kind) => keyed(fields, Key::Kind, kind),
+        Filter::State(state) => keyed(fields, Key::State, state),
         Filter::Run(run) => Box::new(TermQuery::new(Term::from_field_u64(fields.run, *run), IndexRecordOption::Basic)),
-        Filter::Bundle(bundle) => prefix_query(fields.bundle, bundle),
-        Filter::Store(store) => exact(fields.store, store),
-        Filter::Host(host) => exact(fields.host, host),
-        Filter::Owner(owner) => exact(fields.owner, owner),
-        Filter::Group(group) => exact(fields.group, group),
-        Filter::Principal(principal) => exact(fields.principal, principal),
-        Filter::Xattr(xattr) => exact(fields.xattr, xattr),
+        Filter::Bundle(bundle) => prefix_query(fields.keys, &Key::Bundle.term_text(bundle)),
+        Filter::Store(store) => keyed(fields, Key::Store, store),
+        Filter::Host(host) => keyed(fields, Key::Host, host),
+        Filter::Owner(owner) => keyed(fields, Key::Owner, owner),
+        Filter::Group(group) => keyed(fields, Key::Group, group),
+        Filter::Principal(principal) => keyed(fields, Key::Principal, principal),
+        Filter::Xattr(xattr) => keyed(fields, Key::Xattr, xattr),
     }
 }
 

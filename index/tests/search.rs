@@ -222,6 +222,12 @@ fn field_filters() {
     expect(&index, "store:local", &[7]);
     expect(&index, "host:nas2", &[7]);
     expect(&index, "host:NAS1 kind:file ext:xlsx -tag:draft", &[1]);
+    // One filter's values never answer another's (they share one field of the index).
+    expect(&index, "store:nas1", &[]);
+    expect(&index, "host:glacier", &[]);
+    expect(&index, "tag:xlsx", &[]);
+    expect(&index, "kind:skipped", &[]);
+    expect(&index, "bundle:glacier", &[]);
 }
 
 #[test]
