@@ -63,6 +63,7 @@ fn main() {
     {
         link_openssl_statically(&dir);
     }
+    // Native builds only, as for OpenSSL: a cross build's C compiler is not `cc`.
     if native && !std::env::var("ESKER_SHARED_LIBGCC").is_ok_and(|value| value == "1") {
         link_unwinder_statically();
     }
@@ -72,20 +73,39 @@ fn main() {
 /// executables instead of loading `libgcc_s.so.1`, which Rust's standard library names for
 /// unwinding panics. Rust passes `-lgcc_s` itself, so a directory of the build's own holding
 /// `libgcc_s.a`, a link to `libgcc_eh.a`, is searched first: the linker takes the archive
-/// from there, and `libgcc_s.so.1` is no longer a dependency.
+/// from there, and `libgcc_s.so.1` is no longer a dependency. A copy rather than a link, so
+/// that this script builds on any host.
+///
+/// The archive is the one of the C compiler Rust links with on Linux, `cc` (or `CC`, whose
+/// first word is the compiler). Without it (no GCC, or one that has no `libgcc_eh.a`), the
+/// build says so and keeps the shared library.
 fn link_unwinder_statically() {
-    let compiler = std::env::var("CC").unwrap_or_else(|_| "cc".into());
-    let Ok(output) = std::process::Command::new(compiler).arg("-print-file-name=libgcc_eh.a").output() else {
-        return;
+    println!("cargo:rerun-if-env-changed=CC");
+    let compiler = std::env::var("CC").unwrap_or_default();
+    let mut words = compiler.split_whitespace();
+    let program = words.next().unwrap_or("cc");
+    let output = std::process::Command::new(program).args(words).arg("-print-file-name=libgcc_eh.a").output();
+    let archive = match &output {
+        Ok(output) if output.status.success() => PathBuf::from(String::from_utf8_lossy(&output.stdout).trim()),
+        _ => PathBuf::new(),
     };
-    let archive = PathBuf::from(String::from_utf8_lossy(&output.stdout).trim());
-    if !output.status.success() || !archive.is_absolute() || !archive.is_file() {
+    // GCC prints the bare name back when it has no such file.
+    if !archive.is_absolute() || !archive.is_file() {
+        println!("cargo:warning=no libgcc_eh.a from `{program} -print-file-name`: esker loads libgcc_s.so.1");
         return;
     }
     let dir = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("unwinder");
-    let link = dir.join("libgcc_s.a");
-    let _ = std::fs::remove_file(&link);
-    if std::fs::create_dir_all(&dir).is_err() || std::os::unix::fs::symlink(&archive, &link).is_err() {
+    let copy = dir.join("libgcc_s.a");
+    // Removed first: copying onto a symbolic link (what an earlier build left there) would
+    // write through it, into GCC's own archive.
+    let replaced = std::fs::create_dir_all(&dir)
+        .and_then(|()| match std::fs::remove_file(&copy) {
+            Err(error) if error.kind() != std::io::ErrorKind::NotFound => Err(error),
+            _ => Ok(()),
+        })
+        .and_then(|()| std::fs::copy(&archive, &copy));
+    if let Err(error) = replaced {
+        println!("cargo:warning=cannot copy {} to {}: {error}", archive.display(), copy.display());
         return;
     }
     println!("cargo:rerun-if-changed={}", archive.display());
@@ -118,14 +138,21 @@ fn link_openssl_statically(dir: &Path) {
     // instructions, about 40 us in a nested virtual machine), though only a PostgreSQL
     // catalog's TLS ever uses OpenSSL. Calls to it go through src/main.rs instead, which
     // lets them through once `main` has started: the first use of OpenSSL (its own
-    // initialisation calls it) detects the CPU then.
-    println!("cargo:rustc-link-arg-bins=-Wl,--wrap=OPENSSL_cpuid_setup");
+    // initialisation calls it) detects the CPU then. Every binary target of this package
+    // must define the wrapper (there is one, `esker`), and nothing may use OpenSSL before
+    // `main`: its initialisation runs once, and would then leave it on generic code.
+    // Only where OpenSSL calls it from `.init` (x86): elsewhere OpenSSL registers it as a
+    // constructor in the file that defines it, which `--wrap` cannot reach.
+    let x86 = std::env::var("CARGO_CFG_TARGET_ARCH").is_ok_and(|arch| arch == "x86_64" || arch == "x86");
+    if x86 {
+        println!("cargo:rustc-link-arg-bins=-Wl,--wrap=OPENSSL_cpuid_setup");
+        println!("cargo:rustc-cfg=esker_wrapped_openssl_cpuid");
+    }
     // The shared libraries `openssl-sys` also names sit on the link line, and the linker
     // exported every OpenSSL function they refer to from the executable (5,885 entries of
     // its dynamic symbol table, which every symbol the loader binds is looked up in first).
     // Nothing outside the executable calls into it.
     println!("cargo:rustc-link-arg-bins=-Wl,--exclude-libs,ALL");
-    println!("cargo:rustc-cfg=esker_wrapped_openssl_cpuid");
 }
 
 /// Passes `link/symbol-order.txt` to the linker of a release build when that linker is

@@ -1,7 +1,8 @@
 //! Fault injection for crash tests: `ESKER_FAILPOINT=NAME[:N]` aborts the process (like
 //! `kill -9`: no unwinding, no cleanup) the N-th time (default 1st) point NAME is reached.
-//! `ESKER_FAILPOINT=NAME[:N]:panic` panics there instead, as a bug would: the panic unwinds
-//! to `main`, which exits with status 101.
+//! `ESKER_FAILPOINT=NAME[:N]:panic` panics there instead, as a bug would. On the main thread
+//! the panic unwinds to `main`, which exits with status 101; in a pipeline thread it is
+//! caught and reported as that thread's failure (a packer's panic fails its bundle).
 
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};

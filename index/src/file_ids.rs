@@ -10,7 +10,10 @@
 //! collector's hits come in document order. A column it does not recognise (another codec,
 //! another layout, a value outside the column's range) is opened by tantivy instead. The
 //! tests check every value against tantivy's reader, for the shapes of values an index
-//! holds, so a tantivy upgrade that changes the layout fails them rather than `find`.
+//! holds, so a tantivy upgrade that changes the layout fails them rather than `find`. It
+//! reads the block lines only as far as it needs, so damage to the column past the last
+//! hit's block goes unnoticed where tantivy, decoding them all, would fail to open it;
+//! `esker reindex` rebuilds an index in doubt from the catalog.
 
 use tantivy::DocId;
 use tantivy::columnar::{Column, DynamicColumnHandle};
@@ -215,7 +218,7 @@ impl Blockwise {
             if let Some(line) = line {
                 found = Some(Block { number, line, bits, start: self.data_at });
             }
-            self.data_at += usize::from(bits) * BLOCK_SIZE as usize / 8;
+            self.data_at = self.data_at.checked_add(usize::from(bits) * BLOCK_SIZE as usize / 8)?;
             self.next += 1;
         }
         self.block = found;
@@ -230,7 +233,8 @@ fn vint(bytes: &[u8], at: &mut usize) -> Option<u64> {
     for shift in (0..64).step_by(7) {
         let byte = *bytes.get(*at)?;
         *at += 1;
-        value |= u64::from(byte & 0x7f).checked_shl(shift)?;
+        // Bits past the 64th are dropped, as tantivy drops them.
+        value |= u64::from(byte & 0x7f) << shift;
         if byte & 0x80 != 0 {
             return Some(value);
         }
@@ -383,6 +387,17 @@ mod tests {
                 assert_eq!(at, line.len(), "{value} padded by {padding}");
             }
             assert_eq!(skip_line(&line[..line.len() - 1], &mut 0), None, "cut short");
+            // And as the second, after a short and after a long first one: the second's
+            // end then lies past the sixteen bytes looked at together.
+            for first in [vec![0x81u8], vec![0x7f; 9].into_iter().chain([0x81]).collect()] {
+                let mut line = first.clone();
+                line.extend(&bytes);
+                let mut padded = line.clone();
+                padded.extend([0x81; 16]);
+                let mut at = 0;
+                assert_eq!(skip_line(&padded, &mut at), Some(()), "{value} after {} bytes", first.len());
+                assert_eq!(at, line.len(), "{value} after {} bytes", first.len());
+            }
         }
     }
 }

@@ -95,8 +95,8 @@ fn crash_after_the_run_before_indexing_is_caught_up_by_find() {
     assert_complete(&env);
 }
 
-/// A panic (a bug) unwinds to `main`, which reports it and exits with 101: the executable's
-/// unwinder works (build.rs links GCC's in statically). Nothing is lost either.
+/// A panic (a bug) on the main thread unwinds to `main`, which reports it and exits with 101:
+/// the executable's unwinder works. Nothing is lost either.
 #[test]
 fn a_panic_exits_with_101_and_loses_nothing() {
     let env = tree();
@@ -111,6 +111,23 @@ fn a_panic_exits_with_101_and_loses_nothing() {
     assert_eq!(output.status.code(), Some(101), "{}", stderr(&output));
     assert!(stderr(&output).contains("failpoint run_finished reached"), "{}", stderr(&output));
     assert_complete(&env);
+}
+
+/// build.rs links GCC's unwinder into the executable: it does not load `libgcc_s.so.1`,
+/// whose start-up code costs every process twelve `CPUID`s (unless built with
+/// `ESKER_SHARED_LIBGCC=1`, which asks for the shared library).
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[test]
+fn the_executable_does_not_load_libgcc_s() {
+    if option_env!("ESKER_SHARED_LIBGCC") == Some("1") {
+        return;
+    }
+    let binary = assert_cmd::cargo::cargo_bin("esker");
+    let output = std::process::Command::new("readelf").arg("-d").arg(&binary).output().expect("readelf (binutils)");
+    assert!(output.status.success(), "readelf -d {}", binary.display());
+    let dynamic = String::from_utf8_lossy(&output.stdout);
+    assert!(dynamic.contains("libc.so"), "{dynamic}");
+    assert!(!dynamic.contains("libgcc_s"), "{dynamic}");
 }
 
 fn bundle_files(env: &Env) -> usize {
