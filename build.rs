@@ -72,9 +72,8 @@ fn main() {
 /// Links GCC's unwinder (`libgcc_eh.a`, what `gcc -static-libgcc` links) into the
 /// executables instead of loading `libgcc_s.so.1`, which Rust's standard library names for
 /// unwinding panics. Rust passes `-lgcc_s` itself, so a directory of the build's own holding
-/// `libgcc_s.a`, a link to `libgcc_eh.a`, is searched first: the linker takes the archive
-/// from there, and `libgcc_s.so.1` is no longer a dependency. A copy rather than a link, so
-/// that this script builds on any host.
+/// `libgcc_s.a`, a copy of `libgcc_eh.a`, is searched first: the linker takes the archive
+/// from there, and `libgcc_s.so.1` is no longer a dependency.
 ///
 /// The archive is the one of the C compiler Rust links with on Linux, `cc` (or `CC`, whose
 /// first word is the compiler). Without it (no GCC, or one that has no `libgcc_eh.a`), the
@@ -140,9 +139,9 @@ fn link_openssl_statically(dir: &Path) {
     // lets them through once `main` has started: the first use of OpenSSL (its own
     // initialisation calls it) detects the CPU then. Every binary target of this package
     // must define the wrapper (there is one, `esker`), and nothing may use OpenSSL before
-    // `main`: its initialisation runs once, and would then leave it on generic code.
-    // Only where OpenSSL calls it from `.init` (x86): elsewhere OpenSSL registers it as a
-    // constructor in the file that defines it, which `--wrap` cannot reach.
+    // `main`: its initialisation runs once, and would then leave it on generic code. Only on
+    // x86, where OpenSSL calls it from `.init`: elsewhere it registers a constructor in the
+    // file that defines it, which `--wrap` cannot reach.
     let x86 = std::env::var("CARGO_CFG_TARGET_ARCH").is_ok_and(|arch| arch == "x86_64" || arch == "x86");
     if x86 {
         println!("cargo:rustc-link-arg-bins=-Wl,--wrap=OPENSSL_cpuid_setup");

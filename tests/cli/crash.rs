@@ -51,9 +51,13 @@ fn assert_complete(env: &Env) {
     assert_eq!(snapshot(&copy), source);
 }
 
+/// `esker archive` of the tree with `failpoint` armed.
+fn archive_at(env: &Env, failpoint: &str) -> std::process::Output {
+    env.esker().env("ESKER_FAILPOINT", failpoint).arg("archive").arg(&env.src).args(CAPS).output().expect("run")
+}
+
 fn crash_at(env: &Env, failpoint: &str) {
-    let output =
-        env.esker().env("ESKER_FAILPOINT", failpoint).arg("archive").arg(&env.src).args(CAPS).output().expect("run");
+    let output = archive_at(env, failpoint);
     assert!(!output.status.success(), "failpoint {failpoint} did not fire");
     assert!(stderr(&output).contains("failpoint"), "{}", stderr(&output));
 }
@@ -100,14 +104,7 @@ fn crash_after_the_run_before_indexing_is_caught_up_by_find() {
 #[test]
 fn a_panic_exits_with_101_and_loses_nothing() {
     let env = tree();
-    let output = env
-        .esker()
-        .env("ESKER_FAILPOINT", "run_finished:panic")
-        .arg("archive")
-        .arg(&env.src)
-        .args(CAPS)
-        .output()
-        .expect("run");
+    let output = archive_at(&env, "run_finished:panic");
     assert_eq!(output.status.code(), Some(101), "{}", stderr(&output));
     assert!(stderr(&output).contains("failpoint run_finished reached"), "{}", stderr(&output));
     assert_complete(&env);
