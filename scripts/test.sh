@@ -14,10 +14,9 @@ command -v setfacl >/dev/null || missing+=(acl)         # POSIX ACLs on test tre
 { command -v slapd >/dev/null || [ -x /usr/sbin/slapd ]; } || missing+=(slapd) # LDAP identity tests
 command -v ldapsearch >/dev/null || missing+=(ldap-utils)
 command -v cc >/dev/null || missing+=(gcc)            # bundled SQLite and zstd are C
-command -v pkg-config >/dev/null || missing+=(pkg-config)
 command -v python3 >/dev/null || missing+=(python3 python3-venv) # moto, the S3 test server
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql) # catalog tests on PostgreSQL
-pkg-config --exists openssl 2>/dev/null || missing+=(libssl-dev) # the built-in libpq links the system OpenSSL
+[ -e /usr/include/postgresql/libpq-fe.h ] || missing+=(libpq-dev) # the `postgres` feature links the system libpq
 command -v openssl >/dev/null || missing+=(openssl)   # the PostgreSQL fixture's TLS certificate
 if ((${#missing[@]})); then
   if [ "$(id -u)" -ne 0 ]; then
@@ -46,10 +45,10 @@ log "starting a throwaway OpenLDAP (slapd) on a loopback port"
 eval "$(scripts/fixtures/ldap.sh start)"
 
 # --- build and test -----------------------------------------------------------------------
-log "building"
+log "building the default binary (no system libraries)"
 cargo build --workspace --all-targets --locked
 
-log "running tests (catalogs on SQLite)"
+log "running tests (default build, catalogs on SQLite)"
 cargo nextest run --workspace --locked --no-fail-fast "$@"
-log "running the end-to-end tests again with catalogs on PostgreSQL"
-ESKER_TEST_BACKEND=postgres cargo nextest run --locked --no-fail-fast --test cli "$@"
+log "running the end-to-end tests on the postgres build, catalogs on PostgreSQL"
+ESKER_TEST_BACKEND=postgres cargo nextest run --locked --no-fail-fast --features postgres --test cli "$@"

@@ -19,8 +19,7 @@
 //! - [`inventory`]: vault inventories, fetched by the poller and reconciled with the catalog.
 //! - [`cost`]: pricing tables (data files) and upload estimates.
 //! - [`catalog`]: the SQL catalog (diesel, SQLite), migrations in `migrations/`.
-//! - [`search`]: keeping the index in step with the catalog (and, for SQLite, a stamp of
-//!   the catalog's files that shows when it is, without opening it), running queries.
+//! - [`search`]: keeping the index in step with the catalog, running queries.
 //! - [`archive`]: the `archive` command's pipeline, resume after a crash, summaries.
 //! - [`retrieve`]: selecting files to get back, estimates per tier, restore jobs, safe extraction.
 //! - [`poll`]: the poller that finishes restore jobs (claims, downloads, verification).

@@ -4,10 +4,9 @@ use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
 use tantivy::collector::{Collector, SegmentCollector};
-use tantivy::columnar::ColumnType;
+use tantivy::columnar::Column;
 use tantivy::{DocId, Score, SegmentOrdinal, SegmentReader};
 
-use crate::file_ids::FileIds;
 use crate::index::Hit;
 
 /// Ranks by score (highest first), then by file id (lowest first). Unscored collections
@@ -78,15 +77,9 @@ impl Best {
 }
 
 pub(crate) struct HitSegmentCollector {
-    file_ids: FileIds,
+    file_ids: Column<u64>,
     scored: bool,
     best: Best,
-}
-
-/// One segment's hits, and why its file ids could not be read, if they could not.
-pub(crate) struct SegmentHits {
-    hits: Vec<Hit>,
-    error: Option<String>,
 }
 
 impl Collector for HitCollector {
@@ -98,22 +91,16 @@ impl Collector for HitCollector {
         _segment_ordinal: SegmentOrdinal,
         segment: &SegmentReader,
     ) -> tantivy::Result<HitSegmentCollector> {
-        let handle = segment
-            .fast_fields()
-            .dynamic_column_handle("file_id", ColumnType::U64)?
-            .ok_or_else(|| tantivy::TantivyError::FieldNotFound("file_id".into()))?;
-        Ok(HitSegmentCollector { file_ids: FileIds::new(handle), scored: self.scored, best: Best::new(self.limit) })
+        let file_ids = segment.fast_fields().u64("file_id")?;
+        Ok(HitSegmentCollector { file_ids, scored: self.scored, best: Best::new(self.limit) })
     }
 
     fn requires_scoring(&self) -> bool {
         self.scored
     }
 
-    fn merge_fruits(&self, segment_hits: Vec<SegmentHits>) -> tantivy::Result<Vec<Hit>> {
-        if let Some(error) = segment_hits.iter().find_map(|segment| segment.error.clone()) {
-            return Err(tantivy::TantivyError::InternalError(error));
-        }
-        let mut hits: Vec<Hit> = segment_hits.into_iter().flat_map(|segment| segment.hits).collect();
+    fn merge_fruits(&self, segment_hits: Vec<Vec<Hit>>) -> tantivy::Result<Vec<Hit>> {
+        let mut hits: Vec<Hit> = segment_hits.into_iter().flatten().collect();
         hits.sort_unstable_by_key(|hit| Ranked(*hit));
         if let Some(limit) = self.limit {
             hits.truncate(limit);
@@ -123,16 +110,16 @@ impl Collector for HitCollector {
 }
 
 impl SegmentCollector for HitSegmentCollector {
-    type Fruit = SegmentHits;
+    type Fruit = Vec<Hit>;
 
     fn collect(&mut self, doc: DocId, score: Score) {
-        if let Some(file_id) = self.file_ids.get(doc) {
+        if let Some(file_id) = self.file_ids.first(doc) {
             let score = if self.scored { score } else { 0.0 };
             self.best.push(Hit { file_id, score });
         }
     }
 
-    fn harvest(self) -> SegmentHits {
-        SegmentHits { hits: self.best.into_vec(), error: self.file_ids.error() }
+    fn harvest(self) -> Vec<Hit> {
+        self.best.into_vec()
     }
 }

@@ -22,7 +22,6 @@
 mod collect;
 mod date;
 mod error;
-mod file_ids;
 mod filter;
 mod folders;
 mod index;

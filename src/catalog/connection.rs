@@ -4,24 +4,22 @@
 use std::path::{Path, PathBuf};
 
 use diesel::migration::MigrationSource;
+#[cfg(feature = "postgres")]
 use diesel::pg::{Pg, PgConnection};
 use diesel::prelude::*;
 use diesel::sqlite::{Sqlite, SqliteConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use serde::Serialize;
 
-use super::any::{AnyConnection, RunAny};
+use super::any::{AnyConnection, RunAny, on_backend};
 use super::error::CatalogError;
 
 pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+#[cfg(feature = "postgres")]
 pub const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 /// Key of the PostgreSQL advisory lock held while migrating.
+#[cfg(feature = "postgres")]
 const MIGRATION_LOCK: i64 = 0x6573_6b65_7200_0001;
-
-/// The newest SQLite migration this build knows: a catalog it has opened has that schema.
-pub fn newest_sqlite_migration() -> Option<String> {
-    versions::<Sqlite>(&SQLITE_MIGRATIONS).ok()?.into_iter().max()
-}
 
 /// The versions of the migrations in `source`, for backend `DB`.
 fn versions<DB: diesel::backend::Backend>(source: &EmbeddedMigrations) -> diesel::migration::Result<Vec<String>>
@@ -121,33 +119,6 @@ impl Catalog {
         Ok(Some(catalog))
     }
 
-    /// Opens a SQLite catalog that is known to exist with this build's schema (`find`'s
-    /// catalog stamp vouches for it, taken from its files as they are): without reading the
-    /// applied migrations.
-    pub fn open_current(location: &CatalogLocation) -> Result<Catalog, CatalogError> {
-        Self::connect(location)
-    }
-
-    /// Opens a SQLite catalog for reading as an unchanging file (SQLite's `immutable`):
-    /// no locks, no write-ahead log, no shared-memory index. Opening a catalog the usual way
-    /// takes about 40 system calls before the first read, resetting the log's shared index
-    /// among them (`ftruncate` and a write per page): a third of a `find` that matches a
-    /// few files (BENCHMARKS.md).
-    ///
-    /// Only for a caller that knows the log is empty, so that the file holds every commit,
-    /// and that checks afterwards that nothing wrote meanwhile: this connection sees no
-    /// writer, and a checkpoint that rewrites pages while it reads them goes unnoticed
-    /// here. `find` does both with its catalog stamp.
-    pub fn open_snapshot(path: &Path) -> Result<Catalog, CatalogError> {
-        let location = CatalogLocation::Sqlite(path.to_owned());
-        let open_error = |message: String| CatalogError::Open { path: location.display(), message };
-        let mut connection =
-            SqliteConnection::establish(&snapshot_uri(path)).map_err(|error| open_error(error.to_string()))?;
-        diesel::connection::SimpleConnection::batch_execute(&mut connection, READ_PRAGMAS)
-            .map_err(|error| open_error(error.to_string()))?;
-        Ok(Catalog { connection: AnyConnection::Sqlite(connection), dir_cache: Default::default(), location })
-    }
-
     /// Opens an existing, up-to-date catalog for reading only: never creates or migrates
     /// (dry runs and lookups must write nothing). `Ok(None)` when there is none, or when
     /// it needs a migration first.
@@ -183,9 +154,12 @@ impl Catalog {
                 .map_err(|error| open_error(error.to_string()))?;
                 AnyConnection::Sqlite(connection)
             }
+            #[cfg(feature = "postgres")]
             CatalogLocation::Postgres(url) => AnyConnection::Postgres(
                 PgConnection::establish(url).map_err(|error| open_error(error.to_string().trim().to_string()))?,
             ),
+            #[cfg(not(feature = "postgres"))]
+            CatalogLocation::Postgres(_) => return Err(CatalogError::PostgresNotBuilt { path: location.display() }),
         };
         Ok(Catalog { connection, dir_cache: Default::default(), location: location.clone() })
     }
@@ -195,10 +169,7 @@ impl Catalog {
     }
 
     fn applied(&mut self) -> Result<Vec<String>, CatalogError> {
-        let applied = match &mut self.connection {
-            AnyConnection::Sqlite(connection) => connection.applied_migrations(),
-            AnyConnection::Postgres(connection) => connection.applied_migrations(),
-        };
+        let applied = on_backend!(&mut self.connection, connection => connection.applied_migrations());
         // A database without the migrations table has none applied.
         Ok(applied.map(|list| list.iter().map(ToString::to_string).collect()).unwrap_or_default())
     }
@@ -206,6 +177,7 @@ impl Catalog {
     fn known(&self) -> Result<Vec<String>, CatalogError> {
         let known = match &self.connection {
             AnyConnection::Sqlite(_) => versions::<Sqlite>(&SQLITE_MIGRATIONS),
+            #[cfg(feature = "postgres")]
             AnyConnection::Postgres(_) => versions::<Pg>(&POSTGRES_MIGRATIONS),
         };
         known.map_err(|error| self.migrate_error(error))
@@ -246,6 +218,7 @@ impl Catalog {
             AnyConnection::Sqlite(connection) => connection
                 .run_pending_migrations(SQLITE_MIGRATIONS)
                 .map(|done| done.iter().map(ToString::to_string).collect::<Vec<_>>()),
+            #[cfg(feature = "postgres")]
             AnyConnection::Postgres(connection) => {
                 diesel::sql_query(format!("SELECT pg_advisory_lock({MIGRATION_LOCK})"))
                     .execute(connection)
@@ -266,6 +239,7 @@ impl Catalog {
             AnyConnection::Sqlite(connection) => {
                 connection.revert_last_migration(SQLITE_MIGRATIONS).map(|v| v.to_string())
             }
+            #[cfg(feature = "postgres")]
             AnyConnection::Postgres(connection) => {
                 connection.revert_last_migration(POSTGRES_MIGRATIONS).map(|v| v.to_string())
             }
@@ -275,28 +249,6 @@ impl Catalog {
 
     pub fn location(&self) -> &CatalogLocation {
         &self.location
-    }
-
-    /// Ends the catalog of a process that exits next. A SQLite catalog whose write-ahead
-    /// log is empty (nothing was written since the last checkpoint) is left for the exit to
-    /// release: closing it would checkpoint nothing and delete the log and its shared-memory
-    /// index, which the next process would create again, about 0.2 ms of an `esker find`.
-    /// SQLite's locks die with the process, and an empty log costs the next reader nothing.
-    /// Otherwise the catalog is closed: SQLite then checkpoints the log into the database
-    /// (a log left full would be read through by every later process), and a PostgreSQL
-    /// server is told goodbye instead of logging a lost connection.
-    pub fn close_at_exit(self) {
-        let wal_is_empty = match &self.location {
-            CatalogLocation::Sqlite(path) => {
-                let mut wal = path.clone().into_os_string();
-                wal.push("-wal");
-                std::fs::metadata(&wal).is_ok_and(|metadata| metadata.len() == 0)
-            }
-            CatalogLocation::Postgres(_) => false,
-        };
-        if wal_is_empty {
-            std::mem::forget(self);
-        }
     }
 
     pub fn backend(&self) -> &'static str {
@@ -332,79 +284,3 @@ fn lock_file(database: &Path) -> std::io::Result<std::fs::File> {
 
 /// How every SQLite connection reads: a 16 MiB page cache, temporary tables in memory.
 const READ_PRAGMAS: &str = "PRAGMA cache_size = -16384; PRAGMA temp_store = MEMORY;";
-
-/// The SQLite URI that opens `path` read-only and immutable. Every byte outside the
-/// unreserved set is percent-encoded, so `?`, `#` and `%` in a path stay part of it (SQLite
-/// decodes the escapes back to the same bytes).
-fn snapshot_uri(path: &Path) -> String {
-    use std::fmt::Write;
-    use std::os::unix::ffi::OsStrExt;
-    // An absolute path gets an empty authority (`file:///srv/…`): after a bare `file:`, a
-    // path starting with `//` would be read as a host name.
-    let mut uri = String::from(if path.is_absolute() { "file://" } else { "file:" });
-    for &byte in path.as_os_str().as_bytes() {
-        if byte.is_ascii_alphanumeric() || b"/-._~".contains(&byte) {
-            uri.push(char::from(byte));
-        } else {
-            let _ = write!(uri, "%{byte:02X}");
-        }
-    }
-    uri.push_str("?mode=ro&immutable=1");
-    uri
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The write-ahead log of a catalog that was only read stays for the next process; one
-    /// that holds writes is checkpointed into the database and removed.
-    #[test]
-    fn close_at_exit_keeps_an_empty_log_and_checkpoints_a_full_one() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let wal = dir.path().join("catalog.db-wal");
-        let location = CatalogLocation::Sqlite(dir.path().join("catalog.db"));
-        let mut writer = Catalog::open(&location).expect("create");
-        writer.create_run(&super::super::NewRun::for_tests()).expect("write");
-        assert!(std::fs::metadata(&wal).expect("log").len() > 0);
-        writer.close_at_exit();
-        assert!(!wal.exists(), "checkpointed and removed");
-
-        // Last, since the connection stays open until this process exits.
-        let mut reader = Catalog::open_existing(&location).expect("open").expect("exists");
-        assert_eq!(reader.list_runs().expect("runs").len(), 1, "the write reached the database");
-        reader.close_at_exit();
-        assert_eq!(std::fs::metadata(&wal).expect("log left").len(), 0);
-    }
-
-    /// A snapshot opens the file it is given, whatever characters its path holds, and
-    /// writes nothing beside it (no log, no shared-memory index, no lock file).
-    #[test]
-    fn a_snapshot_opens_awkward_paths_and_leaves_no_files() {
-        assert_eq!(snapshot_uri(Path::new("/a/b.db")), "file:///a/b.db?mode=ro&immutable=1");
-        assert_eq!(snapshot_uri(Path::new("/a b/c?d#e%f.db")), "file:///a%20b/c%3Fd%23e%25f.db?mode=ro&immutable=1");
-        assert_eq!(snapshot_uri(Path::new("a/b.db")), "file:a/b.db?mode=ro&immutable=1");
-        let dir = tempfile::tempdir().expect("tempdir");
-        let folder = dir.path().join("a b?c#d%e=f&g");
-        std::fs::create_dir(&folder).expect("mkdir");
-        let path = folder.join("catalog.db");
-        let mut writer = Catalog::open(&CatalogLocation::Sqlite(path.clone())).expect("create");
-        writer.create_run(&super::super::NewRun::for_tests()).expect("write");
-        drop(writer);
-        let before: Vec<_> =
-            std::fs::read_dir(&folder).expect("list").map(|entry| entry.expect("entry").file_name()).collect();
-        let mut snapshot = Catalog::open_snapshot(&path).expect("snapshot");
-        assert_eq!(snapshot.list_runs().expect("runs").len(), 1);
-        assert!(snapshot.create_run(&super::super::NewRun::for_tests()).is_err(), "read-only");
-        drop(snapshot);
-        let after: Vec<_> =
-            std::fs::read_dir(&folder).expect("list").map(|entry| entry.expect("entry").file_name()).collect();
-        assert_eq!(before, after);
-        // A path that starts with two slashes is still a path, not a host.
-        let doubled = PathBuf::from(format!("/{}", path.display()));
-        assert_eq!(Catalog::open_snapshot(&doubled).expect("snapshot").list_runs().expect("runs").len(), 1);
-        // A file that is not there is an error, not a new catalog.
-        assert!(Catalog::open_snapshot(&folder.join("missing.db")).is_err());
-        assert!(!folder.join("missing.db").exists());
-    }
-}

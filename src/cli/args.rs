@@ -34,36 +34,6 @@ pub struct GlobalArgs {
     pub verbose: u8,
 }
 
-impl Cli {
-    /// Parses the process's arguments, exiting with clap's message when they are wrong.
-    ///
-    /// `esker find` is a whole process per query, and building the parser of every
-    /// subcommand (about 200 arguments) is a tenth of a `find` that matches a few files:
-    /// 0.15 ms to 0.5 ms (BENCHMARKS.md). So a command line that has the word `find` is
-    /// first parsed by a parser of `find` and the global options alone, built from the same
-    /// definitions. Whatever that parser does not take as it is (another subcommand, `--help`,
-    /// `--version`, a mistake) goes to the full parser, which answers as it always does.
-    pub fn from_process() -> Cli {
-        let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
-        Cli::find_only(&args).unwrap_or_else(|| Cli::parse_from(args))
-    }
-
-    /// The parse of `args` by the parser that knows `find` alone; None when it fails.
-    fn find_only(args: &[std::ffi::OsString]) -> Option<Cli> {
-        use clap::FromArgMatches;
-        if !args.iter().skip(1).any(|arg| arg == "find") {
-            return None;
-        }
-        let parser = GlobalArgs::augment_args(clap::Command::new("esker"))
-            .subcommand(FindArgs::augment_args(clap::Command::new("find")))
-            .subcommand_required(true);
-        let mut matches = parser.try_get_matches_from(args).ok()?;
-        let global = GlobalArgs::from_arg_matches_mut(&mut matches).ok()?;
-        let command = Command::from_arg_matches_mut(&mut matches).ok()?;
-        Some(Cli { global, command })
-    }
-}
-
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Archive files and folders into bundles in a store, and catalog them.
@@ -369,50 +339,4 @@ pub enum ConfigCommand {
         #[arg(long)]
         json: bool,
     },
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn args(line: &[&str]) -> Vec<std::ffi::OsString> {
-        std::iter::once("esker").chain(line.iter().copied()).map(Into::into).collect()
-    }
-
-    /// Every command line the `find`-only parser takes, it reads as the full parser does.
-    #[test]
-    fn the_find_parser_agrees_with_the_full_one() {
-        for line in [
-            &["find", "report"][..],
-            &["find", "--json", "--limit", "5", "annual", "report"],
-            &["--home", "/tmp/h", "-q", "find", "-l", "0", "--all-versions", "x"],
-            &["find", "report", "--home", "/srv/find", "-vv"],
-            &["--home", "find", "find", "find"],
-            &["find", "--", "report", "-draft"],
-            &["find", "--limit=7", "find"],
-        ] {
-            let full = Cli::try_parse_from(args(line)).expect("the full parser takes it");
-            let fast = Cli::find_only(&args(line)).unwrap_or_else(|| panic!("the find parser takes {line:?}"));
-            assert_eq!(format!("{fast:?}"), format!("{full:?}"), "{line:?}");
-        }
-    }
-
-    /// What it does not take goes to the full parser: other subcommands (even with a
-    /// `find` in their arguments), help, version and mistakes.
-    #[test]
-    fn the_find_parser_leaves_the_rest_to_the_full_one() {
-        for line in [
-            &["runs"][..],
-            &["retrieve", "find"],
-            &["--home", "find", "runs"],
-            &["find"],
-            &["find", "--help"],
-            &["find", "--version"],
-            &["--version", "find"],
-            &["find", "--limit", "many", "x"],
-            &["find", "--unknown", "x"],
-        ] {
-            assert!(Cli::find_only(&args(line)).is_none(), "{line:?}");
-        }
-    }
 }

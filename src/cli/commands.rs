@@ -209,7 +209,6 @@ pub fn find(settings: &Settings, args: FindArgs) -> Result<ExitCode> {
     let limit = (args.limit > 0).then_some(args.limit);
     let mut finder = crate::search::Finder::open(settings)?;
     let result = finder.find(&query, limit, args.all_versions)?;
-    finder.finish_at_exit();
     let mut out = Output::new();
     if args.json {
         for found in &result.matches {

@@ -27,8 +27,8 @@ impl From<u8> for ExitCode {
 }
 
 /// Runs esker with the process arguments; returns the exit status (see [`ExitCode`]).
-pub fn main() -> u8 {
-    let cli = Cli::from_process();
+pub fn main() -> std::process::ExitCode {
+    let cli = <Cli as clap::Parser>::parse();
     init_logging(cli.global.verbose, cli.global.quiet);
     let code = match run(cli) {
         Ok(code) => code,
@@ -41,7 +41,7 @@ pub fn main() -> u8 {
             ExitCode::from(error.exit_code())
         }
     };
-    code.0
+    std::process::ExitCode::from(code.0)
 }
 
 fn run(cli: Cli) -> Result<ExitCode, Error> {

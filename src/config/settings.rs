@@ -336,6 +336,13 @@ impl Settings {
             })?,
             None => crate::catalog::CatalogLocation::Sqlite(home.catalog.clone()),
         };
+        if matches!(catalog, crate::catalog::CatalogLocation::Postgres(_)) && !cfg!(feature = "postgres") {
+            return Err(ConfigError::Value {
+                what: "catalog url".into(),
+                value: catalog.display(),
+                message: crate::catalog::POSTGRES_NOT_BUILT.into(),
+            });
+        }
         let default_store = env::var(env::STORE).or(options.store).unwrap_or_else(|| DEFAULT_STORE.to_string());
         let max_files = match env::var(env::MAX_FILES) {
             Some(text) => parse_count(env::MAX_FILES, &text)?,

@@ -1,7 +1,6 @@
 //! Search: keeping the tantivy index in step with the catalog, and answering queries.
 
 mod find;
-mod stamp;
 mod sync;
 
 pub use find::{FindResult, Finder, Match, latest_only};

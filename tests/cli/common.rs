@@ -23,11 +23,19 @@ pub struct Env {
 }
 
 /// Whether this test run puts catalogs on PostgreSQL.
+/// A run asked for PostgreSQL on a build without the `postgres` feature fails loudly rather
+/// than testing SQLite under a PostgreSQL label.
 pub fn on_postgres() -> bool {
-    std::env::var("ESKER_TEST_BACKEND").is_ok_and(|backend| backend == "postgres")
+    let wanted = std::env::var("ESKER_TEST_BACKEND").is_ok_and(|backend| backend == "postgres");
+    assert!(
+        !wanted || cfg!(feature = "postgres"),
+        "ESKER_TEST_BACKEND=postgres needs a build with --features postgres"
+    );
+    wanted
 }
 
 /// A new, empty PostgreSQL database on the test cluster; its URL.
+#[cfg(feature = "postgres")]
 pub fn fresh_postgres_database() -> String {
     use diesel::{Connection, RunQueryDsl};
     let admin = std::env::var("ESKER_TEST_PG_URL").unwrap_or_else(|_| {
@@ -42,13 +50,23 @@ pub fn fresh_postgres_database() -> String {
     format!("{base}/{name}")
 }
 
+#[cfg(feature = "postgres")]
+fn postgres_database() -> String {
+    fresh_postgres_database()
+}
+
+#[cfg(not(feature = "postgres"))]
+fn postgres_database() -> String {
+    unreachable!("on_postgres() is false without the postgres feature")
+}
+
 impl Env {
     pub fn new() -> Env {
         let dir = tempfile::tempdir().expect("tempdir");
         let home = dir.path().join("home");
         let src = dir.path().join("src");
         fs::create_dir(&src).expect("mkdir src");
-        let catalog_url = on_postgres().then(fresh_postgres_database);
+        let catalog_url = on_postgres().then(postgres_database);
         Env { dir, home, src, catalog_url }
     }
 
@@ -64,10 +82,13 @@ impl Env {
     pub fn catalog_sql(&self, sqlite: &str, postgres: &str) {
         use diesel::{Connection, RunQueryDsl};
         match &self.catalog_url {
+            #[cfg(feature = "postgres")]
             Some(url) => {
                 let mut connection = diesel::pg::PgConnection::establish(url).expect("connect");
                 diesel::sql_query(postgres).execute(&mut connection).expect("sql");
             }
+            #[cfg(not(feature = "postgres"))]
+            Some(_) => unreachable!("no PostgreSQL catalog without the postgres feature: {postgres}"),
             None => {
                 let path = self.home.join("catalog.db");
                 let mut connection =

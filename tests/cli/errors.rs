@@ -102,3 +102,26 @@ fn a_reader_that_goes_away_ends_the_output_quietly() {
         assert!(output.stderr.is_empty(), "json {json}: {}", stderr(&output));
     }
 }
+
+/// A build without the `postgres` feature names it when given a PostgreSQL catalog, and
+/// writes nothing: no home, no store, no catalog file named after the URL.
+#[cfg(not(feature = "postgres"))]
+#[test]
+fn a_postgres_catalog_on_a_build_without_postgres_names_the_feature() {
+    let env = Env::new();
+    write(&env.src.join("f.txt"), b"x");
+    let before = listing(env.dir.path());
+    let output = env
+        .esker()
+        .env("ESKER_CATALOG_URL", "postgres://esker:hunter2@127.0.0.1/esker")
+        .arg("archive")
+        .arg(&env.src)
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let message = stderr(&output);
+    assert!(message.contains("--features postgres"), "{message}");
+    assert!(!message.contains("hunter2"), "{message}");
+    assert!(!env.home.exists());
+    assert_eq!(listing(env.dir.path()), before);
+}

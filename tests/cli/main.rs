@@ -9,6 +9,7 @@ mod crash;
 mod errors;
 mod glacier;
 mod incremental;
+#[cfg(feature = "postgres")]
 mod postgres;
 mod query;
 mod retrieve;

@@ -199,7 +199,7 @@ fn very_long_folder_paths_are_cataloged_on_both_backends() {
 }
 
 /// The connection to a PostgreSQL catalog can be encrypted, with the server's certificate
-/// checked: libpq's TLS, with the OpenSSL that is linked into the executable. The fixture's
+/// checked: the system libpq's TLS. The fixture's
 /// cluster has TLS on, with a self-signed certificate for 127.0.0.1.
 #[test]
 fn a_postgresql_catalog_is_reached_over_verified_tls() {
@@ -214,7 +214,17 @@ fn a_postgresql_catalog_is_reached_over_verified_tls() {
 
     // A server whose certificate no trusted authority signed is refused, before anything
     // is read or written, and the error names the catalog.
-    env.catalog_url = Some(format!("{url}?sslmode=verify-full&sslrootcert=system"));
+    let stranger = env.dir.path().join("stranger-ca.pem");
+    let made = std::process::Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=stranger"])
+        .arg("-keyout")
+        .arg(env.dir.path().join("stranger.key"))
+        .arg("-out")
+        .arg(&stranger)
+        .output()
+        .expect("openssl");
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    env.catalog_url = Some(format!("{url}?sslmode=verify-full&sslrootcert={}", stranger.display()));
     let output = env.run(&["find", "tag:encrypted"]);
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
     let message = stderr(&output);
