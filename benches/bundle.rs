@@ -9,9 +9,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
-use esker::bundle::tar::{MemberHeader, MemberKind, TarWriter};
-use esker::bundle::{Caps, PlanItem, Planner};
 use esker::crawl::{Entry, Stat};
+use esker_bundle::tar::{MemberHeader, MemberKind, TarWriter};
+use esker_bundle::{Caps, PlanItem, Planner};
 use std::hint::black_box;
 
 /// 100,000 entries in folders of 20-200 files with sizes of 0-16 KiB (some up to 256 KiB),
@@ -124,7 +124,7 @@ fn tar_writer(criterion: &mut Criterion) {
 /// The SHA-256 tree hash of Glacier vault uploads (1 MiB leaves), streamed in 64 KiB writes
 /// as the packer feeds it, and the combination of part hashes a multipart upload ends with.
 fn tree_hash(criterion: &mut Criterion) {
-    use esker::store::tree_hash::{TreeHasher, combine, tree_hash};
+    use esker_store::tree_hash::{TreeHasher, combine, tree_hash};
     let data: Vec<u8> = (0..64u32 << 20).map(|index| (index.wrapping_mul(2_654_435_761) >> 24) as u8).collect();
     let mut group = criterion.benchmark_group("tree hash");
     group.throughput(Throughput::Bytes(data.len() as u64));

@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use clap::Parser;
-use esker::catalog::{
+use esker_catalog::{
     BUNDLE_UPLOADING, Catalog, CatalogLocation, NewBundle, NewFile, NewRun, PendingFile, RUN_COMPLETE, RUN_RUNNING,
     StoredBundle,
 };
@@ -388,7 +388,7 @@ fn main() -> anyhow::Result<()> {
         bail!("--files and --per-bundle must be at least 1");
     }
     let location = CatalogLocation::parse(&args.catalog)
-        .with_context(|| format!("not a catalog URL: {}", esker::catalog::mask_password(&args.catalog)))?;
+        .with_context(|| format!("not a catalog URL: {}", esker_catalog::mask_password(&args.catalog)))?;
     let index_dir = args.home.join("index");
     if index_dir.exists() {
         bail!("{} exists already; give a fresh --home", index_dir.display());

@@ -46,9 +46,10 @@ eval "$(scripts/fixtures/ldap.sh start)"
 
 # --- build and test -----------------------------------------------------------------------
 log "building the default binary (no system libraries)"
-cargo build --workspace --all-targets --locked
+cargo build --workspace --locked
 
-log "running tests (default build, catalogs on SQLite)"
-cargo nextest run --workspace --locked --no-fail-fast "$@"
+# The crash-and-resume tests arm failpoints, which exist only with the `failpoints` feature.
+log "running tests (catalogs on SQLite)"
+cargo nextest run --workspace --locked --no-fail-fast --features failpoints "$@"
 log "running the end-to-end tests on the postgres build, catalogs on PostgreSQL"
-ESKER_TEST_BACKEND=postgres cargo nextest run --locked --no-fail-fast --features postgres --test cli "$@"
+ESKER_TEST_BACKEND=postgres cargo nextest run --locked --no-fail-fast --features postgres,failpoints --test cli "$@"

@@ -1,10 +1,9 @@
 //! `esker::Error`: every module's error in one enum, with hints and exit codes.
 
 use crate::archive::ArchiveError;
-use crate::bundle::PackError;
-use crate::catalog::CatalogError;
 use crate::config::ConfigError;
-use crate::store::StoreError;
+use esker_catalog::CatalogError;
+use esker_store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -15,13 +14,13 @@ pub enum Error {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
-    Pack(#[from] PackError),
+    Bundle(#[from] crate::archive::BundleError),
     #[error(transparent)]
     Archive(#[from] ArchiveError),
     #[error(transparent)]
     Pricing(#[from] crate::cost::PricingError),
     #[error(transparent)]
-    Transfer(#[from] crate::catalog::TransferError),
+    Transfer(#[from] esker_catalog::TransferError),
     #[error(transparent)]
     Index(#[from] esker_index::IndexError),
     #[error("invalid query: {0}")]
@@ -68,16 +67,4 @@ impl Error {
     }
 }
 
-/// An I/O error as a lowercase fragment without the "(os error N)" suffix.
-pub fn io_message(error: &std::io::Error) -> String {
-    let text = error.to_string();
-    let text = match text.find(" (os error") {
-        Some(cut) => text[..cut].to_string(),
-        None => text,
-    };
-    let mut chars = text.chars();
-    match chars.next() {
-        Some(first) => first.to_lowercase().chain(chars).collect(),
-        None => text,
-    }
-}
+pub use esker_model::io_message;

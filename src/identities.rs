@@ -4,9 +4,9 @@
 use std::path::Path;
 
 use crate::acl::{Resolution, Resolver, ResolverReport};
-use crate::catalog::Catalog;
 use crate::config::Settings;
 use crate::error::Result;
+use esker_catalog::Catalog;
 
 /// Names principals while `archive` records rows: each key the run meets that the catalog
 /// has never looked up is looked up once, and saved before the rows naming it are committed,
@@ -38,7 +38,7 @@ impl Namer {
     /// comes from `identities refresh`, which rewrites those entries as well, so that the
     /// index always searches the names `find` shows. Keys still without a name count as
     /// unresolved in the run's report, whose summary points at `refresh`.
-    pub fn name_rows(&mut self, catalog: &mut Catalog, rows: &[crate::catalog::PendingFile]) -> Result<()> {
+    pub fn name_rows(&mut self, catalog: &mut Catalog, rows: &[esker_catalog::PendingFile]) -> Result<()> {
         let mut new = Vec::new();
         for pending in rows {
             for (group, id) in [(false, pending.row.uid), (true, pending.row.gid)] {
@@ -134,7 +134,7 @@ pub fn lookup(settings: &Settings, keys: &[String]) -> Vec<Resolution> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::{CatalogLocation, NewFile, NewRun, PendingFile};
+    use esker_catalog::{CatalogLocation, NewFile, NewRun, PendingFile};
 
     /// An archive run keeps what the catalog has for a key, a name or none (the index's
     /// entries carry it), looks up only keys the catalog has never met, and leaves later

@@ -9,10 +9,10 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::archive::planner::same_stat;
-use crate::catalog::{Catalog, FILE_ARCHIVED, FILE_DELETED, File, RUN_COMPLETE, Run};
 use crate::config::Settings;
 use crate::crawl::{Walk, WalkOptions};
 use crate::error::Result;
+use esker_catalog::{Catalog, FILE_ARCHIVED, FILE_DELETED, File, RUN_COMPLETE, Run};
 
 /// One folder unit's standing.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -161,8 +161,8 @@ pub fn status(settings: &Settings, root: &Path, depth: usize) -> Result<Vec<Unit
         } else {
             "synchronized"
         };
-        unit.newest_mtime = unit.newest_mtime_seconds.map(crate::time::format_rfc3339);
-        unit.last_archived = unit.last_archived_seconds.map(crate::time::format_rfc3339);
+        unit.newest_mtime = unit.newest_mtime_seconds.map(esker_model::time::format_rfc3339);
+        unit.last_archived = unit.last_archived_seconds.map(esker_model::time::format_rfc3339);
     }
     Ok(units)
 }

@@ -112,8 +112,8 @@ machine_info() {
     commit=$(git -C "$REPO" rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
     if [ -n "${ESKER_BIN:-}" ]; then
       commit="unknown: ESKER_BIN was given; the repository is at $commit"
-    elif [ -n "$(git -C "$REPO" status --porcelain -- src index migrations examples Cargo.toml Cargo.lock 2>/dev/null)" ]; then
-      commit="$commit plus uncommitted changes in src/, index/, migrations/, examples/ or Cargo.* (BENCH_REV=HEAD builds the commit alone)"
+    elif [ -n "$(git -C "$REPO" status --porcelain -- src crates examples benches Cargo.toml Cargo.lock 2>/dev/null)" ]; then
+      commit="$commit plus uncommitted changes in src/, crates/, examples/, benches/ or Cargo.* (BENCH_REV=HEAD builds the commit alone)"
     fi
   fi
   rustc=$(rustc --version 2>/dev/null || echo unknown)

@@ -3,7 +3,7 @@
 #
 #   benches/bundle.rs            bundle planner (100k entries), tar writer with offsets
 #                                (per member, 8 KiB members, one 64 MiB member)
-#   index/benches/tokenizer.rs   the path tokenizer alone and with its filters
+#   crates/index/benches/tokenizer.rs   the path tokenizer alone and with its filters
 #   (the SHA-256 tree hash of Glacier uploads gets its bench in benches/bundle.rs with the
 #   Glacier store)
 #

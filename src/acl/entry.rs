@@ -7,42 +7,9 @@
 use super::nfs4::{IDENTIFIER_GROUP, INHERIT_ONLY, parse_nfs4_acl};
 use super::ntacl::parse_ntacl_xattr;
 use super::posix::{PosixTag, parse_posix_acl};
-use super::xattrs::Xattr;
+use esker_model::Xattr;
 
-/// What an entry grants.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Access {
-    Allow,
-    Deny,
-    /// The owner named by a security descriptor.
-    Owner,
-    /// The primary group named by a security descriptor.
-    Group,
-}
-
-impl Access {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Access::Allow => "allow",
-            Access::Deny => "deny",
-            Access::Owner => "owner",
-            Access::Group => "group",
-        }
-    }
-}
-
-/// One principal's rights on a file, from one ACL.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AclEntry {
-    /// `posix-access`, `posix-default`, `nfs4` or `ntacl`.
-    pub source: &'static str,
-    pub access: Access,
-    pub principal: String,
-    /// `rwx` (POSIX), `nfs4_getfacl` letters, or Windows rights words.
-    pub rights: String,
-    /// `inherit-only` and the like; empty for plain entries.
-    pub flags: String,
-}
+pub use esker_model::{Access, AclEntry};
 
 /// The xattr names that hold a Windows security descriptor.
 const NTACL_NAMES: [&str; 5] =

@@ -40,16 +40,7 @@ impl IdentityKey {
     }
 }
 
-/// What a lookup found.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Resolution {
-    pub key: String,
-    pub name: Option<String>,
-    /// `builtin`, `nss`, `ldap`, `nfs4`, or `none` (not found / not asked).
-    pub source: &'static str,
-    /// Why it is unresolved, when a directory could not answer.
-    pub error: Option<String>,
-}
+pub use esker_model::Resolution;
 
 /// Counts of one resolver's work, for summaries.
 #[derive(Debug, Default, Clone, serde::Serialize)]

@@ -6,31 +6,7 @@ use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
-/// One extended attribute: raw name and value.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Xattr {
-    #[serde(serialize_with = "lossy")]
-    pub name: Vec<u8>,
-    #[serde(serialize_with = "lossy")]
-    pub value: Vec<u8>,
-}
-
-fn lossy<S: serde::Serializer>(bytes: &[u8], serializer: S) -> Result<S::Ok, S::Error> {
-    serializer.serialize_str(&String::from_utf8_lossy(bytes))
-}
-
-impl Xattr {
-    pub fn name_text(&self) -> String {
-        String::from_utf8_lossy(&self.name).into_owned()
-    }
-
-    /// The value as text, when it is printable UTF-8 (tags and comments, not ACLs or hashes).
-    pub fn text_value(&self) -> Option<&str> {
-        let text = std::str::from_utf8(&self.value).ok()?.trim_end_matches('\0');
-        let printable = text.chars().all(|character| !character.is_control() || character == '\n' || character == '\t');
-        (printable && !text.trim().is_empty()).then_some(text)
-    }
-}
+pub use esker_model::Xattr;
 
 /// Attributes CIFS/SMB mounts serve without listing them.
 const CIFS_UNLISTED: [&str; 1] = ["system.cifs_acl"];

@@ -19,16 +19,14 @@ use uuid::Uuid;
 use super::ArchiveError;
 use super::planner::{PlanEvent, ReuseReason, Reused, Skipped, plan};
 use super::request::ArchiveRequest;
+use super::stored::{BundleError, PackOptions, PackedBundle, WrittenBundle, write_bundle};
 use super::summary::Summary;
 use crate::acl::acl_entries;
-use crate::bundle::{
-    BundleContext, DigestHex, PackError, PackOptions, PackScratch, PackState, PackedBundle, PlannedBundle,
-    WrittenBundle, entry_path, save_plan, write_bundle,
-};
-use crate::catalog::{BUNDLE_UPLOADING, Catalog, FileAttributes, NewBundle, NewFile, PendingFile, StoredBundle};
 use crate::crawl::Stat;
 use crate::error::Result;
-use crate::store::{Store, bundle_key, manifest_key};
+use esker_bundle::{BundleContext, DigestHex, PackScratch, PackState, PlannedBundle, entry_path, save_plan};
+use esker_catalog::{BUNDLE_UPLOADING, Catalog, FileAttributes, NewBundle, NewFile, PendingFile, StoredBundle};
+use esker_store::{Store, bundle_key, manifest_key};
 
 /// The run a pipeline writes into.
 pub struct RunContext {
@@ -64,13 +62,13 @@ pub struct ResumedBundle {
     pub created_ns: i64,
     /// The store had confirmed the object before the run stopped: it is packed again only
     /// to catalog it (and checked against what the store holds), not uploaded.
-    pub confirmed: Option<crate::store::StoredObject>,
+    pub confirmed: Option<esker_store::StoredObject>,
 }
 
 struct Outcome {
     row_id: i64,
     id: Uuid,
-    result: std::result::Result<PackedBundle, PackError>,
+    result: std::result::Result<PackedBundle, BundleError>,
 }
 
 const SKIP_BATCH: usize = 1000;
@@ -107,7 +105,7 @@ pub fn run(
         let location = catalog.location().clone();
         let planner = spawn_named(scope, "planner", move || {
             // A second, read-only connection: the planner compares with earlier versions.
-            let mut history = crate::catalog::Catalog::open_for_reading(&location)?;
+            let mut history = esker_catalog::Catalog::open_for_reading(&location)?;
             plan(&planner_request, &done, history.as_mut(), |event| plan_sender.send(event).is_ok())
         });
         for _ in 0..jobs {
@@ -176,7 +174,7 @@ fn packer(
             write_bundle(store, id, bundle, &bundle_context, options, &mut scratch)
         }))
         .unwrap_or_else(|_| {
-            Err(PackError::Write { key: store.key(&bundle_key(&id)), message: "packer panicked".into() })
+            Err(BundleError::Write { key: store.key(&bundle_key(&id)), message: "packer panicked".into() })
         });
         let sent = match result {
             Ok(bundle) => written.send((row_id, bundle)).map_err(|error| error.into_inner().1.abort()),
@@ -193,18 +191,18 @@ fn packer(
 /// connection of its own, so a crash before its files are cataloged does not upload it again.
 fn finisher(
     store: &dyn Store,
-    location: &crate::catalog::CatalogLocation,
+    location: &esker_catalog::CatalogLocation,
     written: Receiver<(i64, WrittenBundle)>,
     outcomes: crossbeam_channel::Sender<Outcome>,
 ) {
     let mut catalog = None;
     for (row_id, bundle) in written {
         let id = bundle.id();
-        let mut record = |object: &crate::store::StoredObject| -> std::result::Result<(), PackError> {
+        let mut record = |object: &esker_store::StoredObject| -> std::result::Result<(), BundleError> {
             if !store.resumes_uploads() {
                 return Ok(());
             }
-            let failed = |error: crate::catalog::CatalogError| PackError::Write {
+            let failed = |error: esker_catalog::CatalogError| BundleError::Write {
                 key: object.key.clone(),
                 message: format!("cannot record the confirmed object in the catalog: {error}"),
             };
@@ -216,7 +214,7 @@ fn finisher(
         };
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| bundle.finish(store, &mut record)))
             .unwrap_or_else(|_| {
-                Err(PackError::Write { key: store.key(&bundle_key(&id)), message: "finisher panicked".into() })
+                Err(BundleError::Write { key: store.key(&bundle_key(&id)), message: "finisher panicked".into() })
             });
         if outcomes.send(Outcome { row_id, id, result }).is_err() {
             return;
@@ -227,7 +225,7 @@ fn finisher(
 /// Adds catalog rows to the index as they are committed (one wake-up per commit, at most one
 /// waiting), then commits the index. Returns how many rows it indexed; on any problem it
 /// stops and leaves the rows to the catch-up after the run, which reports it.
-fn indexer(location: &crate::catalog::CatalogLocation, index_dir: &Path, committed: Receiver<()>) -> u64 {
+fn indexer(location: &esker_catalog::CatalogLocation, index_dir: &Path, committed: Receiver<()>) -> u64 {
     let follow = || -> Result<u64> {
         let Some(mut catalog) = Catalog::open_for_reading(location)? else { return Ok(0) };
         let mut follower = crate::search::Follower::start(index_dir)?;
@@ -302,7 +300,7 @@ fn drive(
                     let id = Uuid::now_v7();
                     let key = store.key(&bundle_key(&id));
                     let uuid = id.to_string();
-                    let created_ns = crate::time::now_ns();
+                    let created_ns = esker_model::time::now_ns();
                     let plan = save_plans.then(|| save_plan(&bundle, created_ns));
                     let row_id = catalog.insert_bundle(&NewBundle {
                         uuid: &uuid,
@@ -313,7 +311,7 @@ fn drive(
                         state: BUNDLE_UPLOADING,
                         file_count: bundle.items.len() as i64,
                         data_bytes: bundle.data_bytes as i64,
-                        created_at: crate::time::now_seconds(),
+                        created_at: esker_model::time::now_seconds(),
                         plan: plan.as_deref(),
                     })?;
                     if let Some(sender) = &job_sender {
@@ -341,7 +339,7 @@ fn drive(
                             row: NewFile {
                                 run_id: context.run_id,
                                 dir_id: 0,
-                                state: crate::catalog::FILE_DELETED.into(),
+                                state: esker_catalog::FILE_DELETED.into(),
                                 reason: None,
                                 bundle_id: None,
                                 header_offset: None,
@@ -421,7 +419,7 @@ fn reused_row(run_id: i64, reused: Reused, summary: &mut Summary) -> PendingFile
         }
     }
     let origin = reused.origin;
-    let mut row = new_file_row(run_id, &reused.entry.name, &reused.entry.stat, crate::catalog::FILE_ARCHIVED, None);
+    let mut row = new_file_row(run_id, &reused.entry.name, &reused.entry.stat, esker_catalog::FILE_ARCHIVED, None);
     row.link_target = reused.entry.link_target.clone();
     row.blake3 = reused.blake3;
     row.bundle_id = origin.bundle_id;
@@ -443,7 +441,7 @@ fn attributes_of(dir_path: &[u8], entry: crate::crawl::Entry, summary: &mut Summ
     summary.files_with_xattrs += 1;
     summary.acl_entries += acl.len() as u64;
     for problem in problems {
-        let path = String::from_utf8_lossy(&crate::catalog::join_path(dir_path, &entry.name)).into_owned();
+        let path = String::from_utf8_lossy(&esker_catalog::join_path(dir_path, &entry.name)).into_owned();
         summary.warnings.push(format!("{path}: {problem} (raw value kept)"));
     }
     Some(Box::new(FileAttributes { xattrs: entry.xattrs, acl }))
@@ -460,7 +458,7 @@ fn record_outcome(
     let Outcome { row_id, id, result } = outcome;
     let packed = match result {
         Ok(packed) => packed,
-        Err(PackError::Store(error)) if store.resumes_uploads() && error.is_interruption() => {
+        Err(BundleError::Store(error)) if store.resumes_uploads() && error.is_interruption() => {
             // The store kept what it received (a vault's multipart upload): the bundle stays
             // `uploading` with its saved plan, and rerunning the command continues it.
             tracing::error!("bundle {id}: {error}");
@@ -481,7 +479,7 @@ fn record_outcome(
             return Ok(());
         }
     };
-    crate::failpoint::hit("bundle_stored");
+    esker_model::failpoint::hit("bundle_stored");
     let bundle_blake3 = hex::encode(packed.blake3);
     let mut rows = Vec::with_capacity(packed.entries.len());
     for entry in packed.entries {
@@ -531,11 +529,11 @@ fn record_outcome(
             blake3: &bundle_blake3,
             tree_hash: (store.kind() == "glacier").then_some(packed.object.checksum.as_deref()).flatten(),
             manifest_key: &packed.manifest_key,
-            stored_at: crate::time::now_seconds(),
+            stored_at: esker_model::time::now_seconds(),
         },
         rows,
     )?;
-    crate::failpoint::hit("bundle_recorded");
+    esker_model::failpoint::hit("bundle_recorded");
     summary.bundles += 1;
     summary.bundle_bytes += packed.object.size;
     Ok(())

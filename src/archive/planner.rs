@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::request::ArchiveRequest;
-use crate::bundle::{PlanItem, PlannedBundle, Planner, group_key};
-use crate::catalog::{Catalog, FILE_ARCHIVED, FILE_DELETED, File, join_path, path_hash};
 use crate::crawl::{Entry, FileKind, Folder, SkipReason, Stat, Walk, WalkOptions};
+use esker_bundle::{PlanItem, PlannedBundle, Planner, group_key};
+use esker_catalog::{Catalog, FILE_ARCHIVED, FILE_DELETED, File, join_path, path_hash};
 
 /// An entry that will not be stored, with the reason.
 #[derive(Debug, Clone)]
@@ -85,7 +85,7 @@ pub fn plan(
         excludes: request.exclude_set()?,
         xattrs: request.xattrs,
     };
-    let now = crate::time::now_ns();
+    let now = esker_model::time::now_ns();
     let mut planner = Planner::new(request.caps());
     let mut visited: HashSet<Vec<u8>> = HashSet::new();
     // Subtrees the walk did not see (excluded, or below a folder that could not be listed):
@@ -254,7 +254,7 @@ fn compare_with_history(
         }
         let size = item.entry.stat.size as i64;
         if is_file
-            && size >= crate::catalog::DEDUP_MIN_SIZE
+            && size >= esker_catalog::DEDUP_MIN_SIZE
             && context.sizes.contains(&size)
             && let Some(hash) = hash_file(&full())
             && let Some(origin) = catalog.stored_content(size, &hash, &request.store)?

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use globset::{Glob, GlobSet, GlobSetBuilder};
 
 use super::error::ArchiveError;
-use crate::bundle::Caps;
+use esker_bundle::Caps;
 
 /// Everything one `esker archive` needs, already validated.
 #[derive(Debug, Clone, serde::Serialize)]

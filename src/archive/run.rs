@@ -13,12 +13,12 @@ use super::pipeline::{self, ResumedBundle, RunContext};
 use super::planner::{PlanEvent, plan};
 use super::request::ArchiveRequest;
 use super::summary::Summary;
-use crate::bundle::{entry_path, load_plan};
-use crate::catalog::{Catalog, NewRun, RUN_COMPLETE, RUN_INCOMPLETE, RUN_RUNNING, Run, path_hash};
 use crate::config::Settings;
 use crate::cost::UploadEstimator;
 use crate::error::{Error, Result};
-use crate::store::{self, Store, manifest_key};
+use esker_bundle::{entry_path, load_plan};
+use esker_catalog::{Catalog, NewRun, RUN_COMPLETE, RUN_INCOMPLETE, RUN_RUNNING, Run, path_hash};
+use esker_store::{Store, manifest_key};
 
 /// Archives `request.roots` (or, with `dry_run`, plans only and writes nothing).
 pub fn archive(settings: &Settings, request: &ArchiveRequest, progress: &ProgressBar) -> Result<Summary> {
@@ -46,7 +46,7 @@ pub fn archive(settings: &Settings, request: &ArchiveRequest, progress: &Progres
     }
 
     settings.home.ensure()?;
-    let store = store::open(&request.store, store_settings)?;
+    let store = esker_store::open(&request.store, store_settings)?;
     store.prepare()?;
     let mut catalog = Catalog::open(&settings.catalog)?;
     let locks = settings.home.data.join("locks");
@@ -69,7 +69,7 @@ pub fn archive(settings: &Settings, request: &ArchiveRequest, progress: &Progres
             let tags = serde_json::to_string(&request.tags).unwrap_or_else(|_| "[]".into());
             let options = serde_json::to_string(request).unwrap_or_else(|_| "{}".into());
             let run_id = catalog.create_run(&NewRun {
-                started_at: crate::time::now_seconds(),
+                started_at: esker_model::time::now_seconds(),
                 state: RUN_RUNNING,
                 host: &host,
                 roots: &request.roots_json(),
@@ -98,8 +98,8 @@ pub fn archive(settings: &Settings, request: &ArchiveRequest, progress: &Progres
     pipeline::run(&mut catalog, store.clone(), request, &context, resumption, index_dir, &mut summary, progress)?;
 
     let state = if summary.bundles_failed > 0 { RUN_INCOMPLETE } else { RUN_COMPLETE };
-    catalog.finish_run(run.id, state, crate::time::now_seconds())?;
-    crate::failpoint::hit("run_finished");
+    catalog.finish_run(run.id, state, esker_model::time::now_seconds())?;
+    esker_model::failpoint::hit("run_finished");
 
     progress.set_message("indexing");
     let report = crate::search::catch_up_or_warn(&mut catalog, &settings.home.index, |count| {
@@ -119,7 +119,7 @@ pub fn archive(settings: &Settings, request: &ArchiveRequest, progress: &Progres
 }
 
 fn dry_run(
-    catalog_location: &crate::catalog::CatalogLocation,
+    catalog_location: &esker_catalog::CatalogLocation,
     request: &ArchiveRequest,
     summary: &mut Summary,
     progress: &ProgressBar,
@@ -187,7 +187,7 @@ fn resume(
             let mut resumed = Vec::new();
             let mut resumed_paths = Vec::new();
             for bundle in catalog.unfinished_bundles(run.id)? {
-                let saved = (store.resumes_uploads() && bundle.state == crate::catalog::BUNDLE_UPLOADING)
+                let saved = (store.resumes_uploads() && bundle.state == esker_catalog::BUNDLE_UPLOADING)
                     .then(|| bundle.plan.as_deref().and_then(load_plan))
                     .flatten();
                 if let (Some((planned, created_ns)), Ok(id)) = (saved, uuid::Uuid::parse_str(&bundle.uuid)) {
@@ -195,7 +195,7 @@ fn resume(
                     resumed_paths.extend(planned.items.iter().map(|item| path_hash(&entry_path(item))));
                     // Its archive was confirmed (and recorded) before the run stopped.
                     let confirmed = match (&bundle.tree_hash, bundle.bytes) {
-                        (Some(tree_hash), Some(bytes)) => Some(crate::store::StoredObject {
+                        (Some(tree_hash), Some(bytes)) => Some(esker_store::StoredObject {
                             key: bundle.object_key.clone(),
                             size: bytes as u64,
                             checksum: Some(tree_hash.clone()),
@@ -241,10 +241,10 @@ fn sweep_unfinished(
                 .push(format!("unfinished upload of {} was not started by this catalog; left alone", upload.key));
             continue;
         };
-        if bundle.state == crate::catalog::BUNDLE_STORED {
+        if bundle.state == esker_catalog::BUNDLE_STORED {
             continue;
         }
-        if store.resumes_uploads() && bundle.state == crate::catalog::BUNDLE_UPLOADING && bundle.plan.is_some() {
+        if store.resumes_uploads() && bundle.state == esker_catalog::BUNDLE_UPLOADING && bundle.plan.is_some() {
             // Finished when its run is resumed (the same command run again).
             continue;
         }

@@ -5,9 +5,9 @@ use super::ExitCode;
 use super::args::{ArchiveArgs, ConfigCommand, FindArgs, ListArgs};
 use super::output::{Output, money, plural, printable, spinner, table, thousands};
 use crate::archive::{self, ArchiveRequest, Summary};
-use crate::catalog::Catalog;
 use crate::config::{Settings, parse_count, parse_size_value};
 use crate::error::{Error, Result};
+use esker_catalog::Catalog;
 use esker_index::format_size;
 
 pub fn archive(settings: &Settings, args: ArchiveArgs, quiet: bool) -> Result<ExitCode> {
@@ -228,7 +228,7 @@ pub fn find(settings: &Settings, args: FindArgs) -> Result<ExitCode> {
             let path = if found.kind == "dir" { format!("{}/", found.path) } else { found.path.clone() };
             let mut row = vec![
                 format_size(found.size.max(0) as u64),
-                crate::time::format_minutes(found.mtime_ns.div_euclid(1_000_000_000)),
+                esker_model::time::format_minutes(found.mtime_ns.div_euclid(1_000_000_000)),
                 found.owner.clone().unwrap_or_else(|| found.uid.to_string()),
                 bundle,
                 printable(&path),
@@ -280,8 +280,8 @@ pub fn bundles(settings: &Settings, args: ListArgs) -> Result<ExitCode> {
                 "sha256": bundle.sha256,
                 "tree_hash": bundle.tree_hash,
                 "error": bundle.error,
-                "created_at": crate::time::format_rfc3339(bundle.created_at),
-                "stored_at": bundle.stored_at.map(crate::time::format_rfc3339),
+                "created_at": esker_model::time::format_rfc3339(bundle.created_at),
+                "stored_at": bundle.stored_at.map(esker_model::time::format_rfc3339),
             }))?;
         }
     } else {
@@ -333,8 +333,8 @@ pub fn runs(settings: &Settings, args: ListArgs) -> Result<ExitCode> {
                 "store": run.store,
                 "tags": run.tag_list(),
                 "description": run.description,
-                "started_at": crate::time::format_rfc3339(run.started_at),
-                "finished_at": run.finished_at.map(crate::time::format_rfc3339),
+                "started_at": esker_model::time::format_rfc3339(run.started_at),
+                "finished_at": run.finished_at.map(esker_model::time::format_rfc3339),
                 "files_archived": run.files_archived,
                 "bytes_archived": run.bytes_archived,
                 "files_skipped": run.files_skipped,
@@ -359,7 +359,7 @@ pub fn runs(settings: &Settings, args: ListArgs) -> Result<ExitCode> {
             rows.push(vec![
                 run.id.to_string(),
                 run.state.clone(),
-                crate::time::format_minutes(run.started_at),
+                esker_model::time::format_minutes(run.started_at),
                 thousands(run.files_archived.max(0) as u64),
                 format_size(run.bytes_archived.max(0) as u64),
                 thousands(run.bundles.max(0) as u64),
@@ -468,7 +468,7 @@ pub fn catalog(settings: &Settings, command: super::args::CatalogCommand) -> Res
     use super::args::CatalogCommand;
     let mut out = Output::new();
     let prepare_home = || -> Result<()> {
-        if let crate::catalog::CatalogLocation::Sqlite(_) = settings.catalog {
+        if let esker_catalog::CatalogLocation::Sqlite(_) = settings.catalog {
             settings.home.ensure()?;
         }
         Ok(())

@@ -5,9 +5,9 @@ use super::ExitCode;
 use super::args::IdentitiesCommand;
 use super::output::{Output, table, thousands};
 use crate::acl::{IdentityKey, Resolution};
-use crate::catalog::Catalog;
 use crate::config::Settings;
 use crate::error::{Error, Result};
+use esker_catalog::Catalog;
 
 pub fn run(settings: &Settings, command: IdentitiesCommand) -> Result<ExitCode> {
     match command {
@@ -40,7 +40,7 @@ fn list(settings: &Settings, unresolved: bool, json: bool) -> Result<ExitCode> {
                 row.principal.clone(),
                 name,
                 row.source.clone(),
-                crate::time::format_minutes(row.checked_at),
+                esker_model::time::format_minutes(row.checked_at),
             ]);
         }
         for line in table(&lines) {

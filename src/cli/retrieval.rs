@@ -5,11 +5,11 @@ use std::time::Duration;
 
 use super::args::{ListArgs, PollArgs, RetrieveArgs};
 use super::output::{Output, money, plural, table, thousands};
-use crate::catalog::Catalog;
 use crate::config::Settings;
 use crate::error::{Error, Result};
 use crate::poll::{PollReport, poll_once};
 use crate::retrieve::{RetrievalEstimate, RetrieveOutcome, RetrieveRequest, Version, retrieve as run_retrieve};
+use esker_catalog::Catalog;
 use esker_index::format_size;
 
 pub fn retrieve(settings: &Settings, args: RetrieveArgs) -> Result<ExitCode> {
@@ -23,7 +23,7 @@ pub fn retrieve(settings: &Settings, args: RetrieveArgs) -> Result<ExitCode> {
     }
     let version = match (&args.run, &args.before) {
         (Some(run), _) => Version::Run(*run),
-        (None, Some(date)) => Version::Before(crate::time::parse_date(date).ok_or_else(|| {
+        (None, Some(date)) => Version::Before(esker_model::time::parse_date(date).ok_or_else(|| {
             Error::Input(format!("invalid value `{date}` for --before: expected YYYY-MM-DD[THH:MM[:SS]]"))
         })?),
         (None, None) => Version::Latest,
@@ -235,7 +235,7 @@ pub fn jobs(settings: &Settings, args: ListArgs) -> Result<ExitCode> {
                 view.job.tier.clone(),
                 view.job.state.clone(),
                 format!("{}/{}", view.files_done, view.files),
-                crate::time::format_minutes(view.job.requested_at),
+                esker_model::time::format_minutes(view.job.requested_at),
                 view.job.error.clone().unwrap_or_default(),
             ]);
         }

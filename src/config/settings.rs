@@ -9,6 +9,7 @@ use super::env;
 use super::error::ConfigError;
 use super::home::HomePaths;
 use super::options::{Options, SizeValue, StoreOptions};
+pub use esker_store::{GlacierSettings, S3_STORAGE_CLASSES, S3Settings, StoreSettings};
 
 pub const DEFAULT_STORE: &str = "local";
 pub const DEFAULT_MAX_FILES: u64 = 1000;
@@ -17,23 +18,6 @@ pub const DEFAULT_MAX_COST_USD: f64 = 10.0;
 pub const DEFAULT_MAX_RETRIEVE_BYTES: u64 = 100 * 1024 * 1024 * 1024;
 const SYSTEM_CONFIG_FILE: &str = "/etc/esker/config.toml";
 
-/// A store, resolved.
-#[derive(Debug, Clone, Serialize)]
-#[serde(tag = "kind", rename_all = "lowercase")]
-pub enum StoreSettings {
-    Local {
-        path: PathBuf,
-        /// Simulated cold storage: seconds until a restore completes.
-        #[serde(skip_serializing_if = "Option::is_none")]
-        cold_delay: Option<u64>,
-        /// Simulated cold storage: seconds a restored copy lasts (default: the days asked).
-        #[serde(skip_serializing_if = "Option::is_none")]
-        cold_lifetime: Option<u64>,
-    },
-    S3(S3Settings),
-    Glacier(GlacierSettings),
-}
-
 /// Guards of `esker retrieve`.
 #[derive(Debug, Clone, Serialize)]
 pub struct RetrieveSettings {
@@ -41,33 +25,6 @@ pub struct RetrieveSettings {
     pub max_bytes: u64,
 }
 
-/// An S3 (or S3-compatible) bucket.
-#[derive(Debug, Clone, Serialize)]
-pub struct S3Settings {
-    pub bucket: String,
-    /// Prepended to every key; empty or ending with `/`.
-    pub prefix: String,
-    pub storage_class: String,
-    pub manifest_storage_class: String,
-    pub region: Option<String>,
-    pub profile: Option<String>,
-    pub endpoint_url: Option<String>,
-    pub force_path_style: bool,
-    pub part_size: u64,
-    pub upload_concurrency: usize,
-    pub max_attempts: u32,
-}
-
-pub const S3_STORAGE_CLASSES: &[&str] = &[
-    "STANDARD",
-    "STANDARD_IA",
-    "ONEZONE_IA",
-    "INTELLIGENT_TIERING",
-    "GLACIER_IR",
-    "GLACIER",
-    "DEEP_ARCHIVE",
-    "REDUCED_REDUNDANCY",
-];
 const MIN_PART: u64 = 5 * 1024 * 1024;
 const MAX_PART: u64 = 5 * 1024 * 1024 * 1024;
 
@@ -141,24 +98,6 @@ fn s3_settings(name: &str, store: StoreOptions) -> Result<S3Settings, ConfigErro
         upload_concurrency,
         max_attempts,
     })
-}
-
-/// A vault of the Glacier vault API (the 2012 one).
-#[derive(Debug, Clone, Serialize)]
-pub struct GlacierSettings {
-    pub vault: String,
-    /// `-` means the account of the credentials.
-    pub account_id: String,
-    pub region: Option<String>,
-    pub profile: Option<String>,
-    pub endpoint_url: Option<String>,
-    /// Multipart part size: a power of two MiB, 1 MiB to 4 GiB.
-    pub part_size: u64,
-    /// Bundles of at least this many bytes go up as multipart uploads; smaller ones in one
-    /// UploadArchive request (at most 4 GiB).
-    pub multipart_threshold: u64,
-    pub upload_concurrency: usize,
-    pub max_attempts: u32,
 }
 
 const GLACIER_MIN_PART: u64 = 1024 * 1024;
@@ -255,7 +194,7 @@ fn serialize_jobs<S: serde::Serializer>(jobs: &Option<usize>, serializer: S) -> 
 pub struct Settings {
     pub home: HomePaths,
     /// The catalog: SQLite in the home by default, or PostgreSQL.
-    pub catalog: crate::catalog::CatalogLocation,
+    pub catalog: esker_catalog::CatalogLocation,
     /// Config files that were read, lowest precedence first.
     pub config_files: Vec<PathBuf>,
     pub default_store: String,
@@ -329,18 +268,18 @@ impl Settings {
         }
 
         let catalog = match env::var(env::CATALOG_URL).or(options.catalog.url) {
-            Some(url) => crate::catalog::CatalogLocation::parse(&url).ok_or_else(|| ConfigError::Value {
+            Some(url) => esker_catalog::CatalogLocation::parse(&url).ok_or_else(|| ConfigError::Value {
                 what: "catalog url".into(),
-                value: crate::catalog::mask_password(&url),
+                value: esker_catalog::mask_password(&url),
                 message: "expected sqlite://PATH or postgres://USER@HOST/DATABASE".into(),
             })?,
-            None => crate::catalog::CatalogLocation::Sqlite(home.catalog.clone()),
+            None => esker_catalog::CatalogLocation::Sqlite(home.catalog.clone()),
         };
-        if matches!(catalog, crate::catalog::CatalogLocation::Postgres(_)) && !cfg!(feature = "postgres") {
+        if matches!(catalog, esker_catalog::CatalogLocation::Postgres(_)) && !cfg!(feature = "postgres") {
             return Err(ConfigError::Value {
                 what: "catalog url".into(),
                 value: catalog.display(),
-                message: crate::catalog::POSTGRES_NOT_BUILT.into(),
+                message: esker_catalog::POSTGRES_NOT_BUILT.into(),
             });
         }
         let default_store = env::var(env::STORE).or(options.store).unwrap_or_else(|| DEFAULT_STORE.to_string());

@@ -1,7 +1,6 @@
 //! Crawling: a parallel, ordered walk of the roots and what it learns about each entry.
 
-mod entry;
 mod walk;
 
-pub use entry::{Entry, FileKind, Problem, SkipReason, Stat};
+pub use esker_model::{Entry, FileKind, Problem, SkipReason, Stat};
 pub use walk::{Folder, Walk, WalkOptions};

@@ -18,8 +18,8 @@ use std::thread::JoinHandle;
 use crossbeam_channel::{Receiver, Sender, bounded};
 use globset::GlobSet;
 
-use super::entry::{Entry, FileKind, Problem, SkipReason, Stat};
 use crate::acl::{Xattr, is_cifs, read_xattrs};
+use esker_model::{Entry, FileKind, Problem, SkipReason, Stat};
 
 /// One folder's direct contents, minus subfolders (which follow as their own folders).
 #[derive(Debug)]

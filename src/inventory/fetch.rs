@@ -1,16 +1,16 @@
 //! The poller's part: fetch the output of every inventory job the vault has finished.
 
-use crate::catalog::Catalog;
 use crate::config::Settings;
 use crate::error::Result;
 use crate::poll::PollReport;
-use crate::store::InventoryJobState;
+use esker_catalog::Catalog;
+use esker_store::InventoryJobState;
 
 /// Checks every requested inventory; stores the output of finished ones. A store error
 /// leaves the inventory for the next pass.
 pub fn poll_inventories(settings: &Settings, catalog: &mut Catalog, report: &mut PollReport) -> Result<()> {
     for inventory in catalog.open_inventories()? {
-        let now = crate::time::now_seconds();
+        let now = esker_model::time::now_seconds();
         let store = match super::request::vault_store(settings, &inventory.store) {
             Ok(store) => store,
             Err(error) => {

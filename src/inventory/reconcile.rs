@@ -6,10 +6,10 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 
-use crate::catalog::{BUNDLE_STORED, Catalog, INVENTORY_DONE, INVENTORY_REQUESTED};
 use crate::config::Settings;
 use crate::error::{Error, Result};
-use crate::store::{ArchiveLabel, VaultInventory};
+use esker_catalog::{BUNDLE_STORED, Catalog, INVENTORY_DONE, INVENTORY_REQUESTED};
+use esker_store::{ArchiveLabel, VaultInventory};
 
 /// A vault archive no stored bundle of the catalog points at.
 #[derive(Debug, Clone, Serialize)]
@@ -87,7 +87,7 @@ pub fn reconcile(settings: &Settings, name: &str) -> Result<Reconciliation> {
             Some(waiting) => format!(
                 "no finished inventory of store `{name}` yet: job {} was requested {}; `esker poll` fetches it once the vault has it ready",
                 waiting.id,
-                crate::time::format_rfc3339(waiting.requested_at)
+                esker_model::time::format_rfc3339(waiting.requested_at)
             ),
             None => format!("no inventory of store `{name}` yet: run `esker inventory request {name}`"),
         }));
@@ -99,9 +99,9 @@ pub fn reconcile(settings: &Settings, name: &str) -> Result<Reconciliation> {
     let inventory: VaultInventory = serde_json::from_slice(&raw)
         .map_err(|error| Error::Input(format!("inventory {} of store `{name}` is unreadable: {error}", done.id)))?;
     let bundles = catalog.store_bundles(name)?;
-    let taken = crate::time::parse_date(inventory.inventory_date.split('.').next().unwrap_or_default());
+    let taken = esker_model::time::parse_date(inventory.inventory_date.split('.').next().unwrap_or_default());
 
-    let mut by_id: HashMap<&str, &crate::store::VaultArchive> =
+    let mut by_id: HashMap<&str, &esker_store::VaultArchive> =
         inventory.archives.iter().map(|archive| (archive.archive_id.as_str(), archive)).collect();
     let states: HashMap<&str, &str> =
         bundles.iter().map(|bundle| (bundle.uuid.as_str(), bundle.state.as_str())).collect();
@@ -121,7 +121,7 @@ pub fn reconcile(settings: &Settings, name: &str) -> Result<Reconciliation> {
         let newer = matches!((taken, bundle.stored_at), (Some(taken), Some(stored)) if stored > taken);
         let mut ok = true;
         let mut seen_any = false;
-        let manifest = bundle.manifest_key.as_deref().filter(|key| crate::store::is_archive_id(key));
+        let manifest = bundle.manifest_key.as_deref().filter(|key| esker_store::is_archive_id(key));
         for (what, key) in [("bundle", Some(bundle.object_key.as_str())), ("manifest", manifest)] {
             let Some(key) = key else { continue };
             match by_id.remove(key) {

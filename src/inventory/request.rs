@@ -2,10 +2,10 @@
 
 use serde::Serialize;
 
-use crate::catalog::Catalog;
 use crate::config::{Settings, StoreSettings};
 use crate::error::{Error, Result};
-use crate::store::GlacierStore;
+use esker_catalog::Catalog;
+use esker_store::GlacierStore;
 
 /// What `inventory request` started.
 #[derive(Debug, Serialize)]
@@ -39,6 +39,6 @@ pub fn request_inventory(settings: &Settings, name: &str) -> Result<InventoryReq
     settings.home.ensure()?;
     let mut catalog = Catalog::open(&settings.catalog)?;
     let job_id = store.request_inventory()?;
-    let id = catalog.insert_inventory(name, store.vault(), &job_id, crate::time::now_seconds())?;
+    let id = catalog.insert_inventory(name, store.vault(), &job_id, esker_model::time::now_seconds())?;
     Ok(InventoryRequested { id, store: name.to_string(), vault: store.vault().to_string(), job_id })
 }

@@ -5,14 +5,14 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 
 use crate::acl::XattrFailure;
-use crate::catalog::{
+use crate::error::Result;
+use crate::restore::extract::{FileWriter, check_target, write_metadata_only};
+use crate::restore::ranges::{MAX_REQUEST, data_span, plan_ranges};
+use esker_catalog::{
     Catalog, FILE_DONE, FILE_FAILED, FileRecord, JOB_DONE, JOB_DOWNLOADING, JOB_EXPIRED, JOB_FAILED, JOB_READY,
     JOB_RESTORING, Job, JobUpdate, Retrieval,
 };
-use crate::error::Result;
-use crate::retrieve::extract::{FileWriter, check_target, write_metadata_only};
-use crate::retrieve::ranges::{MAX_REQUEST, data_span, plan_ranges};
-use crate::store::{RestoreJob, RestoreState, RestoreTier, StartedRestore, Store, StoreErrorKind};
+use esker_store::{RestoreJob, RestoreState, RestoreTier, StartedRestore, Store, StoreErrorKind};
 
 /// What happened to a job in one pass.
 #[derive(Debug, Default, Clone)]
@@ -35,7 +35,7 @@ pub fn tier_of(name: &str) -> RestoreTier {
 }
 
 fn set_state(catalog: &mut Catalog, job: &Job, state: &str, error: Option<String>) -> Result<()> {
-    let now = crate::time::now_seconds();
+    let now = esker_model::time::now_seconds();
     let mut update =
         JobUpdate { state: Some(state.to_string()), updated_at: Some(now), error: Some(error), ..JobUpdate::default() };
     if state == JOB_READY && job.ready_at.is_none() {
@@ -62,7 +62,7 @@ pub fn start_restore(
     store: &dyn Store,
     job: &Job,
     days: u32,
-) -> Result<std::result::Result<StartedRestore, crate::store::StoreError>> {
+) -> Result<std::result::Result<StartedRestore, esker_store::StoreError>> {
     let size = catalog.bundle(job.bundle_id)?.and_then(|bundle| bundle.bytes).unwrap_or(0).max(0) as u64;
     let records = catalog.pending_job_files(job.id)?;
     let span = data_span(&records).unwrap_or(0..0);
@@ -80,7 +80,7 @@ pub fn start_restore(
             backend_job_id: Some(id),
             range_start: Some(start),
             range_end: Some(end),
-            updated_at: Some(crate::time::now_seconds()),
+            updated_at: Some(esker_model::time::now_seconds()),
             ..JobUpdate::default()
         },
     )?;
@@ -185,7 +185,7 @@ fn failed(
 
 /// Renews this poller's claim; an error when another poller has taken the job over.
 fn keep_claim(catalog: &mut Catalog, job: &Job) -> Result<()> {
-    let until = crate::time::now_seconds() + super::LEASE_SECONDS;
+    let until = esker_model::time::now_seconds() + super::LEASE_SECONDS;
     if catalog.renew_claim(job.id, &super::claimer(), until)? {
         Ok(())
     } else {
@@ -210,7 +210,7 @@ fn restored(
         ));
     }
     outcome.files_done += 1;
-    crate::failpoint::hit("file_restored");
+    esker_model::failpoint::hit("file_restored");
     Ok(())
 }
 
@@ -321,7 +321,7 @@ fn download(
             offset = end;
         }
         let result = match broken {
-            Some(message) => Err(crate::retrieve::extract::ExtractError(message)),
+            Some(message) => Err(crate::restore::extract::ExtractError(message)),
             None => writer.finish(record, xattrs_of(record)),
         };
         match result {

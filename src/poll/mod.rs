@@ -11,10 +11,10 @@ use serde::Serialize;
 
 pub use job::{JobOutcome, start_restore, tier_of};
 
-use crate::catalog::Catalog;
 use crate::config::Settings;
 use crate::error::Result;
-use crate::store::Store;
+use esker_catalog::Catalog;
+use esker_store::Store;
 
 /// Outcome marker for a job another poller finished while this pass was under way.
 const FINISHED_ELSEWHERE: &str = "finished elsewhere";
@@ -68,7 +68,7 @@ pub fn poll_once(settings: &Settings, catalog: &mut Catalog, retrieval: Option<i
     let mut stores: HashMap<String, Arc<dyn Store>> = HashMap::new();
     for job in catalog.open_jobs(retrieval)? {
         report.jobs_checked += 1;
-        let now = crate::time::now_seconds();
+        let now = esker_model::time::now_seconds();
         let stale = dead_local_claimers(catalog, now)?;
         if !catalog.claim_job(job.id, &me, now + LEASE_SECONDS, now, &stale)? {
             report.jobs_busy += 1;
@@ -86,8 +86,8 @@ pub fn poll_once(settings: &Settings, catalog: &mut Catalog, retrieval: Option<i
         };
         match outcome.state.as_str() {
             FINISHED_ELSEWHERE => report.jobs_busy += 1,
-            crate::catalog::JOB_DONE => report.jobs_done += 1,
-            crate::catalog::JOB_FAILED => report.jobs_failed += 1,
+            esker_catalog::JOB_DONE => report.jobs_done += 1,
+            esker_catalog::JOB_FAILED => report.jobs_failed += 1,
             _ => report.jobs_waiting += 1,
         }
         report.files_done += outcome.files_done;
@@ -96,7 +96,7 @@ pub fn poll_once(settings: &Settings, catalog: &mut Catalog, retrieval: Option<i
         report.errors.extend(outcome.errors);
         report.warnings.extend(outcome.warnings);
     }
-    catalog.settle_retrievals(crate::time::now_seconds())?;
+    catalog.settle_retrievals(esker_model::time::now_seconds())?;
     if retrieval.is_none() {
         crate::inventory::poll_inventories(settings, catalog, &mut report)?;
     }
@@ -111,13 +111,13 @@ fn work_claimed(
 ) -> Result<JobOutcome> {
     // Re-read under the claim: another poller may have finished it meanwhile.
     let Some(job) = catalog.job(job_id)? else { return Ok(JobOutcome::default()) };
-    if !crate::catalog::JOB_OPEN_STATES.contains(&job.state.as_str()) {
+    if !esker_catalog::JOB_OPEN_STATES.contains(&job.state.as_str()) {
         // Finished by another poller since this pass listed it: not ours to count.
         return Ok(JobOutcome { state: FINISHED_ELSEWHERE.into(), ..JobOutcome::default() });
     }
     let retrieval = catalog
         .retrieval(job.retrieval_id)?
         .ok_or_else(|| crate::Error::Input(format!("job {job_id} has no retrieval")))?;
-    let store = crate::store::open_cached(stores, settings, &job.store)?;
+    let store = crate::stores::open_cached(stores, settings, &job.store)?;
     job::work(catalog, store.as_ref(), &job, &retrieval)
 }

@@ -11,12 +11,12 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::ranges::{data_span, plan_ranges, request_count, requests};
 use super::select::Selection;
-use crate::catalog::{Bundle, Catalog};
 use crate::config::{Settings, StoreSettings};
 use crate::cost::{ClassPrice, Pricing, gigabytes};
 use crate::error::{Error, Result};
+use crate::restore::ranges::{data_span, plan_ranges, request_count, requests};
+use esker_catalog::{Bundle, Catalog};
 
 /// The parts of a tier's cost.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -81,17 +81,14 @@ struct Group {
 /// What a vault retrieves and downloads for one bundle's records: the job's range (the
 /// data span widened to MiB boundaries), and the download requests with their bytes
 /// (widened where that lets the vault send a tree hash to check).
-pub fn vault_plan(
-    records: &[crate::catalog::FileRecord],
-    bundle_size: u64,
-) -> Option<(std::ops::Range<u64>, u64, u64)> {
+pub fn vault_plan(records: &[esker_catalog::FileRecord], bundle_size: u64) -> Option<(std::ops::Range<u64>, u64, u64)> {
     let span = data_span(records)?;
-    let job = crate::store::tree_hash::mib_aligned(&span, bundle_size);
+    let job = esker_store::tree_hash::mib_aligned(&span, bundle_size);
     let mut count = 0;
     let mut bytes = 0;
     for request in requests(&plan_ranges(records)) {
         let relative = request.start - job.start..request.end - job.start;
-        let fetched = crate::store::download_range(&job, bundle_size, &relative);
+        let fetched = esker_store::download_range(&job, bundle_size, &relative);
         count += 1;
         bytes += fetched.end - fetched.start;
     }
@@ -163,7 +160,7 @@ pub fn estimate(
             }
             Ok(StoreSettings::Glacier(_)) => {
                 let table = loaded(&mut pricing, settings)?;
-                let price = table.class(class.as_deref().unwrap_or(crate::store::GLACIER_VAULT_CLASS))?;
+                let price = table.class(class.as_deref().unwrap_or(esker_store::GLACIER_VAULT_CLASS))?;
                 // Only the jobs' ranges are retrieved; their output is readable for 24 h at
                 // no storage charge, so there is no restored copy to pay for.
                 bytes_restored += group.vault_range_bytes;

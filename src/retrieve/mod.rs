@@ -2,8 +2,6 @@
 //! writing the files back safely.
 
 mod estimate;
-pub mod extract;
-pub mod ranges;
 mod select;
 mod start;
 

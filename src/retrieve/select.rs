@@ -2,9 +2,9 @@
 
 use std::collections::BTreeMap;
 
-use crate::catalog::{Catalog, FileRecord};
 use crate::config::Settings;
 use crate::error::{Error, Result};
+use esker_catalog::{Catalog, FileRecord};
 
 /// The files a retrieval brings back, grouped by bundle.
 #[derive(Debug, Default)]
@@ -57,7 +57,7 @@ fn choose_versions(catalog: &mut Catalog, ids: Vec<i64>, version: Version) -> Re
         Version::Before(time) => {
             let mut newest: std::collections::HashMap<(i64, Vec<u8>), i64> = std::collections::HashMap::new();
             for record in catalog.records_by_ids(&ids)? {
-                if record.run.started_at >= time || record.file.state == crate::catalog::FILE_DELETED {
+                if record.run.started_at >= time || record.file.state == esker_catalog::FILE_DELETED {
                     continue;
                 }
                 let slot = newest.entry((record.file.dir_id, record.file.name.clone())).or_insert(record.file.id);
@@ -97,7 +97,7 @@ pub fn select(
         match version {
             Version::Latest => {}
             Version::Run(run) => parts.push(format!("run {run}")),
-            Version::Before(time) => parts.push(format!("before {}", crate::time::format_rfc3339(time))),
+            Version::Before(time) => parts.push(format!("before {}", esker_model::time::format_rfc3339(time))),
         }
     }
     for bundle in bundles {

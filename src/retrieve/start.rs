@@ -8,11 +8,11 @@ use serde::Serialize;
 
 use super::estimate::{RetrievalEstimate, estimate};
 use super::select::select;
-use crate::catalog::{Catalog, JOB_READY, JOB_REQUESTED, JOB_RESTORING, JobUpdate, NewJob, NewRetrieval};
 use crate::config::Settings;
 use crate::error::{Error, Result};
 use crate::poll::{PollReport, poll_once};
-use crate::store::RestoreState;
+use esker_catalog::{Catalog, JOB_READY, JOB_REQUESTED, JOB_RESTORING, JobUpdate, NewJob, NewRetrieval};
+use esker_store::RestoreState;
 
 /// What the user asked for.
 #[derive(Debug, Clone)]
@@ -103,7 +103,7 @@ pub fn retrieve(settings: &Settings, request: &RetrieveRequest) -> Result<Retrie
     std::fs::create_dir_all(&request.destination).map_err(|error| Error::io(request.destination.display(), &error))?;
     let destination = std::fs::canonicalize(&request.destination)
         .map_err(|error| Error::io(request.destination.display(), &error))?;
-    let now = crate::time::now_seconds();
+    let now = esker_model::time::now_seconds();
     let mut plan = Vec::new();
     let mut bundles = Vec::new();
     for (bundle_id, records) in &selection.by_bundle {
@@ -146,10 +146,10 @@ pub fn retrieve(settings: &Settings, request: &RetrieveRequest) -> Result<Retrie
     // (the stores check the object's state before asking).
     let mut restores_reused = 0;
     // One client per store for the whole selection (a vault's job list is then read once).
-    let mut stores: std::collections::HashMap<String, std::sync::Arc<dyn crate::store::Store>> = Default::default();
+    let mut stores: std::collections::HashMap<String, std::sync::Arc<dyn esker_store::Store>> = Default::default();
     for (job_id, bundle) in job_ids.iter().zip(&bundles) {
         let earlier = catalog.active_job_for_bundle(bundle.id)?.is_some_and(|job| job.id != *job_id);
-        let store = crate::store::open_cached(&mut stores, settings, &bundle.store)?;
+        let store = crate::stores::open_cached(&mut stores, settings, &bundle.store)?;
         let job = catalog.job(*job_id)?.ok_or_else(|| Error::Input(format!("job {job_id} vanished")))?;
         let state = crate::poll::start_restore(&mut catalog, store.as_ref(), &job, request.days.max(1))??.state;
         if earlier && matches!(state, RestoreState::Restoring | RestoreState::Restored { .. }) {
@@ -163,7 +163,7 @@ pub fn retrieve(settings: &Settings, request: &RetrieveRequest) -> Result<Retrie
             *job_id,
             &JobUpdate {
                 state: Some(next.into()),
-                updated_at: Some(crate::time::now_seconds()),
+                updated_at: Some(esker_model::time::now_seconds()),
                 ..JobUpdate::default()
             },
         )?;

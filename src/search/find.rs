@@ -3,9 +3,9 @@
 use esker_index::{FileIndex, Query};
 use serde::Serialize;
 
-use crate::catalog::{Catalog, CatalogLocation, FileRecord};
 use crate::config::Settings;
 use crate::error::Result;
+use esker_catalog::{Catalog, CatalogLocation, FileRecord};
 
 /// One match, as `find --json` prints it.
 #[derive(Debug, Serialize)]
@@ -48,22 +48,22 @@ pub struct Match {
 #[derive(Debug, Serialize)]
 pub struct AclView {
     #[serde(flatten)]
-    pub entry: crate::catalog::PrincipalRow,
+    pub entry: esker_catalog::PrincipalRow,
     pub name: Option<String>,
 }
 
 impl Match {
     pub fn from_record(record: FileRecord) -> Match {
-        let (_, path_hex) = crate::bundle::text_and_hex(&record.path());
+        let (_, path_hex) = esker_bundle::text_and_hex(&record.path());
         Match {
             file_id: record.file.id,
             path: record.path_text(),
             path_hex,
             kind: record.file.kind.clone(),
             size: record.file.size,
-            mtime: crate::time::format_rfc3339(record.file.mtime_ns.div_euclid(1_000_000_000)),
+            mtime: esker_model::time::format_rfc3339(record.file.mtime_ns.div_euclid(1_000_000_000)),
             mtime_ns: record.file.mtime_ns,
-            mode: crate::bundle::mode_text(record.file.mode as u32),
+            mode: esker_bundle::mode_text(record.file.mode as u32),
             uid: record.file.uid,
             gid: record.file.gid,
             owner: None,

@@ -10,8 +10,8 @@ use std::collections::HashMap;
 use esker_index::{FileDoc, FileIndex, IndexWriter};
 
 use crate::acl::Xattr;
-use crate::catalog::{Catalog, IndexedFile, PrincipalRow};
 use crate::error::Result;
+use esker_catalog::{Catalog, IndexedFile, PrincipalRow};
 
 const PAGE: i64 = 5_000;
 /// tantivy's indexing arena: flushed to a segment when full, so memory stays bounded.

@@ -15,6 +15,9 @@ use tempfile::TempDir;
 /// A scratch directory with a home and a source tree inside. With
 /// `ESKER_TEST_BACKEND=postgres` the catalog is a fresh PostgreSQL database instead of the
 /// home's SQLite file (scripts/test.sh runs the suite both ways).
+/// Whether this build has failpoints (the `failpoints` feature).
+const FAILPOINTS_BUILT: bool = cfg!(feature = "failpoints");
+
 pub struct Env {
     pub dir: TempDir,
     pub home: PathBuf,
@@ -122,6 +125,17 @@ impl Env {
             Some(url) => command.env("ESKER_CATALOG_URL", url),
             None => command.env_remove("ESKER_CATALOG_URL"),
         };
+        command
+    }
+
+    /// `esker` with failpoint `point` (`NAME[:N][:panic]`) armed. Failpoints exist only in
+    /// builds with the `failpoints` feature, which `scripts/test.sh` turns on.
+    pub fn esker_failing_at(&self, point: &str) -> Command {
+        if !FAILPOINTS_BUILT {
+            panic!("this test arms ESKER_FAILPOINT at {point}: run it with `--features failpoints` (scripts/test.sh does)");
+        }
+        let mut command = self.esker();
+        command.env("ESKER_FAILPOINT", point);
         command
     }
 
@@ -583,7 +597,7 @@ impl GlacierCheck {
 
     /// Uploads an archive esker did not write; its id.
     pub fn upload_foreign(&self, body: &[u8], description: &str) -> String {
-        let checksum = hex::encode(esker::store::tree_hash::tree_hash(body));
+        let checksum = hex::encode(esker_store::tree_hash::tree_hash(body));
         let output = self
             .runtime
             .block_on(

@@ -8,7 +8,7 @@ use std::io::Write;
 
 use sha2::Digest;
 
-use esker::store::{
+use esker_store::{
     GlacierStore, LocalStore, RestoreState, RestoreTier, S3Store, Store, StoreErrorKind, WriteOptions, tree_hash,
 };
 
@@ -55,7 +55,7 @@ fn conformance(store: &dyn Store, cold: bool) {
     assert_eq!(info.checksum.is_some(), store.kind() == "s3", "{info:?}");
     if let Some(checksum) = &info.checksum {
         let parts: Vec<[u8; 32]> = big.chunks(5 * MIB).map(|part| sha2::Sha256::digest(part).into()).collect();
-        let expected = esker::store::composite_sha256(&parts);
+        let expected = esker_store::composite_sha256(&parts);
         assert_eq!(checksum.split('-').next(), expected.split('-').next(), "{checksum} vs {expected}");
     }
 

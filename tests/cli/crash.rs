@@ -53,7 +53,7 @@ fn assert_complete(env: &Env) {
 
 /// `esker archive` of the tree with `failpoint` armed.
 fn archive_at(env: &Env, failpoint: &str) -> std::process::Output {
-    env.esker().env("ESKER_FAILPOINT", failpoint).arg("archive").arg(&env.src).args(CAPS).output().expect("run")
+    env.esker_failing_at(failpoint).arg("archive").arg(&env.src).args(CAPS).output().expect("run")
 }
 
 fn crash_at(env: &Env, failpoint: &str) {
@@ -78,8 +78,7 @@ fn rerun_after_a_crash_at_each_point_completes_the_run() {
 fn a_resumed_run_keeps_its_tags_and_says_so() {
     let env = tree();
     let output = env
-        .esker()
-        .env("ESKER_FAILPOINT", "bundle_recorded:2")
+        .esker_failing_at("bundle_recorded:2")
         .args(["archive", "-t", "first"])
         .arg(&env.src)
         .args(CAPS)

@@ -19,7 +19,7 @@ fn vault_env(check: &GlacierCheck, extra: &str) -> Env {
 }
 
 fn tree_hash_hex(bytes: &[u8]) -> String {
-    hex::encode(esker::store::tree_hash::tree_hash(bytes))
+    hex::encode(esker_store::tree_hash::tree_hash(bytes))
 }
 
 fn stored_bundles(env: &Env) -> Vec<Value> {
@@ -112,8 +112,7 @@ fn an_interrupted_multipart_upload_is_finished_with_only_its_missing_parts() {
     write(&env.src.join("big/two.txt"), b"small neighbour");
 
     // Killed after the third part was confirmed (kill -9 semantics: nothing is cleaned up).
-    let crashed =
-        env.esker().env("ESKER_FAILPOINT", "part_uploaded:3").arg("archive").arg(&env.src).output().expect("run");
+    let crashed = env.esker_failing_at("part_uploaded:3").arg("archive").arg(&env.src).output().expect("run");
     assert!(!crashed.status.success(), "the failpoint aborts the run");
     let uploads = check.uploads();
     assert_eq!(uploads.len(), 1, "{uploads:?}");
@@ -148,8 +147,7 @@ fn a_run_killed_after_the_vault_confirmed_a_bundle_does_not_upload_it_again() {
 
     // The vault completed the bundle's archive; the process dies before its manifest copy
     // and its files reach the catalog.
-    let crashed =
-        env.esker().env("ESKER_FAILPOINT", "bundle_confirmed:1").arg("archive").arg(&env.src).output().expect("run");
+    let crashed = env.esker_failing_at("bundle_confirmed:1").arg("archive").arg(&env.src).output().expect("run");
     assert!(!crashed.status.success(), "the failpoint aborts the run");
     assert_eq!(check.stat("archive_uploads"), 1, "the bundle's archive, no manifest yet");
 

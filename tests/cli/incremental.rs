@@ -126,7 +126,7 @@ fn versions_are_findable_and_retrievable_by_run_or_date() {
     assert_eq!(restore(&[], "latest"), b"final version");
     assert_eq!(restore(&["--run", "1"], "by-run"), b"first draft");
     let seconds = between.duration_since(std::time::UNIX_EPOCH).expect("time").as_secs() as i64;
-    let date = esker::time::format_rfc3339(seconds).trim_end_matches('Z').to_string();
+    let date = esker_model::time::format_rfc3339(seconds).trim_end_matches('Z').to_string();
     assert_eq!(restore(&["--before", &date], "by-date"), b"first draft");
 
     // Deleted files stay findable as their last archived version.
@@ -183,8 +183,7 @@ fn an_interrupted_run_shows_partial_and_the_next_run_repairs_it() {
     let env = Env::new();
     make_tree(&env.src, 4, 6, 500);
     let output = env
-        .esker()
-        .env("ESKER_FAILPOINT", "bundle_recorded:2")
+        .esker_failing_at("bundle_recorded:2")
         .args(["archive", "--max-files", "6", "--jobs", "1"])
         .arg(&env.src)
         .output()

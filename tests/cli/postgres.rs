@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use esker::catalog::{Catalog, CatalogLocation};
+use esker_catalog::{Catalog, CatalogLocation};
 
 use crate::common::*;
 
@@ -14,7 +14,7 @@ fn migrations_go_up_and_down_on_both_backends() {
         [CatalogLocation::Sqlite(dir.path().join("catalog.db")), CatalogLocation::Postgres(fresh_postgres_database())];
     // Every migration in the tree, for both backends alike.
     let count = |backend: &str| {
-        let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations").join(backend);
+        let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/catalog/migrations").join(backend);
         std::fs::read_dir(folder)
             .expect("migrations")
             .filter(|entry| entry.as_ref().is_ok_and(|e| e.path().is_dir()))

@@ -204,7 +204,7 @@ fn a_poller_killed_mid_download_is_finished_by_the_next_one() {
     let query = format!("in:{}/dir000 OR in:{}/dir001", env.src.display(), env.src.display());
     assert_success(&retrieve(&env, &[&query, "--to", out.to_str().expect("utf8")]));
     std::thread::sleep(Duration::from_millis(1200));
-    let output = env.esker().env("ESKER_FAILPOINT", "file_restored:4").args(["poll", "--once"]).output().expect("run");
+    let output = env.esker_failing_at("file_restored:4").args(["poll", "--once"]).output().expect("run");
     assert!(!output.status.success());
     let states: Vec<Value> = jobs(&env).iter().map(|job| job["state"].clone()).collect();
     assert!(states.iter().any(|state| state == "downloading"), "{states:?}");

@@ -86,8 +86,7 @@ fn a_run_killed_mid_upload_leaves_no_orphan_uploads_after_the_rerun() {
     }
     make_tree(&env.src, 2, 20, 100);
     let output = env
-        .esker()
-        .env("ESKER_FAILPOINT", "part_uploaded:2")
+        .esker_failing_at("part_uploaded:2")
         .args(["archive", "--store", "cold", "--max-size", "10MiB"])
         .arg(&env.src)
         .output()
