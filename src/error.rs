@@ -57,9 +57,13 @@ impl Error {
         }
     }
 
-    /// Every error exits 2 (1 is reserved for "find matched nothing").
-    pub fn exit_code(&self) -> u8 {
-        2
+    /// The exit status this error ends a command with: 4 when it shows damage (a corrupt
+    /// catalog), 2 for everything else.
+    pub fn exit_code(&self) -> crate::cli::ExitCode {
+        match self {
+            Error::Catalog(error) if error.is_corrupt() => crate::cli::ExitCode::INTEGRITY,
+            _ => crate::cli::ExitCode::ERROR,
+        }
     }
 
     pub fn io(what: impl std::fmt::Display, error: &std::io::Error) -> Error {

@@ -107,14 +107,6 @@ pub fn archive(settings: &Settings, request: &ArchiveRequest, progress: &Progres
     })?;
     summary.indexed += report.indexed;
     summary.finish(started.elapsed());
-    if summary.bundles_failed > 0 {
-        return Err(ArchiveError::BundlesFailed {
-            failed: summary.bundles_failed,
-            total: summary.bundles + summary.bundles_failed,
-            run: run.id,
-        }
-        .into());
-    }
     Ok(summary)
 }
 

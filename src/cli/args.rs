@@ -9,7 +9,7 @@ use clap::{Args, Parser, Subcommand};
 /// Packs file trees into tar bundles in cold storage, catalogs every file, and finds any
 /// file again. State lives in a home directory (--home, ESKER_HOME, or ~/.local/share/esker).
 #[derive(Debug, Parser)]
-#[command(name = "esker", version, propagate_version = true, max_term_width = 100)]
+#[command(name = "esker", version, propagate_version = true, max_term_width = 100, after_help = super::EXIT_CODES)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,

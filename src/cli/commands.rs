@@ -62,7 +62,23 @@ pub fn archive(settings: &Settings, args: ArchiveArgs, quiet: bool) -> Result<Ex
         print_summary(&mut out, &summary)?;
     }
     out.flush()?;
-    Ok(ExitCode::SUCCESS)
+    Ok(archive_exit(&summary))
+}
+
+/// 3 when bundles failed (the run stays incomplete) or files were skipped or changed while
+/// read; each is listed in the summary.
+fn archive_exit(summary: &archive::Summary) -> ExitCode {
+    if summary.bundles_failed > 0 {
+        eprintln!(
+            "error: {} of {} bundles could not be stored (run {} is incomplete; rerun the same command to finish it)",
+            summary.bundles_failed,
+            summary.bundles + summary.bundles_failed,
+            summary.run.unwrap_or_default()
+        );
+        return ExitCode::PARTIAL;
+    }
+    let incomplete = summary.skipped_total() > 0 || summary.files_changed > 0;
+    if incomplete && !summary.dry_run { ExitCode::PARTIAL } else { ExitCode::SUCCESS }
 }
 
 fn print_estimate(out: &mut Output, estimate: &crate::cost::UploadEstimate) -> Result<()> {
@@ -254,7 +270,7 @@ pub fn find(settings: &Settings, args: FindArgs) -> Result<ExitCode> {
             thousands(result.total as u64)
         );
     }
-    Ok(if result.matches.is_empty() { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(if result.matches.is_empty() { ExitCode::NOTHING_MATCHED } else { ExitCode::SUCCESS })
 }
 
 pub fn bundles(settings: &Settings, args: ListArgs) -> Result<ExitCode> {

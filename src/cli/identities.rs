@@ -109,5 +109,5 @@ fn lookup(settings: &Settings, principals: &[String], json: bool) -> Result<Exit
     }
     out.flush()?;
     let all_found = resolutions.iter().all(|resolution| resolution.name.is_some());
-    Ok(if all_found { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if all_found { ExitCode::SUCCESS } else { ExitCode::NOTHING_MATCHED })
 }

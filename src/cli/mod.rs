@@ -12,19 +12,35 @@ pub use args::{Cli, Command};
 use crate::config::Settings;
 use crate::error::Error;
 
-/// A command's exit status: 0 done, 1 nothing found (as grep), 2 error.
+/// A command's exit status. The table is printed by `esker --help` ([`EXIT_CODES`]) and
+/// in the README; every command ends with one of these.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ExitCode(u8);
 
 impl ExitCode {
+    /// Done, everything as asked.
     pub const SUCCESS: ExitCode = ExitCode(0);
+    /// Nothing matched (`find`, `retrieve`, `identities lookup`), as grep.
+    pub const NOTHING_MATCHED: ExitCode = ExitCode(1);
+    /// Bad usage, input or configuration, or an error that stopped the command.
+    pub const ERROR: ExitCode = ExitCode(2);
+    /// Finished, but some items failed or were skipped; each is listed with its reason.
+    pub const PARTIAL: ExitCode = ExitCode(3);
+    /// An integrity problem: a checksum mismatch, a missing or damaged bundle, a corrupt
+    /// catalog.
+    pub const INTEGRITY: ExitCode = ExitCode(4);
+    /// Stopped by a guard (a retrieval budget) before anything was requested.
+    pub const GUARD: ExitCode = ExitCode(5);
 }
 
-impl From<u8> for ExitCode {
-    fn from(code: u8) -> ExitCode {
-        ExitCode(code)
-    }
-}
+/// The exit codes, for `--help`.
+pub const EXIT_CODES: &str = "Exit codes:
+  0  success
+  1  nothing matched (find, retrieve, identities lookup)
+  2  bad usage, input or configuration, or an error that stopped the command
+  3  finished, but some items failed or were skipped (each listed with its reason)
+  4  integrity problem: checksum mismatch, missing or damaged bundle, corrupt catalog
+  5  stopped by a guard (retrieval budget) before anything was requested";
 
 /// Runs esker with the process arguments; returns the exit status (see [`ExitCode`]).
 pub fn main() -> std::process::ExitCode {
@@ -38,7 +54,7 @@ pub fn main() -> std::process::ExitCode {
             if let Some(hint) = error.hint() {
                 eprintln!("hint: {hint}");
             }
-            ExitCode::from(error.exit_code())
+            error.exit_code()
         }
     };
     std::process::ExitCode::from(code.0)

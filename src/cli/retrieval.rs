@@ -52,7 +52,7 @@ pub fn retrieve(settings: &Settings, args: RetrieveArgs) -> Result<ExitCode> {
     let code = match &outcome {
         RetrieveOutcome::Empty => {
             eprintln!("nothing to retrieve: the selection matches no stored file");
-            ExitCode::from(1)
+            ExitCode::NOTHING_MATCHED
         }
         RetrieveOutcome::Estimate { estimate } => {
             if !args.json {
@@ -70,7 +70,7 @@ pub fn retrieve(settings: &Settings, args: RetrieveArgs) -> Result<ExitCode> {
                 eprintln!("error: not retrieving: {reason}");
             }
             eprintln!("hint: check the estimate above, then add --yes to go ahead");
-            ExitCode::from(2)
+            ExitCode::GUARD
         }
         RetrieveOutcome::Started { retrieval, estimate, jobs, restores_reused, report } => {
             if !args.json {
@@ -197,8 +197,10 @@ fn print_report(out: &mut Output, report: &PollReport) -> Result<()> {
 }
 
 fn report_code(report: &PollReport) -> ExitCode {
-    if report.files_failed > 0 || report.jobs_failed > 0 || report.inventories_failed > 0 {
-        ExitCode::from(2)
+    if report.files_corrupt > 0 {
+        ExitCode::INTEGRITY
+    } else if report.files_failed > 0 || report.jobs_failed > 0 || report.inventories_failed > 0 {
+        ExitCode::PARTIAL
     } else {
         ExitCode::SUCCESS
     }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use crate::acl::XattrFailure;
 use crate::error::Result;
-use crate::restore::extract::{FileWriter, check_target, write_metadata_only};
+use crate::restore::extract::{ExtractError, FileWriter, check_target, write_metadata_only};
 use crate::restore::ranges::{MAX_REQUEST, data_span, plan_ranges};
 use esker_catalog::{
     Catalog, FILE_DONE, FILE_FAILED, FileRecord, JOB_DONE, JOB_DOWNLOADING, JOB_EXPIRED, JOB_FAILED, JOB_READY,
@@ -20,6 +20,8 @@ pub struct JobOutcome {
     pub state: String,
     pub files_done: u64,
     pub files_failed: u64,
+    /// Of the failed files, those whose bytes did not match the catalog.
+    pub files_corrupt: u64,
     pub bytes_downloaded: u64,
     pub errors: Vec<String>,
     /// Restored files whose extended attributes were (partly) refused.
@@ -173,11 +175,13 @@ fn failed(
     catalog: &mut Catalog,
     job: &Job,
     record: &FileRecord,
-    message: String,
+    error: ExtractError,
     outcome: &mut JobOutcome,
 ) -> Result<()> {
+    let message = error.message;
     tracing::error!("{message}");
     outcome.files_failed += 1;
+    outcome.files_corrupt += u64::from(error.damaged);
     outcome.errors.push(message.clone());
     catalog.mark_retrieval_file(job.id, record.file.id, FILE_FAILED, Some(&message))?;
     Ok(())
@@ -256,7 +260,7 @@ fn download(
         });
         match written {
             Ok(refused) => restored(catalog, job, record, refused, outcome)?,
-            Err(error) => failed(catalog, job, record, error.0, outcome)?,
+            Err(error) => failed(catalog, job, record, error, outcome)?,
         }
     }
     for group in plan_ranges(&records) {
@@ -265,7 +269,7 @@ fn download(
         for &index in &group.files {
             match check_target(&destination, &records[index], retrieval.overwrite) {
                 Ok(target) => writable.push((index, target)),
-                Err(error) => failed(catalog, job, &records[index], error.0, outcome)?,
+                Err(error) => failed(catalog, job, &records[index], error, outcome)?,
             }
         }
         if writable.is_empty() {
@@ -290,7 +294,7 @@ fn download(
                 });
                 match result {
                     Ok(refused) => restored(catalog, job, record, refused, outcome)?,
-                    Err(error) => failed(catalog, job, record, error.0, outcome)?,
+                    Err(error) => failed(catalog, job, record, error, outcome)?,
                 }
             }
             continue;
@@ -300,7 +304,7 @@ fn download(
         let mut writer = match FileWriter::create(target, record) {
             Ok(writer) => writer,
             Err(error) => {
-                failed(catalog, job, record, error.0, outcome)?;
+                failed(catalog, job, record, error, outcome)?;
                 continue;
             }
         };
@@ -313,7 +317,7 @@ fn download(
                 Read::Bytes(bytes) => {
                     outcome.bytes_downloaded += bytes.len() as u64;
                     if let Err(error) = writer.write(&bytes) {
-                        broken = Some(error.0);
+                        broken = Some(error);
                     }
                 }
                 Read::Expired(why) => return set_state(catalog, job, JOB_EXPIRED, Some(why)),
@@ -321,12 +325,12 @@ fn download(
             offset = end;
         }
         let result = match broken {
-            Some(message) => Err(crate::restore::extract::ExtractError(message)),
+            Some(error) => Err(error),
             None => writer.finish(record, xattrs_of(record)),
         };
         match result {
             Ok(refused) => restored(catalog, job, record, refused, outcome)?,
-            Err(error) => failed(catalog, job, record, error.0, outcome)?,
+            Err(error) => failed(catalog, job, record, error, outcome)?,
         }
     }
     Ok(())

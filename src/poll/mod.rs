@@ -33,6 +33,8 @@ pub struct PollReport {
     pub jobs_busy: u64,
     pub files_done: u64,
     pub files_failed: u64,
+    /// Of the failed files, those whose bytes did not match the catalog (exit code 4).
+    pub files_corrupt: u64,
     pub bytes_downloaded: u64,
     /// Vault inventories fetched in this pass, still waiting, and failed.
     pub inventories_done: u64,
@@ -92,6 +94,7 @@ pub fn poll_once(settings: &Settings, catalog: &mut Catalog, retrieval: Option<i
         }
         report.files_done += outcome.files_done;
         report.files_failed += outcome.files_failed;
+        report.files_corrupt += outcome.files_corrupt;
         report.bytes_downloaded += outcome.bytes_downloaded;
         report.errors.extend(outcome.errors);
         report.warnings.extend(outcome.warnings);

@@ -14,11 +14,25 @@ use esker_catalog::FileRecord;
 
 /// Why one file could not be written. The text lands in the catalog and on stderr.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct ExtractError(pub String);
+#[error("{message}")]
+pub struct ExtractError {
+    pub message: String,
+    /// The bytes read back are not the bytes archived (size or checksum).
+    pub damaged: bool,
+}
+
+impl ExtractError {
+    pub fn new(message: impl Into<String>) -> ExtractError {
+        ExtractError { message: message.into(), damaged: false }
+    }
+}
 
 fn fail(message: impl Into<String>) -> ExtractError {
-    ExtractError(message.into())
+    ExtractError::new(message)
+}
+
+fn damaged(message: impl Into<String>) -> ExtractError {
+    ExtractError { message: message.into(), damaged: true }
 }
 
 /// Where a file goes: the destination plus its original path without the leading `/`.
@@ -138,7 +152,7 @@ impl FileWriter {
     fn verify_and_place(&self, record: &FileRecord, xattrs: &[Xattr]) -> Result<Vec<XattrFailure>, ExtractError> {
         let expected_size = record.file.size.max(0) as u64;
         if self.written != expected_size {
-            return Err(fail(format!(
+            return Err(damaged(format!(
                 "{}: got {} bytes, expected {expected_size}",
                 self.target.display(),
                 self.written
@@ -148,7 +162,7 @@ impl FileWriter {
         match record.file.blake3.as_deref() {
             Some(expected) if expected == actual => {}
             Some(expected) => {
-                return Err(fail(format!(
+                return Err(damaged(format!(
                     "{}: checksum mismatch (BLAKE3 {actual}, catalog says {expected}); file not written",
                     self.target.display()
                 )));

@@ -14,7 +14,7 @@ fn special_files_are_recorded_with_a_reason_and_the_run_goes_on() {
     let status = std::process::Command::new("mkfifo").arg(&fifo).status().expect("mkfifo");
     assert!(status.success());
     let _socket = std::os::unix::net::UnixListener::bind(env.src.join("sock")).expect("socket");
-    let summary = env.archive_json(&[]);
+    let summary = env.archive_partial_json(&[]);
     assert_eq!(summary["files_archived"], 1);
     assert_eq!(summary["skipped"]["special file"], 2);
     let skipped = env.find("state:skipped");
@@ -25,7 +25,8 @@ fn special_files_are_recorded_with_a_reason_and_the_run_goes_on() {
     // Human summary names them.
     let env2 = Env::new();
     std::process::Command::new("mkfifo").arg(env2.src.join("p")).status().expect("mkfifo");
-    let output = env2.archive(&[]);
+    let output = env2.run(&["archive", env2.src.to_str().expect("utf8")]);
+    assert_eq!(output.status.code(), Some(3), "a skipped file makes the run partial");
     let text = String::from_utf8_lossy(&output.stdout);
     assert!(text.contains("skipped 1: 1 special file"), "{text}");
     assert!(text.contains("/p: special file (fifo)"), "{text}");
@@ -65,7 +66,7 @@ fn unreadable_files_and_folders_are_skipped_with_a_reason() {
         .output()
         .expect("run");
     fs::set_permissions(env.src.join("locked"), fs::Permissions::from_mode(0o755)).expect("chmod back");
-    assert_success(&output);
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
     let summary: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
     assert_eq!(summary["files_archived"], 1, "{summary}");
     assert_eq!(summary["skipped"]["unreadable"], 2, "{summary}");

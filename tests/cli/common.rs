@@ -132,7 +132,9 @@ impl Env {
     /// builds with the `failpoints` feature, which `scripts/test.sh` turns on.
     pub fn esker_failing_at(&self, point: &str) -> Command {
         if !FAILPOINTS_BUILT {
-            panic!("this test arms ESKER_FAILPOINT at {point}: run it with `--features failpoints` (scripts/test.sh does)");
+            panic!(
+                "this test arms ESKER_FAILPOINT at {point}: run it with `--features failpoints` (scripts/test.sh does)"
+            );
         }
         let mut command = self.esker();
         command.env("ESKER_FAILPOINT", point);
@@ -148,6 +150,13 @@ impl Env {
         let output = self.esker().arg("archive").arg(&self.src).args(args).output().expect("run esker");
         assert_success(&output);
         output
+    }
+
+    /// `archive` of a tree where some files are skipped: exit 3, the summary as JSON.
+    pub fn archive_partial_json(&self, args: &[&str]) -> Value {
+        let output = self.esker().arg("archive").arg(&self.src).arg("--json").args(args).output().expect("run esker");
+        assert_eq!(output.status.code(), Some(3), "finished with items skipped: {}", stderr(&output));
+        serde_json::from_slice(&output.stdout).expect("summary json")
     }
 
     pub fn archive_json(&self, args: &[&str]) -> Value {

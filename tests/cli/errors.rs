@@ -125,3 +125,28 @@ fn a_postgres_catalog_on_a_build_without_postgres_names_the_feature() {
     assert!(!env.home.exists());
     assert_eq!(listing(env.dir.path()), before);
 }
+
+/// The exit codes a script relies on are listed in `--help`, and a catalog that is not a
+/// database any more is an integrity problem (4), not a usage error.
+#[test]
+fn help_lists_the_exit_codes_and_a_damaged_catalog_exits_4() {
+    let env = Env::new();
+    let help = env.run(&["--help"]);
+    assert_success(&help);
+    let text = String::from_utf8_lossy(&help.stdout);
+    for line in ["0  success", "1  nothing matched", "3  finished, but some", "4  integrity", "5  stopped by a guard"] {
+        assert!(text.contains(line), "{line} missing from --help: {text}");
+    }
+    if on_postgres() {
+        return;
+    }
+    write(&env.src.join("f.txt"), b"x");
+    env.archive(&[]);
+    let catalog = env.home.join("catalog.db");
+    let mut damaged = fs::read(&catalog).expect("read");
+    damaged[..100].fill(b'#');
+    fs::write(&catalog, damaged).expect("write");
+    let output = env.run(&["find", "f"]);
+    assert_eq!(output.status.code(), Some(4), "{}", stderr(&output));
+    assert!(stderr(&output).contains("catalog.db"), "{}", stderr(&output));
+}

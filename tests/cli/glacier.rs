@@ -179,7 +179,7 @@ fn an_upload_interrupted_by_an_outage_is_kept_and_continued_by_the_next_run() {
     // The vault takes three parts, then answers 503 for longer than esker retries.
     check.control("POST", "unavailable-after-3");
     let output = env.esker().arg("archive").arg(&env.src).output().expect("run");
-    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
     assert!(stderr(&output).contains("rerun"), "{}", stderr(&output));
     let uploads = check.uploads();
     assert_eq!(uploads.len(), 1, "the upload is kept, not aborted: {uploads:?}");

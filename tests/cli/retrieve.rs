@@ -87,7 +87,7 @@ fn a_hot_store_restores_at_once_and_a_second_run_refuses_to_overwrite() {
 
     // The same again: every file exists now.
     let output = retrieve(&env, &[&query, "--to", out.to_str().expect("utf8")]);
-    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(output.status.code(), Some(3), "finished, with files left alone");
     assert!(stderr(&output).contains("use --overwrite"), "{}", stderr(&output));
     fs::write(restored_copy(&out, &env, "keep/report.txt"), b"edited").expect("edit");
     assert_success(&retrieve(&env, &[&query, "--to", out.to_str().expect("utf8"), "--overwrite"]));
@@ -124,7 +124,7 @@ fn guards_stop_large_or_unbounded_retrievals_until_confirmed() {
     let to = out.to_str().expect("utf8");
     // No selector: everything.
     let output = retrieve(&env, &["--to", to]);
-    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(output.status.code(), Some(5));
     assert!(stderr(&output).contains("retrieves everything"), "{}", stderr(&output));
     assert!(String::from_utf8_lossy(&output.stdout).contains("TIER"), "the estimate is shown");
     assert!(!out.exists(), "nothing was written");
@@ -132,13 +132,13 @@ fn guards_stop_large_or_unbounded_retrievals_until_confirmed() {
     // A query that happens to match every stored file.
     let all = format!("in:{}", env.src.display());
     let output = retrieve(&env, &[&all, "--to", to]);
-    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(output.status.code(), Some(5));
     assert!(stderr(&output).contains("every stored file"));
     // A byte limit.
     write(&env.home.join("config.toml"), b"[retrieve]\nmax_bytes = \"1KiB\"\n");
     let query = keep_query(&env);
     let output = retrieve(&env, &[&query, "--to", to]);
-    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(output.status.code(), Some(5));
     assert!(stderr(&output).contains("retrieve.max_bytes"), "{}", stderr(&output));
     assert!(jobs(&env).is_empty());
     // --yes goes ahead.
@@ -236,7 +236,7 @@ fn a_corrupted_bundle_fails_the_file_loudly_and_leaves_nothing_that_looks_good()
 
     let out = env.dir.path().join("out");
     let output = retrieve(&env, &["name:victim OR name:good", "--to", out.to_str().expect("utf8")]);
-    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(output.status.code(), Some(4), "a checksum mismatch is an integrity problem");
     assert!(stderr(&output).contains("checksum mismatch"), "{}", stderr(&output));
     assert!(!restored_copy(&out, &env, "victim.txt").exists(), "a damaged file was written");
     assert_eq!(fs::read(restored_copy(&out, &env, "good.txt")).expect("good"), b"fine content");
@@ -264,7 +264,7 @@ fn paths_cannot_escape_the_destination() {
     );
     let out = env.dir.path().join("out");
     let output = retrieve(&env, &["name:file", "--to", out.to_str().expect("utf8")]);
-    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(output.status.code(), Some(3));
     assert!(stderr(&output).contains("refusing unsafe path"), "{}", stderr(&output));
     assert!(!env.dir.path().join("escaped").exists());
 
@@ -279,7 +279,7 @@ fn paths_cannot_escape_the_destination() {
     )
     .expect("symlink");
     let output = retrieve(&env, &["name:file2", "--to", out2.to_str().expect("utf8")]);
-    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(output.status.code(), Some(3));
     assert!(stderr(&output).contains("symlinked folder"), "{}", stderr(&output));
     assert!(listing(&elsewhere).is_empty(), "wrote through a symlink");
 }

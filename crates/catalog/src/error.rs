@@ -17,3 +17,16 @@ pub enum CatalogError {
     #[error("catalog {path} was written by a newer esker (schema {found}); this version knows up to {known}")]
     TooNew { path: String, found: String, known: String },
 }
+
+impl CatalogError {
+    /// Whether the database itself is damaged (SQLite's `SQLITE_CORRUPT` and `SQLITE_NOTADB`),
+    /// as opposed to unreachable or refused.
+    pub fn is_corrupt(&self) -> bool {
+        let message = match self {
+            CatalogError::Query(diesel::result::Error::DatabaseError(_, info)) => info.message().to_string(),
+            CatalogError::Open { message, .. } | CatalogError::Migrate { message, .. } => message.clone(),
+            _ => return false,
+        };
+        message.contains("database disk image is malformed") || message.contains("file is not a database")
+    }
+}
