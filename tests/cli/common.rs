@@ -222,6 +222,23 @@ impl Env {
     }
 }
 
+/// Waits until `condition` holds, checking every 20 ms; fails the test after 60 s, naming
+/// `what` it waited for.
+pub fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !condition() {
+        assert!(std::time::Instant::now() < deadline, "waited 60 s for {what}");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// Waits until the wall clock is in a later second than `since`, so that a file written
+/// now has a later mtime in whole seconds.
+pub fn wait_for_the_next_second(since: std::time::SystemTime) {
+    let seconds = |time: std::time::SystemTime| time.duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs();
+    wait_until("the next second", || seconds(std::time::SystemTime::now()) > seconds(since));
+}
+
 pub fn assert_success(output: &Output) {
     assert!(
         output.status.success(),

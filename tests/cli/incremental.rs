@@ -98,9 +98,9 @@ fn versions_are_findable_and_retrievable_by_run_or_date() {
     write(&report, b"first draft");
     write(&env.src.join("docs/notes.txt"), b"notes");
     env.archive(&[]);
-    std::thread::sleep(Duration::from_millis(1100));
+    wait_for_the_next_second(std::time::SystemTime::now());
     let between = std::time::SystemTime::now();
-    std::thread::sleep(Duration::from_millis(1100));
+    wait_for_the_next_second(between);
     write(&report, b"final version");
     env.archive(&[]);
 
@@ -148,8 +148,12 @@ fn checksum_mode_ignores_touched_but_identical_files() {
     write(&env.src.join("a.txt"), b"same bytes");
     write(&env.src.join("b.txt"), b"other");
     env.archive(&[]);
-    std::thread::sleep(Duration::from_millis(20));
-    write(&env.src.join("a.txt"), b"same bytes"); // rewritten: new mtime and ctime
+    // Rewritten with the same bytes: a new mtime (and ctime).
+    let rewritten = env.src.join("a.txt");
+    let mtime = fs::metadata(&rewritten).expect("stat").modified().expect("mtime");
+    write(&rewritten, b"same bytes");
+    let file = fs::File::options().write(true).open(&rewritten).expect("open");
+    file.set_modified(mtime + Duration::from_secs(2)).expect("set mtime");
     let summary = env.archive_json(&["--checksum", "--dry-run"]);
     assert_eq!(summary["files_planned"], 0, "{summary}");
     assert_eq!(summary["files_unchanged"], 2);

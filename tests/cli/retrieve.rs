@@ -1,24 +1,44 @@
 //! Getting files back: estimates, guards, jobs, the poller, verification and safety.
 
+use esker_store::{LocalStore, RestoreState, Store};
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use serde_json::Value;
 
 use crate::common::*;
 
 /// A home whose default store `cold` is a local directory simulating cold storage.
-fn cold_env(delay: &str, lifetime: Option<&str>) -> Env {
+/// A home whose default store is a local store that acts cold: a restore takes `delay`
+/// seconds and lasts `lifetime` seconds (default: the days asked).
+fn cold_env(delay: u64, lifetime: Option<u64>) -> (Env, LocalStore) {
     let env = Env::new();
     fs::create_dir_all(&env.home).expect("mkdir");
-    let lifetime = lifetime.map(|value| format!("cold_lifetime = \"{value}\"\n")).unwrap_or_default();
+    let lifetime_line = lifetime.map(|value| format!("cold_lifetime = \"{value}s\"\n")).unwrap_or_default();
+    let folder = env.dir.path().join("cold");
     let config = format!(
-        "store = \"cold\"\n[stores.cold]\nkind = \"local\"\npath = \"{}\"\ncold_delay = \"{delay}\"\n{lifetime}",
-        env.dir.path().join("cold").display()
+        "store = \"cold\"\n[stores.cold]\nkind = \"local\"\npath = \"{}\"\ncold_delay = \"{delay}s\"\n{lifetime_line}",
+        folder.display()
     );
     write(&env.home.join("config.toml"), config.as_bytes());
-    env
+    let store = LocalStore::new("cold", &folder).with_cold(Some(delay), lifetime);
+    (env, store)
+}
+
+/// Waits until the store's bundles, as it reports them, satisfy `wanted`.
+fn wait_for_bundles(store: &LocalStore, what: &str, wanted: impl Fn(&[RestoreState]) -> bool) {
+    wait_until(what, || {
+        let objects = store.list("bundles/").expect("list the cold store");
+        let head = |key: &str| store.head(key).expect("head").expect("listed").restore;
+        let states: Vec<RestoreState> = objects.iter().map(|object| head(&object.key)).collect();
+        wanted(&states)
+    });
+}
+
+/// No restore is running any more, and at least one finished.
+fn restored(states: &[RestoreState]) -> bool {
+    !states.contains(&RestoreState::Restoring)
+        && states.iter().any(|state| matches!(state, RestoreState::Restored { .. }))
 }
 
 fn sample_tree(env: &Env) {
@@ -53,7 +73,7 @@ fn jobs(env: &Env) -> Vec<Value> {
 
 #[test]
 fn cold_local_store_restores_then_the_poller_brings_files_back_identically() {
-    let env = cold_env("1s", None);
+    let (env, store) = cold_env(1, None);
     sample_tree(&env);
     env.archive(&[]);
     let out = env.dir.path().join("out");
@@ -64,7 +84,7 @@ fn cold_local_store_restores_then_the_poller_brings_files_back_identically() {
     assert_eq!(jobs(&env)[0]["state"], "restoring");
     assert_success(&poll(&env));
     assert_eq!(jobs(&env)[0]["state"], "restoring", "not before the delay");
-    std::thread::sleep(Duration::from_millis(1300));
+    wait_for_bundles(&store, "the restore", restored);
     let output = poll(&env);
     assert_success(&output);
     let job = &jobs(&env)[0];
@@ -154,7 +174,7 @@ fn guards_stop_large_or_unbounded_retrievals_until_confirmed() {
 
 #[test]
 fn a_second_retrieval_reuses_a_restore_in_progress() {
-    let env = cold_env("30s", None);
+    let (env, _store) = cold_env(30, None);
     sample_tree(&env);
     env.archive(&[]);
     let to = env.dir.path().join("out");
@@ -165,7 +185,10 @@ fn a_second_retrieval_reuses_a_restore_in_progress() {
         fs::read_dir(&marker_dir).expect("markers").map(|item| item.expect("entry").path()).collect();
     assert_eq!(markers.len(), 1);
     let first_request = fs::read_to_string(&markers[0]).expect("marker");
-    std::thread::sleep(Duration::from_millis(1100));
+    // A second request would write a later time into the marker.
+    let requested_ms: u128 = first_request.split_whitespace().next().expect("time").parse().expect("ms");
+    let now_ms = || std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_millis();
+    wait_until("a later millisecond", || now_ms() > requested_ms);
     let output = retrieve(&env, &[&query, "--to", to.to_str().expect("utf8"), "--json"]);
     assert_success(&output);
     let outcome: Value = serde_json::from_slice(&output.stdout).expect("json");
@@ -176,20 +199,22 @@ fn a_second_retrieval_reuses_a_restore_in_progress() {
 
 #[test]
 fn an_expired_copy_is_restored_again_before_download() {
-    let env = cold_env("1s", Some("2s"));
+    let (env, store) = cold_env(1, Some(2));
     sample_tree(&env);
     env.archive(&[]);
     let out = env.dir.path().join("out");
     let query = keep_query(&env);
     assert_success(&retrieve(&env, &[&query, "--to", out.to_str().expect("utf8")]));
     // Ready after 1 s, gone after 3 s: the poller comes too late.
-    std::thread::sleep(Duration::from_millis(3300));
+    wait_for_bundles(&store, "the restored copy to expire", |states| {
+        states.iter().all(|state| *state == RestoreState::Archived)
+    });
     let output = poll(&env);
     assert_success(&output);
     assert!(stderr(&output).contains("expired"), "{}", stderr(&output));
     assert_eq!(jobs(&env)[0]["state"], "restoring");
     // Ready again 1 s after the new request, readable for 2 s.
-    std::thread::sleep(Duration::from_millis(1500));
+    wait_for_bundles(&store, "the second restore", restored);
     assert_success(&poll(&env));
     assert_eq!(jobs(&env)[0]["state"], "done");
     assert_eq!(snapshot(&restored_copy(&out, &env, "keep")), snapshot(&env.src.join("keep")));
@@ -197,13 +222,13 @@ fn an_expired_copy_is_restored_again_before_download() {
 
 #[test]
 fn a_poller_killed_mid_download_is_finished_by_the_next_one() {
-    let env = cold_env("1s", None);
+    let (env, store) = cold_env(1, None);
     make_tree(&env.src, 3, 10, 5000);
     env.archive(&["--max-files", "10"]);
     let out = env.dir.path().join("out");
     let query = format!("in:{}/dir000 OR in:{}/dir001", env.src.display(), env.src.display());
     assert_success(&retrieve(&env, &[&query, "--to", out.to_str().expect("utf8")]));
-    std::thread::sleep(Duration::from_millis(1200));
+    wait_for_bundles(&store, "the restores", restored);
     let output = env.esker_failing_at("file_restored:4").args(["poll", "--once"]).output().expect("run");
     assert!(!output.status.success());
     let states: Vec<Value> = jobs(&env).iter().map(|job| job["state"].clone()).collect();
@@ -286,7 +311,7 @@ fn paths_cannot_escape_the_destination() {
 
 #[test]
 fn two_pollers_at_once_never_work_the_same_job() {
-    let env = cold_env("1s", None);
+    let (env, store) = cold_env(1, None);
     make_tree(&env.src, 12, 8, 20_000);
     write(&env.src.join("bystander.txt"), b"not selected");
     env.archive(&["--max-files", "8"]);
@@ -294,7 +319,7 @@ fn two_pollers_at_once_never_work_the_same_job() {
     let query = format!("in:{} -name:bystander", env.src.display());
     assert_success(&retrieve(&env, &[&query, "--to", out.to_str().expect("utf8")]));
     assert_eq!(jobs(&env).len(), 12);
-    std::thread::sleep(Duration::from_millis(1200));
+    wait_for_bundles(&store, "the restores", restored);
     let pollers: Vec<_> = (0..2)
         .map(|_| {
             let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin("esker"));

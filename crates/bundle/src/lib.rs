@@ -5,6 +5,7 @@
 mod manifest;
 mod pack;
 mod plan;
+mod read_ahead;
 mod saved;
 pub mod tar;
 

@@ -2,9 +2,8 @@
 //!
 //! An archive makes a tar writer per bundle and a chunked file per stored object, each with
 //! 1 MiB buffers. A new buffer is fresh memory: the kernel maps and zeroes each of its pages
-//! when it is first touched (3 µs a page on the machine of BENCHMARKS.md's eighth round,
-//! about 55,000 page faults for the tar buffers of a 200,000-file archive alone). A pool
-//! hands back the buffers of finished ones instead.
+//! when it is first touched, a page fault per page. A pool hands back the buffers of
+//! finished ones instead.
 
 use std::sync::Mutex;
 
