@@ -4,6 +4,8 @@
 #   benches/bundle.rs            bundle planner (100k entries), tar writer with offsets
 #                                (per member, 8 KiB members, one 64 MiB member)
 #   crates/index/benches/tokenizer.rs   the path tokenizer alone and with its filters
+#   benches/query.rs             find in-process (parse, search, catalog rows) on a
+#                                50,000-file archive, as `esker serve` will answer it
 #   (the SHA-256 tree hash of Glacier uploads gets its bench in benches/bundle.rs with the
 #   Glacier store)
 #
@@ -65,4 +67,5 @@ section_micro() {
   emit "========================================================================="
   micro_run bundle --bench bundle
   micro_run tokenizer -p esker-index --bench tokenizer
+  micro_run query --bench query
 }

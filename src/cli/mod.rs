@@ -1,5 +1,6 @@
 //! The command-line interface: argument parsing, logging setup, dispatch, exit codes.
 
+mod archive;
 mod args;
 mod commands;
 mod identities;
@@ -68,7 +69,7 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
         }
     }
     match cli.command {
-        Command::Archive(args) => commands::archive(&settings, *args, cli.global.quiet),
+        Command::Archive(args) => archive::archive(&settings, *args, cli.global.quiet),
         Command::Find(args) => commands::find(&settings, args),
         Command::Bundles(args) => commands::bundles(&settings, args),
         Command::Runs(args) => commands::runs(&settings, args),

@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::env;
 use super::error::ConfigError;
 use super::home::HomePaths;
-use super::options::{Options, SizeValue, StoreOptions};
+use super::options::{ArchiveOptions, Options, RetrieveOptions, SizeValue, StoreOptions};
 pub use esker_store::{GlacierSettings, S3_STORAGE_CLASSES, S3Settings, StoreSettings};
 
 pub const DEFAULT_STORE: &str = "local";
@@ -232,106 +232,16 @@ impl Settings {
         config_files: Vec<PathBuf>,
         warnings: Vec<String>,
     ) -> Result<Settings, ConfigError> {
-        let mut stores = BTreeMap::new();
-        stores.insert(
-            DEFAULT_STORE.to_string(),
-            StoreSettings::Local { path: home.local_store.clone(), cold_delay: None, cold_lifetime: None },
-        );
-        for (name, store) in options.stores {
-            let settings = match store.kind.as_str() {
-                "local" => StoreSettings::Local {
-                    path: store.path.ok_or_else(|| ConfigError::Value {
-                        what: format!("stores.{name}.path"),
-                        value: String::new(),
-                        message: "a local store needs a path".into(),
-                    })?,
-                    cold_delay: store
-                        .cold_delay
-                        .map(|text| parse_duration(&format!("stores.{name}.cold_delay"), &text))
-                        .transpose()?,
-                    cold_lifetime: store
-                        .cold_lifetime
-                        .map(|text| parse_duration(&format!("stores.{name}.cold_lifetime"), &text))
-                        .transpose()?,
-                },
-                "s3" => StoreSettings::S3(s3_settings(&name, store)?),
-                "glacier" => StoreSettings::Glacier(glacier_settings(&name, store)?),
-                other => {
-                    return Err(ConfigError::Value {
-                        what: format!("stores.{name}.kind"),
-                        value: other.to_string(),
-                        message: "supported store kinds: local, s3, glacier".into(),
-                    });
-                }
-            };
-            stores.insert(name, settings);
-        }
-
-        let catalog = match env::var(env::CATALOG_URL).or(options.catalog.url) {
-            Some(url) => esker_catalog::CatalogLocation::parse(&url).ok_or_else(|| ConfigError::Value {
-                what: "catalog url".into(),
-                value: esker_catalog::mask_password(&url),
-                message: "expected sqlite://PATH or postgres://USER@HOST/DATABASE".into(),
-            })?,
-            None => esker_catalog::CatalogLocation::Sqlite(home.catalog.clone()),
-        };
-        if matches!(catalog, esker_catalog::CatalogLocation::Postgres(_)) && !cfg!(feature = "postgres") {
-            return Err(ConfigError::Value {
-                what: "catalog url".into(),
-                value: catalog.display(),
-                message: esker_catalog::POSTGRES_NOT_BUILT.into(),
-            });
-        }
-        let default_store = env::var(env::STORE).or(options.store).unwrap_or_else(|| DEFAULT_STORE.to_string());
-        let max_files = match env::var(env::MAX_FILES) {
-            Some(text) => parse_count(env::MAX_FILES, &text)?,
-            None => positive("archive.max_files", options.archive.max_files)?.unwrap_or(DEFAULT_MAX_FILES),
-        };
-        let max_size = match env::var(env::MAX_SIZE) {
-            Some(text) => parse_size_value(env::MAX_SIZE, &text)?,
-            None => match options.archive.max_size {
-                Some(SizeValue::Bytes(bytes)) => positive("archive.max_size", Some(bytes))?.unwrap_or(DEFAULT_MAX_SIZE),
-                Some(SizeValue::Text(text)) => parse_size_value("archive.max_size", &text)?,
-                None => DEFAULT_MAX_SIZE,
-            },
-        };
-        let jobs = match env::var(env::JOBS) {
-            Some(text) => Some(parse_count(env::JOBS, &text)? as usize),
-            None => positive("archive.jobs", options.archive.jobs.map(|jobs| jobs as u64))?.map(|jobs| jobs as usize),
-        };
         let settings = Settings {
-            catalog,
+            catalog: resolve_catalog(&home, options.catalog.url)?,
+            stores: resolve_stores(&home, options.stores)?,
+            default_store: env::var(env::STORE).or(options.store).unwrap_or_else(|| DEFAULT_STORE.to_string()),
+            archive: resolve_archive(options.archive)?,
+            retrieve: resolve_retrieve(options.retrieve)?,
+            pricing_file: options.pricing.file,
+            ldap: ldap_settings(options.ldap)?,
             home,
             config_files,
-            default_store,
-            stores,
-            archive: ArchiveSettings {
-                max_files,
-                max_size,
-                jobs,
-                exclude: options.archive.exclude.unwrap_or_default(),
-                group_depth: options.archive.group_depth,
-            },
-            pricing_file: options.pricing.file,
-            retrieve: RetrieveSettings {
-                max_cost_usd: match options.retrieve.max_cost_usd {
-                    Some(cost) if cost.is_finite() && cost >= 0.0 => cost,
-                    Some(cost) => {
-                        return Err(ConfigError::Value {
-                            what: "retrieve.max_cost_usd".into(),
-                            value: cost.to_string(),
-                            message: "expected a number of dollars, 0 or more".into(),
-                        });
-                    }
-                    None => DEFAULT_MAX_COST_USD,
-                },
-                max_bytes: match options.retrieve.max_bytes {
-                    Some(SizeValue::Bytes(bytes)) => bytes,
-                    Some(SizeValue::Text(text)) => parse_size_value("retrieve.max_bytes", &text)?,
-                    None => DEFAULT_MAX_RETRIEVE_BYTES,
-                },
-            },
-            ldap: ldap_settings(options.ldap)?,
             warnings,
         };
         Ok(settings)
@@ -385,6 +295,117 @@ fn ldap_settings(options: super::options::LdapOptions) -> Result<Option<crate::a
             .name_attributes
             .unwrap_or_else(|| defaults::DEFAULT_NAME_ATTRIBUTES.iter().map(|name| name.to_string()).collect()),
     }))
+}
+
+/// The `local` store in the home, and every `[stores.NAME]` section.
+fn resolve_stores(
+    home: &HomePaths,
+    sections: BTreeMap<String, StoreOptions>,
+) -> Result<BTreeMap<String, StoreSettings>, ConfigError> {
+    let mut stores = BTreeMap::new();
+    stores.insert(
+        DEFAULT_STORE.to_string(),
+        StoreSettings::Local { path: home.local_store.clone(), cold_delay: None, cold_lifetime: None },
+    );
+    for (name, store) in sections {
+        let settings = match store.kind.as_str() {
+            "local" => local_settings(&name, store)?,
+            "s3" => StoreSettings::S3(s3_settings(&name, store)?),
+            "glacier" => StoreSettings::Glacier(glacier_settings(&name, store)?),
+            other => {
+                return Err(ConfigError::Value {
+                    what: format!("stores.{name}.kind"),
+                    value: other.to_string(),
+                    message: "supported store kinds: local, s3, glacier".into(),
+                });
+            }
+        };
+        stores.insert(name, settings);
+    }
+    Ok(stores)
+}
+
+fn local_settings(name: &str, store: StoreOptions) -> Result<StoreSettings, ConfigError> {
+    let duration = |key: &str, text: Option<String>| {
+        text.map(|text| parse_duration(&format!("stores.{name}.{key}"), &text)).transpose()
+    };
+    Ok(StoreSettings::Local {
+        path: store.path.ok_or_else(|| ConfigError::Value {
+            what: format!("stores.{name}.path"),
+            value: String::new(),
+            message: "a local store needs a path".into(),
+        })?,
+        cold_delay: duration("cold_delay", store.cold_delay)?,
+        cold_lifetime: duration("cold_lifetime", store.cold_lifetime)?,
+    })
+}
+
+/// `ESKER_CATALOG_URL`, else `[catalog] url`, else the SQLite file in the home.
+fn resolve_catalog(home: &HomePaths, url: Option<String>) -> Result<esker_catalog::CatalogLocation, ConfigError> {
+    let catalog = match env::var(env::CATALOG_URL).or(url) {
+        Some(url) => esker_catalog::CatalogLocation::parse(&url).ok_or_else(|| ConfigError::Value {
+            what: "catalog url".into(),
+            value: esker_catalog::mask_password(&url),
+            message: "expected sqlite://PATH or postgres://USER@HOST/DATABASE".into(),
+        })?,
+        None => esker_catalog::CatalogLocation::Sqlite(home.catalog.clone()),
+    };
+    if matches!(catalog, esker_catalog::CatalogLocation::Postgres(_)) && !cfg!(feature = "postgres") {
+        return Err(ConfigError::Value {
+            what: "catalog url".into(),
+            value: catalog.display(),
+            message: esker_catalog::POSTGRES_NOT_BUILT.into(),
+        });
+    }
+    Ok(catalog)
+}
+
+/// `[archive]`, with `ESKER_MAX_FILES`, `ESKER_MAX_SIZE` and `ESKER_JOBS` over it.
+fn resolve_archive(archive: ArchiveOptions) -> Result<ArchiveSettings, ConfigError> {
+    let max_files = match env::var(env::MAX_FILES) {
+        Some(text) => parse_count(env::MAX_FILES, &text)?,
+        None => positive("archive.max_files", archive.max_files)?.unwrap_or(DEFAULT_MAX_FILES),
+    };
+    let max_size = match env::var(env::MAX_SIZE) {
+        Some(text) => parse_size_value(env::MAX_SIZE, &text)?,
+        None => match archive.max_size {
+            Some(SizeValue::Bytes(bytes)) => positive("archive.max_size", Some(bytes))?.unwrap_or(DEFAULT_MAX_SIZE),
+            Some(SizeValue::Text(text)) => parse_size_value("archive.max_size", &text)?,
+            None => DEFAULT_MAX_SIZE,
+        },
+    };
+    let jobs = match env::var(env::JOBS) {
+        Some(text) => Some(parse_count(env::JOBS, &text)? as usize),
+        None => positive("archive.jobs", archive.jobs.map(|jobs| jobs as u64))?.map(|jobs| jobs as usize),
+    };
+    Ok(ArchiveSettings {
+        max_files,
+        max_size,
+        jobs,
+        exclude: archive.exclude.unwrap_or_default(),
+        group_depth: archive.group_depth,
+    })
+}
+
+/// `[retrieve]`: the guards' limits.
+fn resolve_retrieve(retrieve: RetrieveOptions) -> Result<RetrieveSettings, ConfigError> {
+    let max_cost_usd = match retrieve.max_cost_usd {
+        Some(cost) if cost.is_finite() && cost >= 0.0 => cost,
+        Some(cost) => {
+            return Err(ConfigError::Value {
+                what: "retrieve.max_cost_usd".into(),
+                value: cost.to_string(),
+                message: "expected a number of dollars, 0 or more".into(),
+            });
+        }
+        None => DEFAULT_MAX_COST_USD,
+    };
+    let max_bytes = match retrieve.max_bytes {
+        Some(SizeValue::Bytes(bytes)) => bytes,
+        Some(SizeValue::Text(text)) => parse_size_value("retrieve.max_bytes", &text)?,
+        None => DEFAULT_MAX_RETRIEVE_BYTES,
+    };
+    Ok(RetrieveSettings { max_cost_usd, max_bytes })
 }
 
 /// A duration: `90`, `90s`, `5m`, `2h`, `1d` (whole numbers).
