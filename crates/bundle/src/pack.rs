@@ -3,6 +3,7 @@
 //! bundle's compressed manifest copy.
 
 use std::collections::VecDeque;
+use std::fs::File;
 use std::io::{self, Read};
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
@@ -336,13 +337,34 @@ fn pack_file<'a, W: TarSink>(
     tests::after_open_hook(&os_path);
     let offsets = tar.begin_member(&header(MemberKind::Regular, before.size, &before)).map_err(EntryError::Sink)?;
     let mut hasher = blake3::Hasher::new();
+    let mut state = copy_data(tar, &mut file, hinted, read_ahead, &mut hasher)?;
+    if state == PackState::Stored && changed_since(&file, &before) {
+        state = PackState::Changed;
+    }
+    let digest = match state {
+        PackState::Failed(_) => None,
+        _ => Some(*hasher.finalize().as_bytes()),
+    };
+    Ok((Some(offsets), before, digest, state))
+}
+
+/// Copies the file's data into the member the tar writer has begun, hashing what the tar
+/// holds. A file that ends early is padded with zeros and comes back `Changed`; a read
+/// error fills the rest with zeros too and comes back `Failed`.
+fn copy_data<W: TarSink>(
+    tar: &mut TarWriter<W>,
+    file: &mut File,
+    hinted: bool,
+    read_ahead: &mut ReadAhead,
+    hasher: &mut blake3::Hasher,
+) -> Result<PackState, EntryError> {
     let mut state = PackState::Stored;
     let mut first = true;
     while tar.remaining() > 0 {
         // Read straight into the tar writer's buffer: no copy of the data in between.
         let space = tar.data_space().map_err(EntryError::Sink)?;
         let read =
-            if std::mem::take(&mut first) { read_ahead.first_read(&mut file, space, hinted) } else { file.read(space) };
+            if std::mem::take(&mut first) { read_ahead.first_read(file, space, hinted) } else { file.read(space) };
         match read {
             Ok(0) => {
                 // The file shrank: keep the announced size, mark it changed.
@@ -370,20 +392,14 @@ fn pack_file<'a, W: TarSink>(
         }
         tar.zero_fill().map_err(EntryError::Sink)?;
     }
-    if state == PackState::Stored {
-        // A write after the `fstat` above changes the size (growth) or the times, so a second
-        // `fstat` after the last read tells whether the stored bytes are the file's.
-        let after = file.metadata().map(|metadata| Stat::from_metadata(&metadata));
-        let same = matches!(&after, Ok(after) if after.mtime_ns == before.mtime_ns && after.ctime_ns == before.ctime_ns && after.size == before.size);
-        if !same {
-            state = PackState::Changed;
-        }
-    }
-    let digest = match state {
-        PackState::Failed(_) => None,
-        _ => Some(*hasher.finalize().as_bytes()),
-    };
-    Ok((Some(offsets), before, digest, state))
+    Ok(state)
+}
+
+/// Whether a write reached the file while it was read: a write after the first `fstat`
+/// changes the size (growth) or the times, so a second `fstat` tells.
+fn changed_since(file: &File, before: &Stat) -> bool {
+    let after = file.metadata().map(|metadata| Stat::from_metadata(&metadata));
+    !matches!(&after, Ok(after) if after.mtime_ns == before.mtime_ns && after.ctime_ns == before.ctime_ns && after.size == before.size)
 }
 
 #[cfg(test)]

@@ -149,45 +149,10 @@ impl<W: TarSink> TarWriter<W> {
             _ => b"",
         };
 
-        let mut records = Vec::new();
         let split = split_ustar_path(&path);
-        // Non-UTF-8 names go into pax records as raw bytes. POSIX would flag them with
-        // `hdrcharset=BINARY`, but GNU tar (1.34) warns about that keyword on every member;
-        // it stores the raw bytes either way, so they are written unflagged.
-        if split.is_none() {
-            pax_record(&mut records, b"path", &path);
-        }
-        if link.len() > 100 {
-            pax_record(&mut records, b"linkpath", link);
-        }
-        if size >= OCTAL_11 {
-            pax_record(&mut records, b"size", size.to_string().as_bytes());
-        }
-        if header.uid >= OCTAL_7 {
-            pax_record(&mut records, b"uid", header.uid.to_string().as_bytes());
-        }
-        if header.gid >= OCTAL_7 {
-            pax_record(&mut records, b"gid", header.gid.to_string().as_bytes());
-        }
-        if header.mtime < 0 || header.mtime as u64 >= OCTAL_11 {
-            pax_record(&mut records, b"mtime", header.mtime.to_string().as_bytes());
-        }
-        for xattr in header.xattrs {
-            let mut key = b"SCHILY.xattr.".to_vec();
-            key.extend_from_slice(&xattr.name);
-            pax_record(&mut records, &key, &xattr.value);
-        }
-
+        let records = pax_records(header, &path, split.is_none(), link, size);
         if !records.is_empty() {
-            let mut pax_name = b"PaxHeaders/".to_vec();
-            let base = path.rsplit(|&b| b == b'/').find(|part| !part.is_empty()).unwrap_or(b"member");
-            pax_name.extend_from_slice(&base[..base.len().min(80)]);
-            let block =
-                ustar_block((b"", &pax_name), b'x', records.len() as u64, 0o644, 0, 0, header.mtime.max(0) as u64, b"");
-            self.emit(&block)?;
-            self.emit(&records)?;
-            let pad = padding_for(records.len() as u64);
-            self.emit(&ZEROS[..pad as usize])?;
+            self.emit_pax(&records, &path, header.mtime)?;
         }
 
         let (prefix, name) = split.unwrap_or_else(|| {
@@ -218,6 +183,18 @@ impl<W: TarSink> TarWriter<W> {
             self.padding = 0;
         }
         Ok(MemberOffsets { header: start, data: self.position })
+    }
+
+    /// Writes a pax extended header member holding `records`, for the member at `path`.
+    fn emit_pax(&mut self, records: &[u8], path: &[u8], mtime: i64) -> io::Result<()> {
+        let mut pax_name = b"PaxHeaders/".to_vec();
+        let base = path.rsplit(|&b| b == b'/').find(|part| !part.is_empty()).unwrap_or(b"member");
+        pax_name.extend_from_slice(&base[..base.len().min(80)]);
+        let block = ustar_block((b"", &pax_name), b'x', records.len() as u64, 0o644, 0, 0, mtime.max(0) as u64, b"");
+        self.emit(&block)?;
+        self.emit(records)?;
+        let pad = padding_for(records.len() as u64);
+        self.emit(&ZEROS[..pad as usize])
     }
 
     /// Writes member data; never more than the header announced.
@@ -311,6 +288,39 @@ const OCTAL_7: u64 = 0o7777777 + 1;
 /// Zeros for tar padding and end blocks, and for hashing the padding of a file that shrank
 /// while it was packed (`pack.rs`).
 pub(super) static ZEROS: [u8; 64 * 1024] = [0; 64 * 1024];
+
+/// The pax records a member needs: whatever its ustar header cannot hold (a long or
+/// non-UTF-8 path, a long link target, a large size, uid, gid or mtime) and its xattrs.
+fn pax_records(header: &MemberHeader<'_>, path: &[u8], long_path: bool, link: &[u8], size: u64) -> Vec<u8> {
+    let mut records = Vec::new();
+    // Non-UTF-8 names go into pax records as raw bytes. POSIX would flag them with
+    // `hdrcharset=BINARY`, but GNU tar warns about that keyword on every member; it stores
+    // the raw bytes either way, so they are written unflagged.
+    if long_path {
+        pax_record(&mut records, b"path", path);
+    }
+    if link.len() > 100 {
+        pax_record(&mut records, b"linkpath", link);
+    }
+    if size >= OCTAL_11 {
+        pax_record(&mut records, b"size", size.to_string().as_bytes());
+    }
+    if header.uid >= OCTAL_7 {
+        pax_record(&mut records, b"uid", header.uid.to_string().as_bytes());
+    }
+    if header.gid >= OCTAL_7 {
+        pax_record(&mut records, b"gid", header.gid.to_string().as_bytes());
+    }
+    if header.mtime < 0 || header.mtime as u64 >= OCTAL_11 {
+        pax_record(&mut records, b"mtime", header.mtime.to_string().as_bytes());
+    }
+    for xattr in header.xattrs {
+        let mut key = b"SCHILY.xattr.".to_vec();
+        key.extend_from_slice(&xattr.name);
+        pax_record(&mut records, &key, &xattr.value);
+    }
+    records
+}
 
 fn padding_for(size: u64) -> u64 {
     (BLOCK - size % BLOCK) % BLOCK
