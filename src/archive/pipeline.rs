@@ -26,7 +26,7 @@ use crate::crawl::Stat;
 use crate::error::Result;
 use esker_bundle::{BundleContext, DigestHex, PackScratch, PackState, PlannedBundle, entry_path, save_plan};
 use esker_catalog::{BUNDLE_UPLOADING, Catalog, FileAttributes, NewBundle, NewFile, PendingFile, StoredBundle};
-use esker_store::{Store, bundle_key, manifest_key};
+use esker_store::{ObjectChecksum, Store, bundle_key, manifest_key};
 
 /// The run a pipeline writes into.
 pub struct RunContext {
@@ -199,7 +199,7 @@ fn finisher(
     for (row_id, bundle) in written {
         let id = bundle.id();
         let mut record = |object: &esker_store::StoredObject| -> std::result::Result<(), BundleError> {
-            if !store.resumes_uploads() {
+            if !store.capabilities().resumes_uploads {
                 return Ok(());
             }
             let failed = |error: esker_catalog::CatalogError| BundleError::Write {
@@ -290,7 +290,7 @@ fn drive(
         in_flight += 1;
     }
     let mut job_sender = Some(job_sender);
-    let save_plans = store.resumes_uploads();
+    let save_plans = store.capabilities().resumes_uploads;
     while planning || in_flight > 0 {
         select! {
             recv(plan_events) -> event => match event {
@@ -458,7 +458,7 @@ fn record_outcome(
     let Outcome { row_id, id, result } = outcome;
     let packed = match result {
         Ok(packed) => packed,
-        Err(BundleError::Store(error)) if store.resumes_uploads() && error.is_interruption() => {
+        Err(BundleError::Store(error)) if store.capabilities().resumes_uploads && error.is_interruption() => {
             // The store kept what it received (a vault's multipart upload): the bundle stays
             // `uploading` with its saved plan, and rerunning the command continues it.
             tracing::error!("bundle {id}: {error}");
@@ -527,7 +527,9 @@ fn record_outcome(
             object_key: &packed.object.key,
             bytes: packed.object.size as i64,
             blake3: &bundle_blake3,
-            tree_hash: (store.kind() == "glacier").then_some(packed.object.checksum.as_deref()).flatten(),
+            tree_hash: (store.capabilities().checksum == ObjectChecksum::TreeHash)
+                .then_some(packed.object.checksum.as_deref())
+                .flatten(),
             manifest_key: &packed.manifest_key,
             stored_at: esker_model::time::now_seconds(),
         },

@@ -179,7 +179,7 @@ fn resume(
             let mut resumed = Vec::new();
             let mut resumed_paths = Vec::new();
             for bundle in catalog.unfinished_bundles(run.id)? {
-                let saved = (store.resumes_uploads() && bundle.state == esker_catalog::BUNDLE_UPLOADING)
+                let saved = (store.capabilities().resumes_uploads && bundle.state == esker_catalog::BUNDLE_UPLOADING)
                     .then(|| bundle.plan.as_deref().and_then(load_plan))
                     .flatten();
                 if let (Some((planned, created_ns)), Ok(id)) = (saved, uuid::Uuid::parse_str(&bundle.uuid)) {
@@ -236,7 +236,10 @@ fn sweep_unfinished(
         if bundle.state == esker_catalog::BUNDLE_STORED {
             continue;
         }
-        if store.resumes_uploads() && bundle.state == esker_catalog::BUNDLE_UPLOADING && bundle.plan.is_some() {
+        if store.capabilities().resumes_uploads
+            && bundle.state == esker_catalog::BUNDLE_UPLOADING
+            && bundle.plan.is_some()
+        {
             // Finished when its run is resumed (the same command run again).
             continue;
         }

@@ -9,7 +9,7 @@ use super::env;
 use super::error::ConfigError;
 use super::home::HomePaths;
 use super::options::{ArchiveOptions, Options, RetrieveOptions, SizeValue, StoreOptions};
-pub use esker_store::{GlacierSettings, S3_STORAGE_CLASSES, S3Settings, StoreSettings};
+pub use esker_store::{AwsClientSettings, GlacierSettings, S3_STORAGE_CLASSES, S3Settings, StoreSettings};
 
 pub const DEFAULT_STORE: &str = "local";
 pub const DEFAULT_MAX_FILES: u64 = 1000;
@@ -30,7 +30,7 @@ const MAX_PART: u64 = 5 * 1024 * 1024 * 1024;
 
 /// What both AWS-backed stores (s3, glacier) take alike: parts in flight per bundle
 /// (default 4), attempts per request (default 8), and an http(s) endpoint when one is set.
-fn client_settings(name: &str, store: &StoreOptions) -> Result<(usize, u32), ConfigError> {
+fn client_settings(name: &str, store: &StoreOptions) -> Result<AwsClientSettings, ConfigError> {
     let what = |key: &str| format!("stores.{name}.{key}");
     let upload_concurrency = positive(&what("upload_concurrency"), store.upload_concurrency.map(|n| n as u64))?
         .map(|n| n as usize)
@@ -46,12 +46,18 @@ fn client_settings(name: &str, store: &StoreOptions) -> Result<(usize, u32), Con
             message: "expected an http:// or https:// URL".into(),
         });
     }
-    Ok((upload_concurrency, max_attempts))
+    Ok(AwsClientSettings {
+        region: store.region.clone(),
+        profile: store.profile.clone(),
+        endpoint_url: store.endpoint_url.clone(),
+        upload_concurrency,
+        max_attempts,
+    })
 }
 
 fn s3_settings(name: &str, store: StoreOptions) -> Result<S3Settings, ConfigError> {
     let what = |key: &str| format!("stores.{name}.{key}");
-    let (upload_concurrency, max_attempts) = client_settings(name, &store)?;
+    let client = client_settings(name, &store)?;
     let bucket = store.bucket.filter(|bucket| !bucket.is_empty()).ok_or_else(|| ConfigError::Value {
         what: what("bucket"),
         value: String::new(),
@@ -90,13 +96,9 @@ fn s3_settings(name: &str, store: StoreOptions) -> Result<S3Settings, ConfigErro
         prefix,
         storage_class: class("storage_class", store.storage_class, "DEEP_ARCHIVE")?,
         manifest_storage_class: class("manifest_storage_class", store.manifest_storage_class, "STANDARD")?,
-        region: store.region,
-        profile: store.profile,
-        endpoint_url: store.endpoint_url,
+        client,
         force_path_style: store.force_path_style.unwrap_or(false),
         part_size,
-        upload_concurrency,
-        max_attempts,
     })
 }
 
@@ -105,7 +107,7 @@ const GLACIER_MAX_PART: u64 = 4 * 1024 * 1024 * 1024;
 
 fn glacier_settings(name: &str, store: StoreOptions) -> Result<GlacierSettings, ConfigError> {
     let what = |key: &str| format!("stores.{name}.{key}");
-    let (upload_concurrency, max_attempts) = client_settings(name, &store)?;
+    let client = client_settings(name, &store)?;
     let vault = store.vault.filter(|vault| !vault.is_empty()).ok_or_else(|| ConfigError::Value {
         what: what("vault"),
         value: String::new(),
@@ -152,17 +154,7 @@ fn glacier_settings(name: &str, store: StoreOptions) -> Result<GlacierSettings, 
             message: "expected a size from 1 byte to 4 GiB (the largest single-request upload)".into(),
         });
     }
-    Ok(GlacierSettings {
-        vault,
-        account_id,
-        region: store.region,
-        profile: store.profile,
-        endpoint_url: store.endpoint_url,
-        part_size,
-        multipart_threshold,
-        upload_concurrency,
-        max_attempts,
-    })
+    Ok(GlacierSettings { vault, account_id, client, part_size, multipart_threshold })
 }
 
 /// Defaults for `esker archive` (flags override them per run).

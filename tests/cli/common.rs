@@ -270,18 +270,7 @@ pub fn write(path: &Path, bytes: &[u8]) {
     fs::write(path, bytes).expect("write");
 }
 
-/// Deterministic pseudo-random content.
-pub fn content(seed: u64, length: usize) -> Vec<u8> {
-    let mut state = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-    (0..length)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state as u8
-        })
-        .collect()
-}
+pub use esker_store::conformance::content;
 
 /// A tree of `folders` × `files` small files under `root`.
 pub fn make_tree(root: &Path, folders: usize, files: usize, size: usize) {
@@ -469,14 +458,21 @@ impl S3Check {
             prefix: "conformance/".into(),
             storage_class: storage_class.into(),
             manifest_storage_class: "STANDARD".into(),
-            region: Some("us-east-1".into()),
-            profile: None,
-            endpoint_url: Some(s3_endpoint()),
+            client: moto_client_settings(s3_endpoint()),
             force_path_style: true,
             part_size: 5 * 1024 * 1024,
-            upload_concurrency: 3,
-            max_attempts: 4,
         }
+    }
+}
+
+/// How the stores under test reach moto: 3 parts in flight, 4 attempts per request.
+fn moto_client_settings(endpoint: String) -> esker::config::AwsClientSettings {
+    esker::config::AwsClientSettings {
+        region: Some("us-east-1".into()),
+        profile: None,
+        endpoint_url: Some(endpoint),
+        upload_concurrency: 3,
+        max_attempts: 4,
     }
 }
 
@@ -506,13 +502,9 @@ impl GlacierCheck {
         esker::config::GlacierSettings {
             vault: self.vault.clone(),
             account_id: "-".into(),
-            region: Some("us-east-1".into()),
-            profile: None,
-            endpoint_url: Some(self.endpoint.clone()),
+            client: moto_client_settings(self.endpoint.clone()),
             part_size: 1024 * 1024,
             multipart_threshold: 2 * 1024 * 1024,
-            upload_concurrency: 3,
-            max_attempts: 4,
         }
     }
 

@@ -1,126 +1,17 @@
-//! One conformance suite for every store: the same checks against the local store, S3 and a
-//! Glacier vault (moto, with scripts/fixtures/moto_glacier.py). A store passes when what it
-//! confirms is exactly what was written, readable by range (after a restore where needed),
-//! removable, and when unfinished uploads can be found and discarded. Object stores are also
-//! listable by prefix; a vault is listed by an inventory job instead (see glacier.rs).
+//! The store conformance suite (esker_store::conformance, feature `conformance`) against
+//! the local store and S3 (moto), and the vault suite against moto's Glacier API with
+//! scripts/fixtures/moto_glacier.py: archives are named by the vault, read through
+//! archive-retrieval jobs over MiB-aligned ranges, checked with tree hashes, and listed by
+//! an inventory job instead of by prefix (see crates/store/src/glacier).
 
 use std::io::Write;
 
-use sha2::Digest;
-
-use esker_store::{
-    GlacierStore, LocalStore, RestoreState, RestoreTier, S3Store, Store, StoreErrorKind, WriteOptions, tree_hash,
-};
+use esker_store::conformance::{object_store as conformance, options, write_object};
+use esker_store::{GlacierStore, LocalStore, RestoreState, RestoreTier, S3Store, Store, StoreErrorKind};
 
 use crate::common::*;
 
 const MIB: usize = 1024 * 1024;
-
-fn options(size: usize) -> WriteOptions {
-    WriteOptions { size_hint: size as u64, run: Some(1), resume: false, confirmed: None }
-}
-
-/// Writes an object; the key to read it by (a vault names it itself).
-fn write_object(store: &dyn Store, key: &str, data: &[u8]) -> String {
-    let mut writer = store.create(key, options(data.len())).expect("create");
-    // Odd-sized writes, as the tar writer makes them.
-    for chunk in data.chunks(777_777) {
-        writer.write_all(chunk).expect("write");
-    }
-    let object = writer.finish(data.len() as u64).expect("finish");
-    if store.kind() == "glacier" {
-        assert!(!object.key.contains('/') && object.key != key, "a vault names its archives: {}", object.key);
-        assert_eq!(object.checksum.as_deref(), Some(hex::encode(tree_hash::tree_hash(data)).as_str()));
-    } else {
-        assert_eq!(object.key, key);
-    }
-    assert_eq!(object.size, data.len() as u64);
-    object.key
-}
-
-/// The suite. `cold` says whether new objects need a restore before reading.
-fn conformance(store: &dyn Store, cold: bool) {
-    store.prepare().expect("prepare");
-    let key = store.key("bundles/conformance-multi.tar");
-    assert!(store.head(&key).expect("head").is_none());
-
-    // Several parts' worth (S3 parts are 5 MiB here), then a small one-shot object.
-    let big = content(1, 12 * MIB + 123);
-    write_object(store, &key, &big);
-    let small_key = store.key("bundles/conformance-small.tar");
-    write_object(store, &small_key, b"tiny bundle");
-    let info = store.head(&key).expect("head").expect("exists");
-    assert_eq!(info.size, big.len() as u64);
-    // S3 keeps and reports the composite SHA-256 of the parts esker sent.
-    assert_eq!(info.checksum.is_some(), store.kind() == "s3", "{info:?}");
-    if let Some(checksum) = &info.checksum {
-        let parts: Vec<[u8; 32]> = big.chunks(5 * MIB).map(|part| sha2::Sha256::digest(part).into()).collect();
-        let expected = esker_store::composite_sha256(&parts);
-        assert_eq!(checksum.split('-').next(), expected.split('-').next(), "{checksum} vs {expected}");
-    }
-
-    // Cold objects refuse reads until restored.
-    if cold {
-        assert_eq!(info.restore, RestoreState::Archived);
-        let error = store.get_range(&key, 0..10).expect_err("read before restore");
-        assert_eq!(error.kind, StoreErrorKind::NotRestored, "{error}");
-        let state = store.request_restore(&key, 1, RestoreTier::Bulk).expect("restore");
-        assert!(matches!(state, RestoreState::Restored { .. } | RestoreState::Restoring), "{state:?}");
-        store.request_restore(&key, 1, RestoreTier::Bulk).expect("a second request is not an error");
-    } else {
-        assert_eq!(info.restore, RestoreState::Online);
-        assert_eq!(store.request_restore(&key, 1, RestoreTier::Bulk).expect("restore"), RestoreState::Online);
-    }
-    // Ranges across a part boundary, at the start and at the end.
-    let boundary = 5 * MIB as u64;
-    assert_eq!(
-        store.get_range(&key, boundary - 100..boundary + 100).expect("range"),
-        &big[5 * MIB - 100..5 * MIB + 100]
-    );
-    assert_eq!(store.get_range(&key, 0..512).expect("range"), &big[..512]);
-    let end = big.len() as u64;
-    assert_eq!(store.get_range(&key, end - 7..end).expect("range"), &big[big.len() - 7..]);
-
-    // Small objects in one request.
-    let manifest = store.key("manifests/conformance.jsonl.zst");
-    let stored = store.put_small(&manifest, b"{\"manifest\":1}\n", Some(1)).expect("put small");
-    assert_eq!(stored.size, 15);
-    let listed: Vec<String> =
-        store.list(&store.key("bundles/conformance")).expect("list").into_iter().map(|o| o.key).collect();
-    assert_eq!(listed, vec![key.clone(), small_key.clone()]);
-    assert_eq!(store.list(&store.key("manifests/")).expect("list").len(), 1);
-
-    // A wrong size is refused and leaves nothing under the key.
-    let bad_key = store.key("bundles/conformance-bad.tar");
-    let mut writer = store.create(&bad_key, options(12)).expect("create");
-    writer.write_all(b"twelve bytes").expect("write");
-    assert!(writer.finish(99).is_err());
-    assert!(store.head(&bad_key).expect("head").is_none());
-
-    // An upload abandoned mid-way (a crash) is found and discarded.
-    let lost_key = store.key("bundles/conformance-lost.tar");
-    let mut writer = store.create(&lost_key, options(6 * MIB)).expect("create");
-    writer.write_all(&content(2, 6 * MIB)).expect("write");
-    std::mem::forget(writer);
-    let unfinished = store.unfinished_uploads(&store.key("bundles/")).expect("unfinished");
-    assert_eq!(unfinished.iter().filter(|upload| upload.key == lost_key).count(), 1, "{unfinished:?}");
-    store.discard_unfinished(&lost_key).expect("discard");
-    assert!(store.unfinished_uploads(&store.key("bundles/")).expect("unfinished").is_empty());
-    assert!(store.head(&lost_key).expect("head").is_none());
-
-    // An explicit abort leaves nothing either.
-    let aborted_key = store.key("bundles/conformance-aborted.tar");
-    let mut writer = store.create(&aborted_key, options(6 * MIB)).expect("create");
-    writer.write_all(&content(3, 6 * MIB)).expect("write");
-    writer.abort();
-    assert!(store.unfinished_uploads(&store.key("bundles/")).expect("unfinished").is_empty());
-
-    // Deleting is idempotent.
-    store.delete(&small_key).expect("delete");
-    store.delete(&small_key).expect("delete again");
-    assert!(store.head(&small_key).expect("head").is_none());
-    assert!(matches!(store.get_range(&small_key, 0..1), Err(error) if error.kind == StoreErrorKind::NotFound));
-}
 
 #[test]
 fn local_store_conforms() {

@@ -25,6 +25,30 @@ pub struct WriteOptions {
     pub confirmed: Option<StoredObject>,
 }
 
+/// The checksum a store keeps for each object and confirms uploads with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ObjectChecksum {
+    /// None: the store is trusted on size (a local directory, whose bytes esker wrote itself).
+    None,
+    /// SHA-256, composite over the parts of a multipart upload, base64 (S3).
+    Sha256,
+    /// The SHA-256 tree hash of the vault API, hex: [`StoredObject::checksum`] of a vault
+    /// archive is the tree hash the catalog records for the bundle.
+    TreeHash,
+}
+
+/// What a store can do, for the callers whose behaviour depends on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Capabilities {
+    pub checksum: ObjectChecksum,
+    /// [`Store::create`] with `resume` continues an interrupted upload, so an interrupted
+    /// bundle is packed again under the same key (with the same plan) rather than afresh.
+    pub resumes_uploads: bool,
+    /// The store names new objects itself: [`StoredObject::key`] differs from the key asked
+    /// for (a vault's archive ids).
+    pub names_objects: bool,
+}
+
 /// A store-side retrieval job (vaults): its id and the byte range it makes readable.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RestoreJob {
@@ -101,8 +125,8 @@ pub trait Store: Send + Sync {
     fn key(&self, relative: &str) -> String {
         relative.to_string()
     }
-    /// `local`, `s3`, `glacier`.
-    fn kind(&self) -> &'static str;
+    /// What this store can do.
+    fn capabilities(&self) -> Capabilities;
     /// Where it is, for people (a path, a bucket URL).
     fn location(&self) -> String;
     /// The storage class new bundles get, if the backend has classes.
@@ -114,11 +138,6 @@ pub trait Store: Send + Sync {
     /// Stores a small object in one request (manifests), in the hot class where the store
     /// has one.
     fn put_small(&self, key: &str, bytes: &[u8], run: Option<i64>) -> Result<StoredObject, StoreError>;
-    /// Whether [`create`](Store::create) with `resume` continues an interrupted upload, so
-    /// an interrupted bundle should be packed again under the same key.
-    fn resumes_uploads(&self) -> bool {
-        false
-    }
     /// Size and class of an object, or None when it does not exist.
     fn head(&self, key: &str) -> Result<Option<ObjectInfo>, StoreError>;
     /// Reads a byte range of an object.

@@ -11,6 +11,7 @@ use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use tokio::runtime::Runtime;
 
 use super::error::{StoreError, StoreErrorKind};
+use crate::AwsClientSettings;
 
 /// A store's own tokio runtime: two worker threads named `thread_name`, enough for its
 /// parts in flight, since the requests mostly wait on the network.
@@ -54,18 +55,9 @@ where
     StoreError { kind, message: format!("{what}: {detail}"), source: Some(Box::new(error)) }
 }
 
-/// Where and how a store talks to AWS.
-pub(super) struct Connection<'a> {
-    pub region: Option<&'a str>,
-    pub profile: Option<&'a str>,
-    pub endpoint_url: Option<&'a str>,
-    /// Attempts per request before it fails (throttling, 5xx, timeouts).
-    pub max_attempts: u32,
-}
-
-/// The shared SDK configuration for `connection`, in [`DEFAULT_REGION`] when neither the
+/// The shared SDK configuration for a store's client settings, in [`DEFAULT_REGION`] when neither the
 /// settings nor the AWS chain name a region.
-pub(super) async fn load_config(connection: Connection<'_>) -> SdkConfig {
+pub(super) async fn load_config(connection: &AwsClientSettings) -> SdkConfig {
     let http = aws_smithy_http_client::Builder::new()
         .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
             aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
@@ -85,13 +77,13 @@ pub(super) async fn load_config(connection: Connection<'_>) -> SdkConfig {
                 .operation_attempt_timeout(Duration::from_secs(900))
                 .build(),
         );
-    if let Some(region) = connection.region {
-        loader = loader.region(Region::new(region.to_string()));
+    if let Some(region) = &connection.region {
+        loader = loader.region(Region::new(region.clone()));
     }
-    if let Some(profile) = connection.profile {
+    if let Some(profile) = &connection.profile {
         loader = loader.profile_name(profile);
     }
-    if let Some(endpoint) = connection.endpoint_url {
+    if let Some(endpoint) = &connection.endpoint_url {
         loader = loader.endpoint_url(endpoint);
     }
     let config = loader.load().await;

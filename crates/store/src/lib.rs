@@ -3,10 +3,12 @@
 
 mod api;
 mod aws;
+#[cfg(feature = "conformance")]
+pub mod conformance;
 mod error;
 mod glacier;
-mod glacier_writer;
 mod local;
+mod multipart;
 mod parts;
 mod s3;
 mod settings;
@@ -15,8 +17,8 @@ pub mod tree_hash;
 use std::sync::Arc;
 
 pub use api::{
-    ObjectInfo, ObjectWriter, RestoreJob, RestoreState, RestoreTier, StartedRestore, Store, StoredObject,
-    UnfinishedUpload, WriteOptions, bundle_key, manifest_key,
+    Capabilities, ObjectChecksum, ObjectInfo, ObjectWriter, RestoreJob, RestoreState, RestoreTier, StartedRestore,
+    Store, StoredObject, UnfinishedUpload, WriteOptions, bundle_key, manifest_key,
 };
 pub use error::{StoreError, StoreErrorKind};
 pub use glacier::{
@@ -24,8 +26,9 @@ pub use glacier::{
     is_archive_id,
 };
 pub use local::LocalStore;
-pub use s3::{S3Store, composite_sha256, part_size_for};
-pub use settings::{GlacierSettings, S3_STORAGE_CLASSES, S3Settings, StoreSettings};
+pub use multipart::part_size_for;
+pub use s3::{S3Store, composite_sha256};
+pub use settings::{AwsClientSettings, GlacierSettings, S3_STORAGE_CLASSES, S3Settings, StoreSettings};
 
 /// Builds the store named `name` from its settings (no request is sent until it is used).
 pub fn open(name: &str, settings: &StoreSettings) -> Result<Arc<dyn Store>, StoreError> {

@@ -7,7 +7,8 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use super::api::{
-    ObjectInfo, ObjectWriter, RestoreState, RestoreTier, Store, StoredObject, UnfinishedUpload, WriteOptions,
+    Capabilities, ObjectChecksum, ObjectInfo, ObjectWriter, RestoreState, RestoreTier, Store, StoredObject,
+    UnfinishedUpload, WriteOptions,
 };
 use super::error::{StoreError, StoreErrorKind};
 use esker_model::buffers::Chunk;
@@ -301,8 +302,8 @@ impl Store for LocalStore {
         &self.name
     }
 
-    fn kind(&self) -> &'static str {
-        "local"
+    fn capabilities(&self) -> Capabilities {
+        Capabilities { checksum: ObjectChecksum::None, resumes_uploads: false, names_objects: false }
     }
 
     fn location(&self) -> String {
@@ -392,10 +393,10 @@ impl Store for LocalStore {
                 if key.starts_with(prefix) {
                     let size = item.metadata().map(|metadata| metadata.len()).unwrap_or(0);
                     found.push(ObjectInfo {
+                        restore: self.cold_state(&key),
                         key,
                         size,
                         storage_class: None,
-                        restore: RestoreState::Online,
                         checksum: None,
                     });
                 }
@@ -518,5 +519,24 @@ mod tests {
         writer.finish(bytes.len() as u64).expect("finish");
         assert_eq!(fs::read(dir.path().join("bundles/mixed.tar")).expect("read"), bytes);
         assert_eq!(taken, 2, "the first and the last whole chunk go to the disk without a copy");
+    }
+
+    #[test]
+    fn a_listing_of_simulated_cold_storage_shows_objects_archived_until_restored() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = LocalStore::new("cold", dir.path()).with_cold(Some(3600), None);
+        store.prepare().expect("prepare");
+        let key = "bundles/cold.tar";
+        let mut writer = store.create(key, WriteOptions::default()).expect("create");
+        writer.write_all(b"cold bytes").expect("write");
+        writer.finish(10).expect("finish");
+        let listed = store.list("bundles/").expect("list");
+        assert_eq!(
+            listed.iter().map(|o| (o.key.as_str(), &o.restore)).collect::<Vec<_>>(),
+            [(key, &RestoreState::Archived)]
+        );
+        assert_eq!(store.head(key).expect("head").map(|o| o.restore), Some(RestoreState::Archived));
+        store.request_restore(key, 1, RestoreTier::Bulk).expect("restore");
+        assert_eq!(store.list("bundles/").expect("list")[0].restore, RestoreState::Restoring);
     }
 }

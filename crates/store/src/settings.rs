@@ -21,6 +21,19 @@ pub enum StoreSettings {
     Glacier(GlacierSettings),
 }
 
+/// How an AWS-backed store (S3, Glacier vault) reaches its service; credentials come from
+/// the standard AWS chain (env, profile, SSO, IMDS), never from here.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct AwsClientSettings {
+    pub region: Option<String>,
+    pub profile: Option<String>,
+    pub endpoint_url: Option<String>,
+    /// Part uploads in flight per object.
+    pub upload_concurrency: usize,
+    /// Attempts per request before it fails (throttling, 5xx, timeouts).
+    pub max_attempts: u32,
+}
+
 /// An S3 (or S3-compatible) bucket.
 #[derive(Debug, Clone, Serialize)]
 pub struct S3Settings {
@@ -29,13 +42,10 @@ pub struct S3Settings {
     pub prefix: String,
     pub storage_class: String,
     pub manifest_storage_class: String,
-    pub region: Option<String>,
-    pub profile: Option<String>,
-    pub endpoint_url: Option<String>,
+    #[serde(flatten)]
+    pub client: AwsClientSettings,
     pub force_path_style: bool,
     pub part_size: u64,
-    pub upload_concurrency: usize,
-    pub max_attempts: u32,
 }
 
 pub const S3_STORAGE_CLASSES: &[&str] = &[
@@ -55,14 +65,11 @@ pub struct GlacierSettings {
     pub vault: String,
     /// `-` means the account of the credentials.
     pub account_id: String,
-    pub region: Option<String>,
-    pub profile: Option<String>,
-    pub endpoint_url: Option<String>,
+    #[serde(flatten)]
+    pub client: AwsClientSettings,
     /// Multipart part size: a power of two MiB, 1 MiB to 4 GiB.
     pub part_size: u64,
     /// Bundles of at least this many bytes go up as multipart uploads; smaller ones in one
     /// UploadArchive request (at most 4 GiB).
     pub multipart_threshold: u64,
-    pub upload_concurrency: usize,
-    pub max_attempts: u32,
 }

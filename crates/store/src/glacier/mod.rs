@@ -9,21 +9,27 @@ use std::sync::{Arc, OnceLock};
 
 use aws_sdk_glacier::Client;
 use aws_sdk_glacier::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_glacier::operation::describe_job::DescribeJobOutput;
 use aws_sdk_glacier::types::{GlacierJobDescription, JobParameters, StatusCode};
-use serde::{Deserialize, Serialize};
 use tokio::runtime::Runtime;
 
-use super::api::{
-    ObjectInfo, ObjectWriter, RestoreJob, RestoreState, RestoreTier, StartedRestore, Store, StoredObject,
-    UnfinishedUpload, WriteOptions,
-};
-use super::error::{StoreError, StoreErrorKind};
-use super::glacier_writer::{GlacierWriter, part_size_for};
-use super::tree_hash::{self, is_tree_hash_aligned, mib_aligned, to_hex, tree_hash};
 use crate::GlacierSettings;
+use crate::api::{
+    Capabilities, ObjectChecksum, ObjectInfo, ObjectWriter, RestoreJob, RestoreState, RestoreTier, StartedRestore,
+    Store, StoredObject, UnfinishedUpload, WriteOptions,
+};
+use crate::error::{StoreError, StoreErrorKind};
+use crate::multipart::part_size_for;
+use crate::tree_hash::{self, mib_aligned, to_hex, tree_hash};
 
-/// Job output stays readable this long after the job completes.
-const OUTPUT_LIFETIME_SECONDS: i64 = 24 * 3600;
+mod inventory;
+mod jobs;
+mod upload;
+
+pub use jobs::download_range;
+use jobs::{expires, tier_name};
+
+pub use inventory::{ArchiveLabel, InventoryJobState, VaultArchive, VaultInventory};
 
 /// Shared by the store and its writers.
 pub(super) struct Inner {
@@ -41,85 +47,13 @@ pub struct GlacierStore {
     jobs: std::sync::Mutex<Option<(std::time::Instant, Arc<Vec<GlacierJobDescription>>)>>,
 }
 
-/// How long a listing of the vault's jobs is reused.
-const JOB_LIST_TTL: std::time::Duration = std::time::Duration::from_secs(30);
-
-/// What esker writes into an archive's description (printable ASCII, at most 1024
-/// characters): its key, the bundle it belongs to and the run that wrote it, so a vault can
-/// be matched to a catalog without one.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ArchiveLabel {
-    /// Always `1`: marks the archives esker wrote.
-    pub esker: u32,
-    pub key: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bundle: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub run: Option<i64>,
-}
-
-impl ArchiveLabel {
-    pub fn new(key: &str, run: Option<i64>) -> ArchiveLabel {
-        let name = key.rsplit('/').next().unwrap_or_default();
-        let bundle = name.split('.').next().filter(|id| uuid::Uuid::parse_str(id).is_ok()).map(str::to_string);
-        ArchiveLabel { esker: 1, key: key.to_string(), bundle, run }
-    }
-
-    /// The description text.
-    pub fn description(&self) -> String {
-        let text = serde_json::to_string(self).unwrap_or_default();
-        text.chars().filter(|c| (' '..='~').contains(c)).take(1024).collect()
-    }
-
-    /// The label in a description, when esker wrote it.
-    pub fn parse(description: &str) -> Option<ArchiveLabel> {
-        serde_json::from_str::<ArchiveLabel>(description).ok().filter(|label| label.esker == 1)
-    }
-}
-
-/// One archive of a vault inventory (the inventory-retrieval job's JSON output).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct VaultArchive {
-    #[serde(rename = "ArchiveId")]
-    pub archive_id: String,
-    #[serde(rename = "ArchiveDescription", default)]
-    pub description: String,
-    #[serde(rename = "CreationDate", default)]
-    pub creation_date: String,
-    #[serde(rename = "Size")]
-    pub size: u64,
-    #[serde(rename = "SHA256TreeHash", default)]
-    pub tree_hash: String,
-}
-
-/// A vault inventory.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct VaultInventory {
-    #[serde(rename = "VaultARN", default)]
-    pub vault_arn: String,
-    #[serde(rename = "InventoryDate", default)]
-    pub inventory_date: String,
-    #[serde(rename = "ArchiveList", default)]
-    pub archives: Vec<VaultArchive>,
-}
-
-/// Where an inventory-retrieval job stands.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum InventoryJobState {
-    Running,
-    Succeeded,
-    Failed(String),
-    /// The vault no longer knows the job (its output expired, or it never existed).
-    Gone,
-}
-
 impl GlacierStore {
     pub fn new(name: &str, settings: &GlacierSettings) -> Result<GlacierStore, StoreError> {
         Ok(GlacierStore {
             inner: Arc::new(Inner {
                 name: name.to_string(),
                 settings: settings.clone(),
-                runtime: super::aws::runtime("esker-glacier")?,
+                runtime: crate::aws::runtime("esker-glacier")?,
                 client: OnceLock::new(),
             }),
             jobs: std::sync::Mutex::new(None),
@@ -128,59 +62,6 @@ impl GlacierStore {
 
     pub fn vault(&self) -> &str {
         &self.inner.settings.vault
-    }
-
-    /// Starts an inventory-retrieval job (JSON); returns its job id.
-    pub fn request_inventory(&self) -> Result<String, StoreError> {
-        let inner = &self.inner;
-        let parameters = JobParameters::builder()
-            .r#type("inventory-retrieval")
-            .format("JSON")
-            .description("esker inventory")
-            .build();
-        let output = inner
-            .block_on(inner.initiate_job().job_parameters(parameters).send())
-            .map_err(|error| sdk_error(&inner.url(), error))?;
-        output.job_id().map(str::to_string).ok_or_else(|| {
-            StoreError::new(StoreErrorKind::Other, format!("{}: the vault returned no job id", inner.url()))
-        })
-    }
-
-    /// Where an inventory job stands.
-    pub fn inventory_state(&self, job_id: &str) -> Result<InventoryJobState, StoreError> {
-        let inner = &self.inner;
-        let described = inner.block_on(
-            inner
-                .client()
-                .describe_job()
-                .account_id(&inner.settings.account_id)
-                .vault_name(&inner.settings.vault)
-                .job_id(job_id)
-                .send(),
-        );
-        match described {
-            Ok(job) => Ok(match job.status_code() {
-                Some(StatusCode::Succeeded) => InventoryJobState::Succeeded,
-                Some(StatusCode::Failed) => {
-                    InventoryJobState::Failed(job.status_message().unwrap_or("failed").to_string())
-                }
-                _ => InventoryJobState::Running,
-            }),
-            Err(error) => {
-                sdk_error(&format!("{} job {job_id}", inner.url()), error).unless_not_found(InventoryJobState::Gone)
-            }
-        }
-    }
-
-    /// The output of a finished inventory job: the raw JSON, and its parsed form.
-    pub fn inventory_output(&self, job_id: &str) -> Result<(Vec<u8>, VaultInventory), StoreError> {
-        let inner = &self.inner;
-        let what = format!("{} inventory job {job_id}", inner.url());
-        let (bytes, _) = inner.job_output(job_id, None, &what)?;
-        let inventory = serde_json::from_slice(&bytes).map_err(|error| {
-            StoreError::new(StoreErrorKind::Other, format!("{what}: unreadable inventory: {error}"))
-        })?;
-        Ok((bytes, inventory))
     }
 }
 
@@ -200,6 +81,18 @@ impl Inner {
     pub(super) fn block_on<T>(&self, future: impl std::future::Future<Output = T>) -> T {
         self.client();
         self.runtime.block_on(future)
+    }
+
+    /// DescribeJob; a job the vault does not know is a `NotFound` error.
+    pub(super) fn describe_job(&self, job_id: &str) -> Result<DescribeJobOutput, StoreError> {
+        let request = self
+            .client()
+            .describe_job()
+            .account_id(&self.settings.account_id)
+            .vault_name(&self.settings.vault)
+            .job_id(job_id)
+            .send();
+        self.block_on(request).map_err(|error| sdk_error(&format!("{} job {job_id}", self.url()), error))
     }
 
     fn initiate_job(&self) -> aws_sdk_glacier::operation::initiate_job::builders::InitiateJobFluentBuilder {
@@ -313,13 +206,7 @@ impl Inner {
 }
 
 async fn build_client(settings: &GlacierSettings) -> Client {
-    let shared = super::aws::load_config(super::aws::Connection {
-        region: settings.region.as_deref(),
-        profile: settings.profile.as_deref(),
-        endpoint_url: settings.endpoint_url.as_deref(),
-        max_attempts: settings.max_attempts,
-    })
-    .await;
+    let shared = crate::aws::load_config(&settings.client).await;
     Client::new(&shared)
 }
 
@@ -328,7 +215,7 @@ pub(super) fn sdk_error<E>(what: &str, error: SdkError<E, aws_sdk_glacier::confi
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
-    super::aws::store_error(what, error, |error, code, status| match (error, code, status) {
+    crate::aws::store_error(what, error, |error, code, status| match (error, code, status) {
         (SdkError::TimeoutError(_), _, _) | (_, Some("RequestTimeoutException"), _) => StoreErrorKind::Timeout,
         (_, Some("ResourceNotFoundException"), _) | (_, _, Some(404)) => StoreErrorKind::NotFound,
         (_, Some("AccessDeniedException" | "UnrecognizedClientException" | "ExpiredTokenException"), _)
@@ -355,48 +242,13 @@ pub fn is_archive_id(key: &str) -> bool {
     !key.is_empty() && !key.contains('/')
 }
 
-fn tier_name(tier: RestoreTier) -> &'static str {
-    match tier {
-        RestoreTier::Expedited => "Expedited",
-        RestoreTier::Standard => "Standard",
-        RestoreTier::Bulk => "Bulk",
-    }
-}
-
-/// `"START-END"` (inclusive) of a job, as a byte range; the whole archive when absent.
-fn job_range(text: Option<&str>, size: u64) -> Range<u64> {
-    text.and_then(|text| text.split_once('-'))
-        .and_then(|(start, end)| Some(start.trim().parse::<u64>().ok()?..end.trim().parse::<u64>().ok()? + 1))
-        .unwrap_or(0..size)
-}
-
-fn expires(completion: Option<&str>) -> Option<String> {
-    let text = completion?;
-    let seconds = esker_model::time::parse_date(text.split('.').next().unwrap_or(text))?;
-    Some(esker_model::time::format_rfc3339(seconds + OUTPUT_LIFETIME_SECONDS))
-}
-
-/// The part of a job's output to download for `wanted` (offsets in the output): widened to
-/// MiB boundaries when that makes it tree-hash aligned (at most 1 MiB more on each side),
-/// so the vault sends a tree hash to check it against; otherwise exactly `wanted`.
-pub fn download_range(job: &Range<u64>, object_size: u64, wanted: &Range<u64>) -> Range<u64> {
-    let length = job.end - job.start;
-    if is_tree_hash_aligned(job, object_size) {
-        let widened = mib_aligned(wanted, length);
-        if is_tree_hash_aligned(&widened, length) {
-            return widened;
-        }
-    }
-    wanted.clone()
-}
-
 impl Store for GlacierStore {
     fn name(&self) -> &str {
         &self.inner.name
     }
 
-    fn kind(&self) -> &'static str {
-        "glacier"
+    fn capabilities(&self) -> Capabilities {
+        Capabilities { checksum: ObjectChecksum::TreeHash, resumes_uploads: true, names_objects: true }
     }
 
     fn location(&self) -> String {
@@ -405,7 +257,7 @@ impl Store for GlacierStore {
             "glacier://{}/{}{}",
             settings.account_id,
             settings.vault,
-            settings.region.as_deref().map(|region| format!(" ({region})")).unwrap_or_default()
+            settings.client.region.as_deref().map(|region| format!(" ({region})")).unwrap_or_default()
         )
     }
 
@@ -430,24 +282,16 @@ impl Store for GlacierStore {
 
     fn create(&self, key: &str, options: WriteOptions) -> Result<Box<dyn ObjectWriter>, StoreError> {
         if let Some(confirmed) = options.confirmed {
-            return Ok(Box::new(super::glacier_writer::ConfirmedWriter::new(self.inner.url(), confirmed)));
+            return Ok(Box::new(upload::ConfirmedWriter::new(self.inner.url(), confirmed)));
         }
         let label = ArchiveLabel::new(key, options.run);
         let part_size = part_size_for(options.size_hint, self.inner.settings.part_size);
-        let mut writer = GlacierWriter::new(self.inner.clone(), key, label.description(), part_size);
-        if options.resume {
-            writer.resume_existing()?;
-        }
-        Ok(Box::new(writer))
+        upload::writer(self.inner.clone(), key, label.description(), part_size, options.resume)
     }
 
     fn put_small(&self, key: &str, bytes: &[u8], run: Option<i64>) -> Result<StoredObject, StoreError> {
         let description = ArchiveLabel::new(key, run).description();
-        super::glacier_writer::upload_archive(&self.inner, key, &description, bytes.to_vec())
-    }
-
-    fn resumes_uploads(&self) -> bool {
-        true
+        upload::upload_archive(&self.inner, key, &description, bytes.to_vec())
     }
 
     fn head(&self, key: &str) -> Result<Option<ObjectInfo>, StoreError> {
@@ -589,16 +433,7 @@ impl Store for GlacierStore {
     fn restore_state(&self, key: &str, job: Option<&RestoreJob>) -> Result<Option<RestoreState>, StoreError> {
         let Some(job) = job else { return Ok(Some(RestoreState::Archived)) };
         let inner = &self.inner;
-        let described = inner.block_on(
-            inner
-                .client()
-                .describe_job()
-                .account_id(&inner.settings.account_id)
-                .vault_name(&inner.settings.vault)
-                .job_id(&job.id)
-                .send(),
-        );
-        match described {
+        match inner.describe_job(&job.id) {
             Ok(output) => match output.status_code() {
                 Some(StatusCode::Succeeded) => {
                     Ok(Some(RestoreState::Restored { expires: expires(output.completion_date()) }))
@@ -614,8 +449,7 @@ impl Store for GlacierStore {
                 )),
                 _ => Ok(Some(RestoreState::Restoring)),
             },
-            Err(error) => sdk_error(&format!("{} job {}", inner.url(), job.id), error)
-                .unless_not_found(Some(RestoreState::Archived)),
+            Err(error) => error.unless_not_found(Some(RestoreState::Archived)),
         }
     }
 
@@ -662,82 +496,6 @@ impl Store for GlacierStore {
 /// The storage class the catalog records for vault bundles (priced in the pricing table).
 pub const GLACIER_VAULT_CLASS: &str = "GLACIER_VAULT";
 
-impl GlacierStore {
-    /// An archive-retrieval job of `key`, running or done, that covers `range` (or the whole
-    /// archive when `range` is `None`), so a restore is never requested twice.
-    fn find_job(
-        &self,
-        key: &str,
-        range: Option<(&Range<u64>, u64)>,
-    ) -> Result<Option<(RestoreJob, RestoreState)>, StoreError> {
-        let jobs = self.vault_jobs()?;
-        let mut best: Option<(RestoreJob, RestoreState)> = None;
-        for job in jobs.iter() {
-            if job.archive_id() != Some(key) || job.job_id().is_none() {
-                continue;
-            }
-            let state = match job.status_code() {
-                Some(StatusCode::Succeeded) => RestoreState::Restored { expires: expires(job.completion_date()) },
-                Some(StatusCode::InProgress) => RestoreState::Restoring,
-                _ => continue,
-            };
-            let size = job.archive_size_in_bytes().map(|size| size.max(0) as u64);
-            let object_size = range.map(|(_, size)| size).or(size).unwrap_or(0);
-            let covered = job_range(job.retrieval_byte_range(), object_size);
-            let covers = match range {
-                Some((wanted, _)) => covered.start <= wanted.start && covered.end >= wanted.end,
-                None => job
-                    .retrieval_byte_range()
-                    .is_none_or(|text| size.is_some_and(|size| job_range(Some(text), size) == (0..size))),
-            };
-            if !covers {
-                continue;
-            }
-            let ready = matches!(state, RestoreState::Restored { .. });
-            if best.as_ref().is_none_or(|(_, current)| ready && !matches!(current, RestoreState::Restored { .. })) {
-                let id = job.job_id().unwrap_or_default().to_string();
-                best = Some((RestoreJob { id, range: covered, object_size }, state));
-            }
-        }
-        Ok(best)
-    }
-
-    /// Every job of the vault (ListJobs, all pages), reused for [`JOB_LIST_TTL`].
-    fn vault_jobs(&self) -> Result<Arc<Vec<GlacierJobDescription>>, StoreError> {
-        let mut cached = self.jobs.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some((listed, jobs)) = cached.as_ref()
-            && listed.elapsed() < JOB_LIST_TTL
-        {
-            return Ok(jobs.clone());
-        }
-        let inner = &self.inner;
-        let jobs = inner.block_on(async {
-            let mut marker: Option<String> = None;
-            let mut jobs = Vec::new();
-            loop {
-                let page = inner
-                    .client()
-                    .list_jobs()
-                    .account_id(&inner.settings.account_id)
-                    .vault_name(&inner.settings.vault)
-                    .set_marker(marker.clone())
-                    .send()
-                    .await
-                    .map_err(|error| sdk_error(&inner.url(), error))?;
-                jobs.extend(page.job_list().iter().cloned());
-                marker = page.marker().filter(|next| !next.is_empty()).map(str::to_string);
-                if marker.is_none() {
-                    break;
-                }
-            }
-            Ok::<_, StoreError>(jobs)
-        })?;
-        let jobs = Arc::new(jobs);
-        *cached = Some((std::time::Instant::now(), jobs.clone()));
-        Ok(jobs)
-    }
-}
-
 /// Re-exported for the writer: the tree hash of one buffer.
 pub(super) fn hash_hex(bytes: &[u8]) -> (tree_hash::Hash, String) {
     let hash = tree_hash(bytes);
@@ -749,42 +507,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn labels_carry_key_bundle_and_run_and_round_trip() {
-        let key = "bundles/01a201b2-3eb8-7128-a493-f5c7a81bb176.tar";
-        let label = ArchiveLabel::new(key, Some(7));
-        assert_eq!(label.bundle.as_deref(), Some("01a201b2-3eb8-7128-a493-f5c7a81bb176"));
-        let text = label.description();
-        assert!(text.chars().all(|c| (' '..='~').contains(&c)) && text.len() <= 1024, "{text}");
-        assert_eq!(ArchiveLabel::parse(&text), Some(label));
-        assert_eq!(ArchiveLabel::parse("my holiday photos"), None);
-        let manifest = ArchiveLabel::new("manifests/01a201b2-3eb8-7128-a493-f5c7a81bb176.jsonl.zst", None);
-        assert_eq!(manifest.bundle.as_deref(), Some("01a201b2-3eb8-7128-a493-f5c7a81bb176"));
-    }
-
-    #[test]
     fn only_archive_ids_address_archives() {
         assert!(!is_archive_id("bundles/x.tar"));
         assert!(is_archive_id(
             "NkbByEejwEggmBz2fTHgJrg0XBoDfjP4q6iu87-TjhqG6eGoOY9Z8i1_AUyUsuhPAdTqLHy8pTl5nfCFJmDl2yEZONi5L26Omw12vcs01MNGntHEQL8MBfGlqrEXAMPLEARCHIVEID"
         ));
-    }
-
-    #[test]
-    fn job_ranges_and_expiry_are_read() {
-        assert_eq!(job_range(Some("1048576-3145727"), 10 << 20), 1_048_576..3_145_728);
-        assert_eq!(job_range(None, 42), 0..42);
-        assert_eq!(expires(Some("2012-05-15T17:21:39.339Z")).as_deref(), Some("2012-05-16T17:21:39Z"));
-    }
-
-    #[test]
-    fn downloads_widen_to_checkable_ranges_only_when_the_job_is_aligned() {
-        let mib = tree_hash::CHUNK;
-        let size = 10 * mib + 5;
-        // A job over 2-4 MiB (a tree node): a small read inside is widened to its MiB leaf.
-        assert_eq!(download_range(&(2 * mib..4 * mib), size, &(100..200)), 0..mib);
-        // A read across the middle of the job widens to the whole job output (a node).
-        assert_eq!(download_range(&(2 * mib..4 * mib), size, &(mib - 10..mib + 10)), 0..2 * mib);
-        // A job over 1-3 MiB is not a node: reads stay as asked.
-        assert_eq!(download_range(&(mib..3 * mib), size, &(100..200)), 100..200);
     }
 }
