@@ -4,6 +4,7 @@
 //! `uid:1001`, `gid:100`, `sid:S-1-5-21-…`, `user:alice@example.com`, `group:staff@example.com`
 //! (NFSv4 names), and `everyone`.
 
+use super::AclParseError;
 use super::nfs4::{IDENTIFIER_GROUP, INHERIT_ONLY, parse_nfs4_acl};
 use super::ntacl::parse_ntacl_xattr;
 use super::posix::{PosixTag, parse_posix_acl};
@@ -23,73 +24,10 @@ pub fn acl_entries(xattrs: &[Xattr], uid: u32, gid: u32) -> (Vec<AclEntry>, Vec<
     for xattr in xattrs {
         let Ok(name) = std::str::from_utf8(&xattr.name) else { continue };
         let result = match name {
-            "system.posix_acl_access" | "system.posix_acl_default" => {
-                let source = if name.ends_with("access") { "posix-access" } else { "posix-default" };
-                parse_posix_acl(&xattr.value).map(|acl| {
-                    for entry in acl.entries {
-                        let principal = match entry.tag {
-                            PosixTag::UserObject => format!("uid:{uid}"),
-                            PosixTag::User(id) => format!("uid:{id}"),
-                            PosixTag::GroupObject => format!("gid:{gid}"),
-                            PosixTag::Group(id) => format!("gid:{id}"),
-                            PosixTag::Other => "everyone".to_string(),
-                            PosixTag::Mask => continue,
-                        };
-                        let flags = if source == "posix-default" { "default" } else { "" };
-                        entries.push(AclEntry {
-                            source,
-                            access: Access::Allow,
-                            principal,
-                            rights: entry.rights(),
-                            flags: flags.to_string(),
-                        });
-                    }
-                })
-            }
-            "system.nfs4_acl" => parse_nfs4_acl(&xattr.value).map(|aces| {
-                for ace in aces {
-                    let access = match ace.kind {
-                        0 => Access::Allow,
-                        1 => Access::Deny,
-                        _ => continue, // audit and alarm entries grant nothing
-                    };
-                    let group = ace.flags & IDENTIFIER_GROUP != 0;
-                    let principal = match ace.who.as_str() {
-                        "OWNER@" => format!("uid:{uid}"),
-                        "GROUP@" => format!("gid:{gid}"),
-                        "EVERYONE@" => "everyone".to_string(),
-                        who if who.bytes().all(|byte| byte.is_ascii_digit()) && !who.is_empty() => {
-                            format!("{}:{who}", if group { "gid" } else { "uid" })
-                        }
-                        who => format!("{}:{who}", if group { "group" } else { "user" }),
-                    };
-                    let flags = if ace.flags & INHERIT_ONLY != 0 { "inherit-only" } else { "" };
-                    entries.push(AclEntry {
-                        source: "nfs4",
-                        access,
-                        principal,
-                        rights: ace.rights(),
-                        flags: flags.to_string(),
-                    });
-                }
-            }),
-            name if NTACL_NAMES.contains(&name) => parse_ntacl_xattr(name, &xattr.value).map(|descriptor| {
-                let mut push = |access: Access, principal: String, rights: String, flags: String| {
-                    entries.push(AclEntry { source: "ntacl", access, principal, rights, flags })
-                };
-                if let Some(owner) = descriptor.owner {
-                    push(Access::Owner, format!("sid:{owner}"), String::new(), String::new());
-                }
-                if let Some(group) = descriptor.group {
-                    push(Access::Group, format!("sid:{group}"), String::new(), String::new());
-                }
-                for ace in descriptor.dacl.unwrap_or_default() {
-                    let access = if ace.is_deny() { Access::Deny } else { Access::Allow };
-                    // INHERIT_ONLY_ACE is 0x08 in Windows ACE flags too.
-                    let flags = if ace.flags & 0x08 != 0 { "inherit-only" } else { "" };
-                    push(access, format!("sid:{}", ace.sid), ace.rights(), flags.to_string());
-                }
-            }),
+            "system.posix_acl_access" => posix_entries(&xattr.value, "posix-access", uid, gid, &mut entries),
+            "system.posix_acl_default" => posix_entries(&xattr.value, "posix-default", uid, gid, &mut entries),
+            "system.nfs4_acl" => nfs4_entries(&xattr.value, uid, gid, &mut entries),
+            name if NTACL_NAMES.contains(&name) => ntacl_entries(name, &xattr.value, &mut entries),
             _ => Ok(()),
         };
         if let Err(error) = result {
@@ -97,6 +35,81 @@ pub fn acl_entries(xattrs: &[Xattr], uid: u32, gid: u32) -> (Vec<AclEntry>, Vec<
         }
     }
     (entries, problems)
+}
+
+/// A POSIX access or default ACL: allow entries only; the mask is not a principal.
+fn posix_entries(
+    value: &[u8],
+    source: &'static str,
+    uid: u32,
+    gid: u32,
+    entries: &mut Vec<AclEntry>,
+) -> Result<(), AclParseError> {
+    let flags = if source == "posix-default" { "default" } else { "" };
+    for entry in parse_posix_acl(value)?.entries {
+        let principal = match entry.tag {
+            PosixTag::UserObject => format!("uid:{uid}"),
+            PosixTag::User(id) => format!("uid:{id}"),
+            PosixTag::GroupObject => format!("gid:{gid}"),
+            PosixTag::Group(id) => format!("gid:{id}"),
+            PosixTag::Other => "everyone".to_string(),
+            PosixTag::Mask => continue,
+        };
+        entries.push(AclEntry {
+            source,
+            access: Access::Allow,
+            principal,
+            rights: entry.rights(),
+            flags: flags.to_string(),
+        });
+    }
+    Ok(())
+}
+
+/// An NFSv4 ACL: allow and deny entries for numeric ids, names and the special
+/// principals; audit and alarm entries grant nothing.
+fn nfs4_entries(value: &[u8], uid: u32, gid: u32, entries: &mut Vec<AclEntry>) -> Result<(), AclParseError> {
+    for ace in parse_nfs4_acl(value)? {
+        let access = match ace.kind {
+            0 => Access::Allow,
+            1 => Access::Deny,
+            _ => continue,
+        };
+        let group = ace.flags & IDENTIFIER_GROUP != 0;
+        let principal = match ace.who.as_str() {
+            "OWNER@" => format!("uid:{uid}"),
+            "GROUP@" => format!("gid:{gid}"),
+            "EVERYONE@" => "everyone".to_string(),
+            who if who.bytes().all(|byte| byte.is_ascii_digit()) && !who.is_empty() => {
+                format!("{}:{who}", if group { "gid" } else { "uid" })
+            }
+            who => format!("{}:{who}", if group { "group" } else { "user" }),
+        };
+        let flags = if ace.flags & INHERIT_ONLY != 0 { "inherit-only" } else { "" };
+        entries.push(AclEntry { source: "nfs4", access, principal, rights: ace.rights(), flags: flags.to_string() });
+    }
+    Ok(())
+}
+
+/// A Windows security descriptor: its owner and group SIDs, and the DACL's entries.
+fn ntacl_entries(name: &str, value: &[u8], entries: &mut Vec<AclEntry>) -> Result<(), AclParseError> {
+    let descriptor = parse_ntacl_xattr(name, value)?;
+    let mut push = |access: Access, principal: String, rights: String, flags: &str| {
+        entries.push(AclEntry { source: "ntacl", access, principal, rights, flags: flags.to_string() })
+    };
+    if let Some(owner) = descriptor.owner {
+        push(Access::Owner, format!("sid:{owner}"), String::new(), "");
+    }
+    if let Some(group) = descriptor.group {
+        push(Access::Group, format!("sid:{group}"), String::new(), "");
+    }
+    for ace in descriptor.dacl.unwrap_or_default() {
+        let access = if ace.is_deny() { Access::Deny } else { Access::Allow };
+        // INHERIT_ONLY_ACE is 0x08 in Windows ACE flags too.
+        let flags = if ace.flags & 0x08 != 0 { "inherit-only" } else { "" };
+        push(access, format!("sid:{}", ace.sid), ace.rights(), flags);
+    }
+    Ok(())
 }
 
 #[cfg(test)]

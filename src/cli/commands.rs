@@ -272,15 +272,9 @@ pub fn reindex(settings: &Settings, quiet: bool, incremental: bool) -> Result<Ex
 pub fn catalog(settings: &Settings, command: super::args::CatalogCommand) -> Result<ExitCode> {
     use super::args::CatalogCommand;
     let mut out = Output::new();
-    let prepare_home = || -> Result<()> {
-        if let esker_catalog::CatalogLocation::Sqlite(_) = settings.catalog {
-            settings.home.ensure()?;
-        }
-        Ok(())
-    };
     match command {
         CatalogCommand::Migrate => {
-            prepare_home()?;
+            prepare_home(settings)?;
             let mut catalog = Catalog::open(&settings.catalog)?;
             let status = catalog.schema_status()?;
             out.line(format!(
@@ -290,27 +284,7 @@ pub fn catalog(settings: &Settings, command: super::args::CatalogCommand) -> Res
                 status.applied.len()
             ))?;
         }
-        CatalogCommand::Status { json } => {
-            let Some(mut catalog) = Catalog::open_for_reading(&settings.catalog)
-                .ok()
-                .flatten()
-                .or(Catalog::open_existing(&settings.catalog)?)
-            else {
-                return Err(Error::Input(format!("no catalog at {} yet", settings.catalog.display())));
-            };
-            let status = catalog.schema_status()?;
-            if json {
-                out.json(&status)?;
-            } else {
-                out.line(format!("backend: {}", status.backend))?;
-                out.line(format!("location: {}", status.location))?;
-                out.line(format!("applied: {}", status.applied.join(", ")))?;
-                out.line(format!(
-                    "pending: {}",
-                    if status.pending.is_empty() { "none".into() } else { status.pending.join(", ") }
-                ))?;
-            }
-        }
+        CatalogCommand::Status { json } => catalog_status(settings, &mut out, json)?,
         CatalogCommand::Export { file } => {
             let Some(mut catalog) = Catalog::open_existing(&settings.catalog)? else {
                 return Err(Error::Input(format!("no catalog at {} to export", settings.catalog.display())));
@@ -324,27 +298,56 @@ pub fn catalog(settings: &Settings, command: super::args::CatalogCommand) -> Res
                 file.display()
             ))?;
         }
-        CatalogCommand::Import { file } => {
-            if !file.is_file() {
-                return Err(Error::Input(format!("{}: no such export file", file.display())));
-            }
-            prepare_home()?;
-            let mut catalog = Catalog::open(&settings.catalog)?;
-            let report = catalog.import(&file)?;
-            out.line(format!(
-                "imported {} runs, {} bundles, {} files into {}",
-                thousands(report.runs),
-                thousands(report.bundles),
-                thousands(report.files),
-                settings.catalog.display()
-            ))?;
-            // The index is derived from the catalog: rebuild it for the imported rows.
-            let report = crate::search::rebuild(&mut catalog, &settings.home.index, |_| {})?;
-            out.line(format!("indexed {} files", thousands(report.indexed)))?;
-        }
+        CatalogCommand::Import { file } => catalog_import(settings, &mut out, &file)?,
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// A SQLite catalog lives in the home folder, which must exist before it is created.
+fn prepare_home(settings: &Settings) -> Result<()> {
+    if let esker_catalog::CatalogLocation::Sqlite(_) = settings.catalog {
+        settings.home.ensure()?;
+    }
+    Ok(())
+}
+
+/// `catalog status`: the backend, where it is and which migrations are applied.
+fn catalog_status(settings: &Settings, out: &mut Output, json: bool) -> Result<()> {
+    let Some(mut catalog) =
+        Catalog::open_for_reading(&settings.catalog).ok().flatten().or(Catalog::open_existing(&settings.catalog)?)
+    else {
+        return Err(Error::Input(format!("no catalog at {} yet", settings.catalog.display())));
+    };
+    let status = catalog.schema_status()?;
+    if json {
+        return out.json(&status);
+    }
+    out.line(format!("backend: {}", status.backend))?;
+    out.line(format!("location: {}", status.location))?;
+    out.line(format!("applied: {}", status.applied.join(", ")))?;
+    let pending = if status.pending.is_empty() { "none".into() } else { status.pending.join(", ") };
+    out.line(format!("pending: {pending}"))
+}
+
+/// `catalog import`: the export's rows into the catalog, then the index rebuilt from them
+/// (the index is derived from the catalog).
+fn catalog_import(settings: &Settings, out: &mut Output, file: &std::path::Path) -> Result<()> {
+    if !file.is_file() {
+        return Err(Error::Input(format!("{}: no such export file", file.display())));
+    }
+    prepare_home(settings)?;
+    let mut catalog = Catalog::open(&settings.catalog)?;
+    let report = catalog.import(file)?;
+    out.line(format!(
+        "imported {} runs, {} bundles, {} files into {}",
+        thousands(report.runs),
+        thousands(report.bundles),
+        thousands(report.files),
+        settings.catalog.display()
+    ))?;
+    let report = crate::search::rebuild(&mut catalog, &settings.home.index, |_| {})?;
+    out.line(format!("indexed {} files", thousands(report.indexed)))
 }
 
 pub fn config(settings: &Settings, command: ConfigCommand) -> Result<ExitCode> {

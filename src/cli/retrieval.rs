@@ -13,34 +13,7 @@ use esker_catalog::Catalog;
 use esker_index::format_size;
 
 pub fn retrieve(settings: &Settings, args: RetrieveArgs) -> Result<ExitCode> {
-    let destination = match (&args.to, args.dry_run) {
-        (Some(to), _) => crate::config::absolute(to)?,
-        (None, true) => std::env::temp_dir(),
-        (None, false) => return Err(Error::Input("missing --to DIR: where should the files go?".into())),
-    };
-    if destination.exists() && !destination.is_dir() {
-        return Err(Error::Input(format!("--to {}: exists and is not a folder", destination.display())));
-    }
-    let version = match (&args.run, &args.before) {
-        (Some(run), _) => Version::Run(*run),
-        (None, Some(date)) => Version::Before(esker_model::time::parse_date(date).ok_or_else(|| {
-            Error::Input(format!("invalid value `{date}` for --before: expected YYYY-MM-DD[THH:MM[:SS]]"))
-        })?),
-        (None, None) => Version::Latest,
-    };
-    let request = RetrieveRequest {
-        query: (!args.query.is_empty()).then(|| args.query.join(" ")),
-        bundles: args.bundles.clone(),
-        files: args.files.clone(),
-        version,
-        destination,
-        tier: args.tier.clone(),
-        days: args.days.max(1),
-        dry_run: args.dry_run,
-        yes: args.yes,
-        overwrite: args.overwrite,
-        xattrs: args.xattrs,
-    };
+    let request = retrieve_request(&args)?;
     let outcome = run_retrieve(settings, &request)?;
     let mut out = Output::new();
     if args.json {
@@ -72,34 +45,75 @@ pub fn retrieve(settings: &Settings, args: RetrieveArgs) -> Result<ExitCode> {
             eprintln!("hint: check the estimate above, then add --yes to go ahead");
             ExitCode::GUARD
         }
-        RetrieveOutcome::Started { retrieval, estimate, jobs, restores_reused, report } => {
+        RetrieveOutcome::Started { report, .. } => {
             if !args.json {
-                out.line(format!(
-                    "retrieval {retrieval}: {} ({}) from {} into {}",
-                    plural(estimate.files, "file"),
-                    format_size(estimate.bytes),
-                    plural(*jobs, "bundle"),
-                    request.destination.display()
-                ))?;
-                if *restores_reused > 0 {
-                    out.line(format!(
-                        "{} already being restored: reused, not requested again",
-                        plural(*restores_reused, "bundle")
-                    ))?;
-                }
-                print_report(&mut out, report)?;
-                if report.jobs_waiting > 0 {
-                    out.line(format!(
-                        "{} waiting for restores; `esker poll` finishes them (see `esker jobs`)",
-                        plural(report.jobs_waiting, "job")
-                    ))?;
-                }
+                print_started(&mut out, &outcome, &request)?;
             }
             report_code(report)
         }
     };
     out.flush()?;
     Ok(code)
+}
+
+/// The request the arguments describe; a bad destination or date is an input error.
+fn retrieve_request(args: &RetrieveArgs) -> Result<RetrieveRequest> {
+    let destination = match (&args.to, args.dry_run) {
+        (Some(to), _) => crate::config::absolute(to)?,
+        (None, true) => std::env::temp_dir(),
+        (None, false) => return Err(Error::Input("missing --to DIR: where should the files go?".into())),
+    };
+    if destination.exists() && !destination.is_dir() {
+        return Err(Error::Input(format!("--to {}: exists and is not a folder", destination.display())));
+    }
+    let version = match (&args.run, &args.before) {
+        (Some(run), _) => Version::Run(*run),
+        (None, Some(date)) => Version::Before(esker_model::time::parse_date(date).ok_or_else(|| {
+            Error::Input(format!("invalid value `{date}` for --before: expected YYYY-MM-DD[THH:MM[:SS]]"))
+        })?),
+        (None, None) => Version::Latest,
+    };
+    Ok(RetrieveRequest {
+        query: (!args.query.is_empty()).then(|| args.query.join(" ")),
+        bundles: args.bundles.clone(),
+        files: args.files.clone(),
+        version,
+        destination,
+        tier: args.tier.clone(),
+        days: args.days.max(1),
+        dry_run: args.dry_run,
+        yes: args.yes,
+        overwrite: args.overwrite,
+        xattrs: args.xattrs,
+    })
+}
+
+/// What a started retrieval asked for and what it restored already.
+fn print_started(out: &mut Output, outcome: &RetrieveOutcome, request: &RetrieveRequest) -> Result<()> {
+    let RetrieveOutcome::Started { retrieval, estimate, jobs, restores_reused, report } = outcome else {
+        return Ok(());
+    };
+    out.line(format!(
+        "retrieval {retrieval}: {} ({}) from {} into {}",
+        plural(estimate.files, "file"),
+        format_size(estimate.bytes),
+        plural(*jobs, "bundle"),
+        request.destination.display()
+    ))?;
+    if *restores_reused > 0 {
+        out.line(format!(
+            "{} already being restored: reused, not requested again",
+            plural(*restores_reused, "bundle")
+        ))?;
+    }
+    print_report(out, report)?;
+    if report.jobs_waiting > 0 {
+        out.line(format!(
+            "{} waiting for restores; `esker poll` finishes them (see `esker jobs`)",
+            plural(report.jobs_waiting, "job")
+        ))?;
+    }
+    Ok(())
 }
 
 fn print_estimate(out: &mut Output, estimate: &RetrievalEstimate, tier: &str) -> Result<()> {

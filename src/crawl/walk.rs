@@ -211,27 +211,7 @@ impl Iterator for Walk {
     fn next(&mut self) -> Option<Folder> {
         let pending = self.stack.pop()?;
         if let Some(root_entry) = pending.file_root {
-            let (entries, problems) = match root_entry {
-                RootEntry::Found(entry) => classify_root_file(entry),
-                RootEntry::Vanished(name) => {
-                    (Vec::new(), vec![Problem { name, stat: None, reason: SkipReason::Vanished }])
-                }
-            };
-            return Some(Folder {
-                root: pending.root,
-                path: pending.path,
-                depth: 0,
-                stat: None,
-                entries,
-                problems,
-                subfolders: 0,
-                subfolder_names: Vec::new(),
-                excluded: 0,
-                excluded_names: Vec::new(),
-                error: None,
-                file_root: true,
-                xattrs: Vec::new(),
-            });
+            return Some(file_root_folder(pending.root, pending.path, root_entry));
         }
         let listing = match pending.slot {
             Slot::Waiting => read_subtree(&pending.path, self.options.excludes.as_ref(), self.options.xattrs),
@@ -269,6 +249,29 @@ impl Iterator for Walk {
             file_root: false,
             xattrs: listing.xattrs,
         })
+    }
+}
+
+/// The folder a root that is a single file stands in: that file, or the problem with it.
+fn file_root_folder(root: usize, path: PathBuf, root_entry: RootEntry) -> Folder {
+    let (entries, problems) = match root_entry {
+        RootEntry::Found(entry) => classify_root_file(entry),
+        RootEntry::Vanished(name) => (Vec::new(), vec![Problem { name, stat: None, reason: SkipReason::Vanished }]),
+    };
+    Folder {
+        root,
+        path,
+        depth: 0,
+        stat: None,
+        entries,
+        problems,
+        subfolders: 0,
+        subfolder_names: Vec::new(),
+        excluded: 0,
+        excluded_names: Vec::new(),
+        error: None,
+        file_root: true,
+        xattrs: Vec::new(),
     }
 }
 
@@ -381,56 +384,52 @@ fn list_folder(path: &Path, excludes: Option<&GlobSet>) -> Listing {
         xattrs: Vec::new(),
     };
     for item in reader {
-        let item = match item {
-            Ok(item) => item,
+        match item {
+            Ok(item) => add_item(&mut listing, path, &item, excludes),
             Err(error) => {
                 listing.error = Some(SkipReason::ReadError(crate::error::io_message(&error)));
                 break;
             }
-        };
-        let name = item.file_name();
-        if is_excluded(excludes, path, &name) {
-            listing.excluded.push(name.as_bytes().to_vec());
-            continue;
-        }
-        let name_bytes = name.as_bytes().to_vec();
-        let metadata = match item.metadata() {
-            Ok(metadata) => metadata,
-            Err(error) => {
-                listing.problems.push(Problem { name: name_bytes, stat: None, reason: SkipReason::from_io(&error) });
-                continue;
-            }
-        };
-        let stat = Stat::from_metadata(&metadata);
-        match stat.kind {
-            FileKind::Dir => listing.subfolders.push((name_bytes, stat, None)),
-            FileKind::File => {
-                listing.entries.push(Entry { name: name_bytes, stat, link_target: None, xattrs: Vec::new() })
-            }
-            FileKind::Symlink => match fs::read_link(item.path()) {
-                Ok(target) => listing.entries.push(Entry {
-                    name: name_bytes,
-                    stat,
-                    link_target: Some(target.into_os_string().as_bytes().to_vec()),
-                    xattrs: Vec::new(),
-                }),
-                Err(error) => listing.problems.push(Problem {
-                    name: name_bytes,
-                    stat: Some(stat),
-                    reason: SkipReason::from_io(&error),
-                }),
-            },
-            special => listing.problems.push(Problem {
-                name: name_bytes,
-                stat: Some(stat),
-                reason: SkipReason::Special(special),
-            }),
         }
     }
     listing.entries.sort_unstable_by(|a, b| a.name.cmp(&b.name));
     listing.subfolders.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     listing.problems.sort_unstable_by(|a, b| a.name.cmp(&b.name));
     listing
+}
+
+/// Files and symlinks become entries, folders subfolders; what cannot be archived (special
+/// files, unreadable stats or link targets) becomes a problem with its reason.
+fn add_item(listing: &mut Listing, folder: &Path, item: &fs::DirEntry, excludes: Option<&GlobSet>) {
+    let name = item.file_name();
+    if is_excluded(excludes, folder, &name) {
+        listing.excluded.push(name.as_bytes().to_vec());
+        return;
+    }
+    let name = name.as_bytes().to_vec();
+    let stat = match item.metadata() {
+        Ok(metadata) => Stat::from_metadata(&metadata),
+        Err(error) => {
+            listing.problems.push(Problem { name, stat: None, reason: SkipReason::from_io(&error) });
+            return;
+        }
+    };
+    match stat.kind {
+        FileKind::Dir => listing.subfolders.push((name, stat, None)),
+        FileKind::File => listing.entries.push(Entry { name, stat, link_target: None, xattrs: Vec::new() }),
+        FileKind::Symlink => match fs::read_link(item.path()) {
+            Ok(target) => listing.entries.push(Entry {
+                name,
+                stat,
+                link_target: Some(target.into_os_string().as_bytes().to_vec()),
+                xattrs: Vec::new(),
+            }),
+            Err(error) => {
+                listing.problems.push(Problem { name, stat: Some(stat), reason: SkipReason::from_io(&error) })
+            }
+        },
+        special => listing.problems.push(Problem { name, stat: Some(stat), reason: SkipReason::Special(special) }),
+    }
 }
 
 #[cfg(test)]

@@ -101,6 +101,51 @@ pub fn estimate(
     selection: &Selection,
     days: u32,
 ) -> Result<RetrievalEstimate> {
+    let groups = group_by_store(settings, catalog, selection)?;
+    let mut pricing: Option<Pricing> = None;
+    let mut tiers: Option<BTreeMap<String, TierEstimate>> = None;
+    let (mut bytes_restored, mut restore_requests, mut download_requests, mut bytes_downloaded) = (0, 0, 0, 0);
+    for ((store, class), group) in &groups {
+        download_requests += group.download_requests;
+        bytes_downloaded += group.download_bytes;
+        let class = class.as_deref();
+        let cost = match settings.store(store) {
+            Ok(StoreSettings::S3(_)) => s3_cost(loaded(&mut pricing, settings)?, class, group, days)?,
+            Ok(StoreSettings::Glacier(_)) => vault_cost(loaded(&mut pricing, settings)?, class, group)?,
+            Ok(StoreSettings::Local { cold_delay, .. }) => local_cost(*cold_delay),
+            Err(_) => {
+                return Err(Error::Input(format!(
+                    "bundles of the selection live in store `{store}`, which is not configured any more"
+                )));
+            }
+        };
+        bytes_restored += cost.bytes_restored;
+        restore_requests += cost.restore_requests;
+        tiers = Some(merge_tiers(tiers, cost.tiers));
+    }
+    Ok(RetrievalEstimate {
+        files: selection.files() as u64,
+        bytes: selection.bytes(),
+        bundles: selection.by_bundle.len() as u64,
+        bytes_restored,
+        bytes_downloaded,
+        requests: restore_requests + download_requests,
+        restore_requests,
+        download_requests,
+        days,
+        not_stored: selection.not_stored.len() as u64,
+        tiers: tiers.unwrap_or_default().into_values().collect(),
+        pricing: pricing
+            .map(|table| format!("{} {} prices of {} ({})", table.provider, table.region, table.date, table.source)),
+    })
+}
+
+/// What the selection needs from each store and class: bundles, restores, downloads.
+fn group_by_store(
+    settings: &Settings,
+    catalog: &mut Catalog,
+    selection: &Selection,
+) -> Result<BTreeMap<(String, Option<String>), Group>> {
     let mut groups: BTreeMap<(String, Option<String>), Group> = BTreeMap::new();
     for (bundle_id, records) in &selection.by_bundle {
         let bundle = bundle_row(catalog, *bundle_id)?;
@@ -121,85 +166,63 @@ pub fn estimate(
         group.download_requests += requests;
         group.download_bytes += bytes;
     }
+    Ok(groups)
+}
 
-    let mut pricing: Option<Pricing> = None;
-    let mut tiers: Option<BTreeMap<String, TierEstimate>> = None;
-    let (mut bytes_restored, mut restore_requests, mut download_requests, mut bytes_downloaded) = (0, 0, 0, 0);
-    for ((store, class), group) in &groups {
-        download_requests += group.download_requests;
-        bytes_downloaded += group.download_bytes;
-        let offered: BTreeMap<String, TierEstimate> = match settings.store(store) {
-            Ok(StoreSettings::S3(_)) => {
-                let table = loaded(&mut pricing, settings)?;
-                let class_name = class.as_deref().unwrap_or("STANDARD");
-                let price = table.class(class_name)?;
-                let standard = table.class("STANDARD")?;
-                let downloaded_gb = gigabytes(group.download_bytes as f64);
-                let get_usd = group.download_requests as f64 / 1000.0 * price.get_per_1000;
-                let egress_usd = downloaded_gb * table.egress_per_gb;
-                if price.restore.is_empty() {
-                    // Readable at once: pay per GB read, requests, egress.
-                    let breakdown = CostBreakdown {
-                        retrieval_per_gb_usd: downloaded_gb * price.retrieval_per_gb,
-                        requests_usd: get_usd,
-                        egress_usd,
-                        restored_storage_usd: 0.0,
-                    };
-                    ["instant"]
-                        .iter()
-                        .map(|tier| (tier.to_string(), tier_total(tier, breakdown.clone(), 0.0)))
-                        .collect()
-                } else {
-                    bytes_restored += group.bundle_bytes;
-                    restore_requests += group.bundles;
-                    let restored_gb = gigabytes(group.bundle_bytes as f64);
-                    // The restored copy is billed as STANDARD storage for the days it is kept.
-                    let copy_usd = restored_gb * standard.storage_per_gb_month * f64::from(days) / 30.0;
-                    restore_tiers(price, restored_gb, group.bundles, get_usd, egress_usd, copy_usd)
-                }
-            }
-            Ok(StoreSettings::Glacier(_)) => {
-                let table = loaded(&mut pricing, settings)?;
-                let price = table.class(class.as_deref().unwrap_or(esker_store::GLACIER_VAULT_CLASS))?;
-                // Only the jobs' ranges are retrieved; their output is readable for 24 h at
-                // no storage charge, so there is no restored copy to pay for.
-                bytes_restored += group.vault_range_bytes;
-                restore_requests += group.vault_jobs;
-                let retrieved_gb = gigabytes(group.vault_range_bytes as f64);
-                let get_usd = group.download_requests as f64 / 1000.0 * price.get_per_1000;
-                let egress_usd = gigabytes(group.download_bytes as f64) * table.egress_per_gb;
-                restore_tiers(price, retrieved_gb, group.vault_jobs, get_usd, egress_usd, 0.0)
-            }
-            Ok(StoreSettings::Local { cold_delay, .. }) => {
-                let hours = cold_delay.map(|seconds| seconds as f64 / 3600.0).unwrap_or(0.0);
-                ["local"]
-                    .iter()
-                    .map(|tier| (tier.to_string(), tier_total(tier, CostBreakdown::default(), hours)))
-                    .collect()
-            }
-            Err(_) => {
-                return Err(Error::Input(format!(
-                    "bundles of the selection live in store `{store}`, which is not configured any more"
-                )));
-            }
+/// The tiers one group of bundles offers and what its restores add to the totals.
+struct GroupCost {
+    tiers: BTreeMap<String, TierEstimate>,
+    bytes_restored: u64,
+    restore_requests: u64,
+}
+
+/// S3: a class readable at once costs per GB read, requests and egress; a cold class
+/// restores whole bundles, and the restored copy is billed as STANDARD storage for the
+/// days it is kept.
+fn s3_cost(table: &Pricing, class: Option<&str>, group: &Group, days: u32) -> Result<GroupCost> {
+    let price = table.class(class.unwrap_or("STANDARD"))?;
+    let standard = table.class("STANDARD")?;
+    let downloaded_gb = gigabytes(group.download_bytes as f64);
+    let get_usd = group.download_requests as f64 / 1000.0 * price.get_per_1000;
+    let egress_usd = downloaded_gb * table.egress_per_gb;
+    if price.restore.is_empty() {
+        let breakdown = CostBreakdown {
+            retrieval_per_gb_usd: downloaded_gb * price.retrieval_per_gb,
+            requests_usd: get_usd,
+            egress_usd,
+            restored_storage_usd: 0.0,
         };
-        tiers = Some(merge_tiers(tiers, offered));
+        let tiers = BTreeMap::from([("instant".to_string(), tier_total("instant", breakdown, 0.0))]);
+        return Ok(GroupCost { tiers, bytes_restored: 0, restore_requests: 0 });
     }
-    Ok(RetrievalEstimate {
-        files: selection.files() as u64,
-        bytes: selection.bytes(),
-        bundles: selection.by_bundle.len() as u64,
-        bytes_restored,
-        bytes_downloaded,
-        requests: restore_requests + download_requests,
-        restore_requests,
-        download_requests,
-        days,
-        not_stored: selection.not_stored.len() as u64,
-        tiers: tiers.unwrap_or_default().into_values().collect(),
-        pricing: pricing
-            .map(|table| format!("{} {} prices of {} ({})", table.provider, table.region, table.date, table.source)),
+    let restored_gb = gigabytes(group.bundle_bytes as f64);
+    let copy_usd = restored_gb * standard.storage_per_gb_month * f64::from(days) / 30.0;
+    Ok(GroupCost {
+        tiers: restore_tiers(price, restored_gb, group.bundles, get_usd, egress_usd, copy_usd),
+        bytes_restored: group.bundle_bytes,
+        restore_requests: group.bundles,
     })
+}
+
+/// A vault retrieves only the jobs' ranges; their output is readable for 24 h at no
+/// storage charge, so there is no restored copy to pay for.
+fn vault_cost(table: &Pricing, class: Option<&str>, group: &Group) -> Result<GroupCost> {
+    let price = table.class(class.unwrap_or(esker_store::GLACIER_VAULT_CLASS))?;
+    let retrieved_gb = gigabytes(group.vault_range_bytes as f64);
+    let get_usd = group.download_requests as f64 / 1000.0 * price.get_per_1000;
+    let egress_usd = gigabytes(group.download_bytes as f64) * table.egress_per_gb;
+    Ok(GroupCost {
+        tiers: restore_tiers(price, retrieved_gb, group.vault_jobs, get_usd, egress_usd, 0.0),
+        bytes_restored: group.vault_range_bytes,
+        restore_requests: group.vault_jobs,
+    })
+}
+
+/// A local store costs nothing; a simulated cold one takes its delay.
+fn local_cost(cold_delay: Option<u64>) -> GroupCost {
+    let hours = cold_delay.map(|seconds| seconds as f64 / 3600.0).unwrap_or(0.0);
+    let tiers = BTreeMap::from([("local".to_string(), tier_total("local", CostBreakdown::default(), hours))]);
+    GroupCost { tiers, bytes_restored: 0, restore_requests: 0 }
 }
 
 fn bundle_row(catalog: &mut Catalog, id: i64) -> Result<Bundle> {

@@ -12,44 +12,15 @@ pub(crate) fn parse_period(text: &str) -> Result<(i64, i64), String> {
         Some(index) => (&text[..index], Some(&text[index + 1..])),
         None => (text, None),
     };
-    let mut date_parts = date.split('-');
-    let year_text = date_parts.next().unwrap_or_default();
-    if year_text.len() != 4 || !year_text.bytes().all(|b| b.is_ascii_digit()) {
-        return Err("expected a date like 2019, 2019-06, 2019-06-01 or 2019-06-01T12:30".into());
-    }
-    let year = number(year_text, "year", 0, 9999)?;
-    let month = date_parts.next().map(|part| number(part, "month", 1, 12)).transpose()?;
-    let day = date_parts
-        .next()
-        .map(|part| {
-            let last = days_in_month(year, month.unwrap_or(1));
-            number(part, "day", 1, last)
-                .map_err(|_| format!("day must be 01-{last} in {year:04}-{:02}", month.unwrap_or(1)))
-        })
-        .transpose()?;
-    if date_parts.next().is_some() {
-        return Err("too many date parts".into());
-    }
+    let (year, month, day) = parse_date_parts(date)?;
     let (hour, minute, second) = match time {
         None => (None, None, None),
+        Some(_) if day.is_none() => return Err("a time needs a full date before `T`".into()),
         Some(time) => {
-            if day.is_none() {
-                return Err("a time needs a full date before `T`".into());
-            }
-            let mut time_parts = time.split(':');
-            let hour = number(time_parts.next().unwrap_or_default(), "hour", 0, 23)?;
-            let minute = time_parts
-                .next()
-                .ok_or_else(|| "expected a time like T12:30 or T12:30:15".to_owned())
-                .and_then(|part| number(part, "minute", 0, 59))?;
-            let second = time_parts.next().map(|part| number(part, "second", 0, 59)).transpose()?;
-            if time_parts.next().is_some() {
-                return Err("too many time parts".into());
-            }
-            (Some(hour), Some(minute), second)
+            let clock = parse_clock(time)?;
+            (Some(clock.hour), Some(clock.minute), clock.second)
         }
     };
-
     let start_day = days_from_civil(year, month.unwrap_or(1), day.unwrap_or(1));
     let start = start_day * SECONDS_PER_DAY
         + i64::from(hour.unwrap_or(0)) * 3600
@@ -68,6 +39,51 @@ pub(crate) fn parse_period(text: &str) -> Result<(i64, i64), String> {
         days_from_civil(year + 1, 1, 1) * SECONDS_PER_DAY - 1
     };
     Ok((start, end))
+}
+
+/// `YYYY[-MM[-DD]]`: the year, and the month and day where given.
+fn parse_date_parts(date: &str) -> Result<(u32, Option<u32>, Option<u32>), String> {
+    let mut date_parts = date.split('-');
+    let year_text = date_parts.next().unwrap_or_default();
+    if year_text.len() != 4 || !year_text.bytes().all(|b| b.is_ascii_digit()) {
+        return Err("expected a date like 2019, 2019-06, 2019-06-01 or 2019-06-01T12:30".into());
+    }
+    let year = number(year_text, "year", 0, 9999)?;
+    let month = date_parts.next().map(|part| number(part, "month", 1, 12)).transpose()?;
+    let day = date_parts
+        .next()
+        .map(|part| {
+            let last = days_in_month(year, month.unwrap_or(1));
+            number(part, "day", 1, last)
+                .map_err(|_| format!("day must be 01-{last} in {year:04}-{:02}", month.unwrap_or(1)))
+        })
+        .transpose()?;
+    if date_parts.next().is_some() {
+        return Err("too many date parts".into());
+    }
+    Ok((year, month, day))
+}
+
+/// A time of day as written after the `T`.
+struct Clock {
+    hour: u32,
+    minute: u32,
+    second: Option<u32>,
+}
+
+/// `HH:MM[:SS]`.
+fn parse_clock(time: &str) -> Result<Clock, String> {
+    let mut time_parts = time.split(':');
+    let hour = number(time_parts.next().unwrap_or_default(), "hour", 0, 23)?;
+    let minute = time_parts
+        .next()
+        .ok_or_else(|| "expected a time like T12:30 or T12:30:15".to_owned())
+        .and_then(|part| number(part, "minute", 0, 59))?;
+    let second = time_parts.next().map(|part| number(part, "second", 0, 59)).transpose()?;
+    if time_parts.next().is_some() {
+        return Err("too many time parts".into());
+    }
+    Ok(Clock { hour, minute, second })
 }
 
 /// Formats unix seconds as `YYYY-MM-DDTHH:MM:SS` (UTC).

@@ -6,31 +6,33 @@ use crate::parser::check_searchable;
 use crate::query::{Filter, Folder, Range, Text};
 use crate::size::parse_size;
 
+/// Every filter name the query language knows.
+const FILTERS: [&str; 18] = [
+    "tag",
+    "ext",
+    "name",
+    "path",
+    "in",
+    "size",
+    "modified",
+    "mtime",
+    "kind",
+    "state",
+    "run",
+    "bundle",
+    "store",
+    "host",
+    "owner",
+    "group",
+    "principal",
+    "xattr",
+];
+
 /// Builds the filter `name:value`; `quoted` says whether the value was written in quotes.
 pub(crate) fn parse_filter(name: &str, value: &str, quoted: bool) -> Result<Filter, QueryError> {
     let key = name.to_lowercase();
     let term = if quoted { format!("{name}:\"{value}\"") } else { format!("{name}:{value}") };
-    let known = [
-        "tag",
-        "ext",
-        "name",
-        "path",
-        "in",
-        "size",
-        "modified",
-        "mtime",
-        "kind",
-        "state",
-        "run",
-        "bundle",
-        "store",
-        "host",
-        "owner",
-        "group",
-        "principal",
-        "xattr",
-    ];
-    if !known.contains(&key.as_str()) {
+    if !FILTERS.contains(&key.as_str()) {
         return Err(QueryError::UnknownFilter { name: name.to_owned() });
     }
     let trimmed = value.trim();
@@ -40,50 +42,11 @@ pub(crate) fn parse_filter(name: &str, value: &str, quoted: bool) -> Result<Filt
     let lower = trimmed.to_lowercase();
     let filter = match key.as_str() {
         "tag" => Filter::Tag(lower),
-        "ext" => {
-            let extension = lower.strip_prefix('.').unwrap_or(&lower);
-            if extension.is_empty() {
-                return Err(QueryError::MissingValue { name: name.to_owned() });
-            }
-            Filter::Ext(extension.to_owned())
-        }
-        "name" => {
-            let text = match value.strip_suffix('*') {
-                Some(stem) if !quoted => Text::Word { text: stem.to_owned(), prefix: true },
-                _ if quoted => Text::Phrase(value.to_owned()),
-                _ => Text::Word { text: value.to_owned(), prefix: false },
-            };
-            let (Text::Word { text: words, .. } | Text::Phrase(words)) = &text;
-            check_searchable(words, &term)?;
-            Filter::Name(text)
-        }
+        "ext" => parse_ext(name, &lower)?,
+        "name" => parse_name(value, quoted, &term)?,
         "path" | "in" => Filter::In(parse_folder(&lower, trimmed, &term)?),
-        "size" => Filter::Size(parse_range(
-            trimmed,
-            &term,
-            |text| {
-                parse_size(text).map(|bytes| (bytes, bytes)).map_err(|error| QueryError::BadSize {
-                    value: text.to_owned(),
-                    term: term.clone(),
-                    reason: error.reason,
-                })
-            },
-            |bytes| bytes.checked_add(1),
-            |bytes| bytes.checked_sub(1),
-        )?),
-        "modified" | "mtime" => Filter::Modified(parse_range(
-            trimmed,
-            &term,
-            |text| {
-                parse_period(text).map_err(|reason| QueryError::BadDate {
-                    value: text.to_owned(),
-                    term: term.clone(),
-                    reason,
-                })
-            },
-            |seconds| seconds.checked_add(1),
-            |seconds| seconds.checked_sub(1),
-        )?),
+        "size" => parse_size_filter(trimmed, &term)?,
+        "modified" | "mtime" => parse_modified_filter(trimmed, &term)?,
         "kind" => Filter::Kind(lower),
         "state" => Filter::State(lower),
         "run" => Filter::Run(
@@ -98,6 +61,53 @@ pub(crate) fn parse_filter(name: &str, value: &str, quoted: bool) -> Result<Filt
         _ => Filter::Host(lower),
     };
     Ok(filter)
+}
+
+/// `ext:jpg` or `ext:.jpg`.
+fn parse_ext(name: &str, lower: &str) -> Result<Filter, QueryError> {
+    let extension = lower.strip_prefix('.').unwrap_or(lower);
+    if extension.is_empty() {
+        return Err(QueryError::MissingValue { name: name.to_owned() });
+    }
+    Ok(Filter::Ext(extension.to_owned()))
+}
+
+/// `name:word`, `name:prefix*` or `name:"a phrase"`.
+fn parse_name(value: &str, quoted: bool, term: &str) -> Result<Filter, QueryError> {
+    let text = match value.strip_suffix('*') {
+        Some(stem) if !quoted => Text::Word { text: stem.to_owned(), prefix: true },
+        _ if quoted => Text::Phrase(value.to_owned()),
+        _ => Text::Word { text: value.to_owned(), prefix: false },
+    };
+    let (Text::Word { text: words, .. } | Text::Phrase(words)) = &text;
+    check_searchable(words, term)?;
+    Ok(Filter::Name(text))
+}
+
+/// `size:>10MB`, `size:1KB..2MB` and the like, in bytes.
+fn parse_size_filter(value: &str, term: &str) -> Result<Filter, QueryError> {
+    let bytes = |text: &str| {
+        parse_size(text).map(|bytes| (bytes, bytes)).map_err(|error| QueryError::BadSize {
+            value: text.to_owned(),
+            term: term.to_owned(),
+            reason: error.reason,
+        })
+    };
+    let range = parse_range(value, term, bytes, |bytes| bytes.checked_add(1), |bytes| bytes.checked_sub(1))?;
+    Ok(Filter::Size(range))
+}
+
+/// `modified:2024-03`, `mtime:<2020` and the like, in seconds.
+fn parse_modified_filter(value: &str, term: &str) -> Result<Filter, QueryError> {
+    let period = |text: &str| {
+        parse_period(text).map_err(|reason| QueryError::BadDate {
+            value: text.to_owned(),
+            term: term.to_owned(),
+            reason,
+        })
+    };
+    let range = parse_range(value, term, period, |seconds| seconds.checked_add(1), |seconds| seconds.checked_sub(1))?;
+    Ok(Filter::Modified(range))
 }
 
 /// `/abs/folder` (anywhere below it) or `name` (a folder of that name on the path).

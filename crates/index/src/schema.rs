@@ -143,24 +143,7 @@ impl Fields {
             document.add_text(self.folder, &parts.folders);
         }
 
-        for (key, values) in [(Key::Owner, file.owner), (Key::Group, file.group), (Key::Principal, file.principals)] {
-            for value in values {
-                let value = value.trim();
-                if !value.is_empty() {
-                    document.add_text(self.keys, key.term_text(lowercase(value, &mut scratch)));
-                }
-            }
-        }
-        for (name, value) in file.xattrs {
-            let name = name.to_lowercase();
-            if let Some(value) = value {
-                document.add_text(self.text, value);
-                let pair = format!("{name}={}", value.trim().to_lowercase());
-                document.add_text(self.keys, Key::Xattr.term_text(&pair));
-            }
-            document.add_text(self.keys, Key::Xattr.term_text(&name));
-        }
-
+        self.add_people_and_xattrs(&mut document, file, &mut scratch);
         document.add_u64(self.size, file.size);
         document.add_i64(self.mtime, file.mtime);
         document.add_u64(self.run, file.run_id);
@@ -177,6 +160,28 @@ impl Fields {
             }
         }
         document
+    }
+
+    /// Owners, groups and principals as exact keys; xattr names and `name=value` pairs as
+    /// keys, their values as text too.
+    fn add_people_and_xattrs(&self, document: &mut TantivyDocument, file: &FileDoc<'_>, scratch: &mut String) {
+        for (key, values) in [(Key::Owner, file.owner), (Key::Group, file.group), (Key::Principal, file.principals)] {
+            for value in values {
+                let value = value.trim();
+                if !value.is_empty() {
+                    document.add_text(self.keys, key.term_text(lowercase(value, scratch)));
+                }
+            }
+        }
+        for (name, value) in file.xattrs {
+            let name = name.to_lowercase();
+            if let Some(value) = value {
+                document.add_text(self.text, value);
+                let pair = format!("{name}={}", value.trim().to_lowercase());
+                document.add_text(self.keys, Key::Xattr.term_text(&pair));
+            }
+            document.add_text(self.keys, Key::Xattr.term_text(&name));
+        }
     }
 }
 
