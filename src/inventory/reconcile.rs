@@ -8,8 +8,8 @@ use serde::Serialize;
 
 use crate::config::Settings;
 use crate::error::{Error, Result};
-use esker_catalog::{BUNDLE_STORED, Catalog, INVENTORY_DONE, INVENTORY_REQUESTED};
-use esker_store::{ArchiveLabel, VaultInventory};
+use esker_catalog::{BUNDLE_STORED, Bundle, Catalog, INVENTORY_DONE, INVENTORY_REQUESTED, Inventory};
+use esker_store::{ArchiveLabel, VaultArchive, VaultInventory};
 
 /// A vault archive no stored bundle of the catalog points at.
 #[derive(Debug, Clone, Serialize)]
@@ -80,6 +80,36 @@ pub fn reconcile(settings: &Settings, name: &str) -> Result<Reconciliation> {
     let Some(mut catalog) = Catalog::open_existing(&settings.catalog)? else {
         return Err(Error::Input(format!("no inventory of store `{name}` yet: run `esker inventory request {name}`")));
     };
+    let (done, inventory) = latest_inventory(&mut catalog, name)?;
+    let bundles = catalog.store_bundles(name)?;
+    let taken = esker_model::time::parse_date(inventory.inventory_date.split('.').next().unwrap_or_default());
+    let mut by_id: HashMap<&str, &VaultArchive> =
+        inventory.archives.iter().map(|archive| (archive.archive_id.as_str(), archive)).collect();
+    let mut result = Reconciliation {
+        store: name.to_string(),
+        vault: store.vault().to_string(),
+        inventory: done.id,
+        inventory_date: done.inventory_date.clone(),
+        archives: inventory.archives.len() as u64,
+        matched: 0,
+        unknown: Vec::new(),
+        missing: Vec::new(),
+        mismatched: Vec::new(),
+        newer_than_inventory: 0,
+    };
+    for bundle in bundles.iter().filter(|bundle| bundle.state == BUNDLE_STORED) {
+        let newer = matches!((taken, bundle.stored_at), (Some(taken), Some(stored)) if stored > taken);
+        check_bundle(bundle, newer, &mut by_id, &mut result);
+    }
+    let states: HashMap<&str, &str> =
+        bundles.iter().map(|bundle| (bundle.uuid.as_str(), bundle.state.as_str())).collect();
+    result.unknown = unknown_archives(by_id, &states);
+    Ok(result)
+}
+
+/// The latest finished inventory of the store, read from the catalog; an error says what
+/// to do when there is none yet.
+fn latest_inventory(catalog: &mut Catalog, name: &str) -> Result<(Inventory, VaultInventory)> {
     let inventories = catalog.inventories(name)?;
     let Some(done) = inventories.iter().find(|inventory| inventory.state == INVENTORY_DONE) else {
         let waiting = inventories.iter().find(|inventory| inventory.state == INVENTORY_REQUESTED);
@@ -98,73 +128,63 @@ pub fn reconcile(settings: &Settings, name: &str) -> Result<Reconciliation> {
     let raw = zstd::decode_all(compressed.as_slice()).map_err(|error| Error::io("inventory output", &error))?;
     let inventory: VaultInventory = serde_json::from_slice(&raw)
         .map_err(|error| Error::Input(format!("inventory {} of store `{name}` is unreadable: {error}", done.id)))?;
-    let bundles = catalog.store_bundles(name)?;
-    let taken = esker_model::time::parse_date(inventory.inventory_date.split('.').next().unwrap_or_default());
+    Ok((done.clone(), inventory))
+}
 
-    let mut by_id: HashMap<&str, &esker_store::VaultArchive> =
-        inventory.archives.iter().map(|archive| (archive.archive_id.as_str(), archive)).collect();
-    let states: HashMap<&str, &str> =
-        bundles.iter().map(|bundle| (bundle.uuid.as_str(), bundle.state.as_str())).collect();
-    let mut result = Reconciliation {
-        store: name.to_string(),
-        vault: store.vault().to_string(),
-        inventory: done.id,
-        inventory_date: done.inventory_date.clone(),
-        archives: inventory.archives.len() as u64,
-        matched: 0,
-        unknown: Vec::new(),
-        missing: Vec::new(),
-        mismatched: Vec::new(),
-        newer_than_inventory: 0,
-    };
-    for bundle in bundles.iter().filter(|bundle| bundle.state == BUNDLE_STORED) {
-        let newer = matches!((taken, bundle.stored_at), (Some(taken), Some(stored)) if stored > taken);
-        let mut ok = true;
-        let mut seen_any = false;
-        let manifest = bundle.manifest_key.as_deref().filter(|key| esker_store::is_archive_id(key));
-        for (what, key) in [("bundle", Some(bundle.object_key.as_str())), ("manifest", manifest)] {
-            let Some(key) = key else { continue };
-            match by_id.remove(key) {
-                Some(archive) => {
-                    seen_any = true;
-                    if what == "bundle" {
-                        let size_differs = bundle.bytes.is_some_and(|bytes| bytes.max(0) as u64 != archive.size);
-                        let hash_differs = bundle
-                            .tree_hash
-                            .as_deref()
-                            .is_some_and(|hash| !hash.eq_ignore_ascii_case(&archive.tree_hash));
-                        if size_differs || hash_differs {
-                            ok = false;
-                            result.mismatched.push(Mismatch {
-                                bundle: bundle.uuid.clone(),
-                                archive_id: archive.archive_id.clone(),
-                                catalog_bytes: bundle.bytes,
-                                vault_bytes: archive.size,
-                                catalog_tree_hash: bundle.tree_hash.clone(),
-                                vault_tree_hash: archive.tree_hash.clone(),
-                            });
-                        }
-                    }
-                }
-                None if newer => ok = false,
-                None => {
+/// Looks up a stored bundle's archive and manifest copy in the inventory (taking them out
+/// of `by_id`) and counts it as matched, missing, mismatched or newer than the inventory.
+fn check_bundle(bundle: &Bundle, newer: bool, by_id: &mut HashMap<&str, &VaultArchive>, result: &mut Reconciliation) {
+    let mut ok = true;
+    let mut seen_any = false;
+    let manifest = bundle.manifest_key.as_deref().filter(|key| esker_store::is_archive_id(key));
+    for (what, key) in [("bundle", Some(bundle.object_key.as_str())), ("manifest", manifest)] {
+        let Some(key) = key else { continue };
+        match by_id.remove(key) {
+            Some(archive) => {
+                seen_any = true;
+                if what == "bundle"
+                    && let Some(mismatch) = mismatch(bundle, archive)
+                {
                     ok = false;
-                    result.missing.push(MissingArchive {
-                        bundle: bundle.uuid.clone(),
-                        run: bundle.run_id,
-                        what,
-                        archive_id: key.to_string(),
-                        bytes: if what == "bundle" { bundle.bytes } else { None },
-                    });
+                    result.mismatched.push(mismatch);
                 }
             }
-        }
-        if newer && !seen_any {
-            result.newer_than_inventory += 1;
-        } else if ok {
-            result.matched += 1;
+            None if newer => ok = false,
+            None => {
+                ok = false;
+                result.missing.push(MissingArchive {
+                    bundle: bundle.uuid.clone(),
+                    run: bundle.run_id,
+                    what,
+                    archive_id: key.to_string(),
+                    bytes: if what == "bundle" { bundle.bytes } else { None },
+                });
+            }
         }
     }
+    if newer && !seen_any {
+        result.newer_than_inventory += 1;
+    } else if ok {
+        result.matched += 1;
+    }
+}
+
+/// How a bundle's archive differs from the catalog in size or tree hash, if it does.
+fn mismatch(bundle: &Bundle, archive: &VaultArchive) -> Option<Mismatch> {
+    let size_differs = bundle.bytes.is_some_and(|bytes| bytes.max(0) as u64 != archive.size);
+    let hash_differs = bundle.tree_hash.as_deref().is_some_and(|hash| !hash.eq_ignore_ascii_case(&archive.tree_hash));
+    (size_differs || hash_differs).then(|| Mismatch {
+        bundle: bundle.uuid.clone(),
+        archive_id: archive.archive_id.clone(),
+        catalog_bytes: bundle.bytes,
+        vault_bytes: archive.size,
+        catalog_tree_hash: bundle.tree_hash.clone(),
+        vault_tree_hash: archive.tree_hash.clone(),
+    })
+}
+
+/// The archives no stored bundle claimed, oldest first, with what their descriptions say.
+fn unknown_archives(by_id: HashMap<&str, &VaultArchive>, states: &HashMap<&str, &str>) -> Vec<UnknownArchive> {
     let mut unknown: Vec<UnknownArchive> = by_id
         .into_values()
         .map(|archive| {
@@ -187,6 +207,5 @@ pub fn reconcile(settings: &Settings, name: &str) -> Result<Reconciliation> {
         (left.creation_date.as_str(), left.archive_id.as_str())
             .cmp(&(right.creation_date.as_str(), right.archive_id.as_str()))
     });
-    result.unknown = unknown;
-    Ok(result)
+    unknown
 }

@@ -1,17 +1,19 @@
 //! Working one job: check the restore, request it again if the copy expired, download the
 //! needed ranges and write the files.
 
+use std::collections::HashMap;
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 
 use crate::acl::XattrFailure;
 use crate::error::Result;
 use crate::restore::extract::{ExtractError, FileWriter, check_target, write_metadata_only};
-use crate::restore::ranges::{MAX_REQUEST, data_span, plan_ranges};
+use crate::restore::ranges::{MAX_REQUEST, RangeGroup, data_span, plan_ranges};
 use esker_catalog::{
     Catalog, FILE_DONE, FILE_FAILED, FileRecord, JOB_DONE, JOB_DOWNLOADING, JOB_EXPIRED, JOB_FAILED, JOB_READY,
-    JOB_RESTORING, Job, JobUpdate, Retrieval,
+    JOB_REQUESTED, JOB_RESTORING, Job, JobUpdate, Retrieval,
 };
+use esker_model::Xattr;
 use esker_store::{RestoreJob, RestoreState, RestoreTier, StartedRestore, Store, StoreErrorKind};
 
 /// What happened to a job in one pass.
@@ -92,68 +94,9 @@ pub fn start_restore(
 /// Brings a job as far as it can go now.
 pub fn work(catalog: &mut Catalog, store: &dyn Store, job: &Job, retrieval: &Retrieval) -> Result<JobOutcome> {
     let mut outcome = JobOutcome::default();
-    let size = catalog.bundle(job.bundle_id)?.and_then(|bundle| bundle.bytes).unwrap_or(0).max(0) as u64;
-    let mut current = restore_job(job, size);
-    let missing = |catalog: &mut Catalog, outcome: &mut JobOutcome| -> Result<()> {
-        let message = format!("bundle object {} is missing from store `{}`", job.object_key, job.store);
-        set_state(catalog, job, JOB_FAILED, Some(message.clone()))?;
-        outcome.state = JOB_FAILED.into();
-        outcome.errors.push(message);
-        Ok(())
+    let Readiness::Readable(current) = readiness(catalog, store, job, retrieval, &mut outcome)? else {
+        return Ok(outcome);
     };
-    let restore = match store.restore_state(&job.object_key, current.as_ref()) {
-        Ok(Some(state)) => state,
-        Ok(None) => {
-            missing(catalog, &mut outcome)?;
-            return Ok(outcome);
-        }
-        Err(error) => {
-            // Transient: leave the job as it is for the next pass.
-            outcome.state = job.state.clone();
-            outcome.errors.push(format!("job {}: {error}", job.id));
-            return Ok(outcome);
-        }
-    };
-    match restore {
-        RestoreState::Archived => {
-            let note = if job.state == "requested" {
-                "restore not started yet"
-            } else {
-                "the restored copy expired before download"
-            };
-            tracing::warn!("job {}: {note}; requesting the restore again", job.id);
-            set_state(catalog, job, JOB_EXPIRED, Some(note.to_string()))?;
-            let started = match start_restore(catalog, store, job, retrieval.days.max(1) as u32)? {
-                Ok(started) => started,
-                Err(error) if error.kind == StoreErrorKind::NotFound => {
-                    missing(catalog, &mut outcome)?;
-                    return Ok(outcome);
-                }
-                Err(error) => return Err(error.into()),
-            };
-            let next = if matches!(started.state, RestoreState::Restoring | RestoreState::Archived) {
-                JOB_RESTORING
-            } else {
-                JOB_READY
-            };
-            set_state(catalog, job, next, None)?;
-            if next != JOB_READY {
-                return Ok(JobOutcome { state: next.into(), ..JobOutcome::default() });
-            }
-            current = started.job;
-        }
-        RestoreState::Restoring => {
-            if job.state != JOB_RESTORING {
-                set_state(catalog, job, JOB_RESTORING, None)?;
-            }
-            outcome.state = JOB_RESTORING.into();
-            return Ok(outcome);
-        }
-        RestoreState::Restored { expires } => {
-            catalog.update_job(job.id, &JobUpdate { expires: Some(expires), ..JobUpdate::default() })?;
-        }
-        RestoreState::Online => {}
-    }
     set_state(catalog, job, JOB_READY, None)?;
     download(catalog, store, job, current.as_ref(), retrieval, &mut outcome)?;
     let (pending, _, failed) = catalog.job_file_counts(job.id)?;
@@ -169,6 +112,94 @@ pub fn work(catalog: &mut Catalog, store: &dyn Store, job: &Job, retrieval: &Ret
         set_state(catalog, job, &outcome.state, error)?;
     }
     Ok(outcome)
+}
+
+/// Whether a job's bytes can be read now.
+enum Readiness {
+    /// Yes, through this store-side job where the store has them.
+    Readable(Option<RestoreJob>),
+    /// Not now: the restore is running, failed, or the store could not be asked
+    /// (`outcome` says which).
+    NotYet,
+}
+
+/// Asks the store where the job's restore stands; a restore whose copy expired (or never
+/// started) is requested again.
+fn readiness(
+    catalog: &mut Catalog,
+    store: &dyn Store,
+    job: &Job,
+    retrieval: &Retrieval,
+    outcome: &mut JobOutcome,
+) -> Result<Readiness> {
+    let size = catalog.bundle(job.bundle_id)?.and_then(|bundle| bundle.bytes).unwrap_or(0).max(0) as u64;
+    let current = restore_job(job, size);
+    match store.restore_state(&job.object_key, current.as_ref()) {
+        Ok(Some(RestoreState::Archived)) => restart_restore(catalog, store, job, retrieval, outcome),
+        Ok(Some(RestoreState::Restoring)) => {
+            if job.state != JOB_RESTORING {
+                set_state(catalog, job, JOB_RESTORING, None)?;
+            }
+            outcome.state = JOB_RESTORING.into();
+            Ok(Readiness::NotYet)
+        }
+        Ok(Some(RestoreState::Restored { expires })) => {
+            catalog.update_job(job.id, &JobUpdate { expires: Some(expires), ..JobUpdate::default() })?;
+            Ok(Readiness::Readable(current))
+        }
+        Ok(Some(RestoreState::Online)) => Ok(Readiness::Readable(current)),
+        Ok(None) => {
+            bundle_missing(catalog, job, outcome)?;
+            Ok(Readiness::NotYet)
+        }
+        Err(error) => {
+            // Transient: leave the job as it is for the next pass.
+            outcome.state = job.state.clone();
+            outcome.errors.push(format!("job {}: {error}", job.id));
+            Ok(Readiness::NotYet)
+        }
+    }
+}
+
+/// Requests the restore of a job whose copy is not (or no longer) readable.
+fn restart_restore(
+    catalog: &mut Catalog,
+    store: &dyn Store,
+    job: &Job,
+    retrieval: &Retrieval,
+    outcome: &mut JobOutcome,
+) -> Result<Readiness> {
+    let note = if job.state == JOB_REQUESTED {
+        "restore not started yet"
+    } else {
+        "the restored copy expired before download"
+    };
+    tracing::warn!("job {}: {note}; requesting the restore again", job.id);
+    set_state(catalog, job, JOB_EXPIRED, Some(note.to_string()))?;
+    let started = match start_restore(catalog, store, job, retrieval.days.max(1) as u32)? {
+        Ok(started) => started,
+        Err(error) if error.kind == StoreErrorKind::NotFound => {
+            bundle_missing(catalog, job, outcome)?;
+            return Ok(Readiness::NotYet);
+        }
+        Err(error) => return Err(error.into()),
+    };
+    if matches!(started.state, RestoreState::Restoring | RestoreState::Archived) {
+        set_state(catalog, job, JOB_RESTORING, None)?;
+        outcome.state = JOB_RESTORING.into();
+        return Ok(Readiness::NotYet);
+    }
+    set_state(catalog, job, JOB_READY, None)?;
+    Ok(Readiness::Readable(started.job))
+}
+
+/// Fails a job whose bundle object the store no longer has.
+fn bundle_missing(catalog: &mut Catalog, job: &Job, outcome: &mut JobOutcome) -> Result<()> {
+    let message = format!("bundle object {} is missing from store `{}`", job.object_key, job.store);
+    set_state(catalog, job, JOB_FAILED, Some(message.clone()))?;
+    outcome.state = JOB_FAILED.into();
+    outcome.errors.push(message);
+    Ok(())
 }
 
 fn failed(
@@ -241,97 +272,145 @@ fn download(
     outcome: &mut JobOutcome,
 ) -> Result<()> {
     set_state(catalog, job, JOB_DOWNLOADING, None)?;
-    let destination = PathBuf::from(std::ffi::OsStr::from_bytes(&retrieval.destination));
     let records = catalog.pending_job_files(job.id)?;
-    let recorded_xattrs = if retrieval.restore_xattrs {
+    let xattrs = if retrieval.restore_xattrs {
         catalog.xattrs_of(&records.iter().map(|record| record.file.id).collect::<Vec<_>>())?
     } else {
-        Default::default()
+        HashMap::new()
     };
-    let xattrs_of = |record: &FileRecord| recorded_xattrs.get(&record.file.id).map(Vec::as_slice).unwrap_or_default();
-    // Entries without data first: symlinks, folders and empty files need no bytes.
-    for record in records.iter().filter(|record| record.file.kind != "file" || record.file.size == 0) {
-        let written = check_target(&destination, record, retrieval.overwrite).and_then(|target| {
-            if record.file.kind == "file" {
-                FileWriter::create(target, record).and_then(|writer| writer.finish(record, xattrs_of(record)))
-            } else {
-                write_metadata_only(&target, record, xattrs_of(record))
-            }
-        });
-        match written {
-            Ok(refused) => restored(catalog, job, record, refused, outcome)?,
-            Err(error) => failed(catalog, job, record, error, outcome)?,
+    let mut downloader = Downloader {
+        catalog,
+        store,
+        job,
+        restore,
+        destination: PathBuf::from(std::ffi::OsStr::from_bytes(&retrieval.destination)),
+        overwrite: retrieval.overwrite,
+        xattrs,
+        outcome,
+    };
+    downloader.write_dataless(&records)?;
+    for group in plan_ranges(&records) {
+        if let Fetched::Expired(why) = downloader.write_group(&records, &group)? {
+            return set_state(downloader.catalog, job, JOB_EXPIRED, Some(why));
         }
     }
-    for group in plan_ranges(&records) {
-        // Files that may not be written fail before any byte is fetched.
+    Ok(())
+}
+
+/// Whether the bytes of a range came, or the restored copy was gone.
+enum Fetched {
+    Done,
+    Expired(String),
+}
+
+/// Downloads a job's pending files and writes them below the destination.
+struct Downloader<'a> {
+    catalog: &'a mut Catalog,
+    store: &'a dyn Store,
+    job: &'a Job,
+    restore: Option<&'a RestoreJob>,
+    destination: PathBuf,
+    overwrite: bool,
+    /// The recorded extended attributes to set, by file id (empty without `--xattrs`).
+    xattrs: HashMap<i64, Vec<Xattr>>,
+    outcome: &'a mut JobOutcome,
+}
+
+impl Downloader<'_> {
+    fn xattrs_of(&self, record: &FileRecord) -> &[Xattr] {
+        self.xattrs.get(&record.file.id).map(Vec::as_slice).unwrap_or_default()
+    }
+
+    /// Records how writing one file ended.
+    fn settle(
+        &mut self,
+        record: &FileRecord,
+        written: std::result::Result<Vec<XattrFailure>, ExtractError>,
+    ) -> Result<()> {
+        match written {
+            Ok(refused) => restored(self.catalog, self.job, record, refused, self.outcome),
+            Err(error) => failed(self.catalog, self.job, record, error, self.outcome),
+        }
+    }
+
+    /// Entries without data first: symlinks, folders and empty files need no bytes.
+    fn write_dataless(&mut self, records: &[FileRecord]) -> Result<()> {
+        for record in records.iter().filter(|record| record.file.kind != "file" || record.file.size == 0) {
+            let written = check_target(&self.destination, record, self.overwrite).and_then(|target| {
+                if record.file.kind == "file" {
+                    FileWriter::create(target, record).and_then(|writer| writer.finish(record, self.xattrs_of(record)))
+                } else {
+                    write_metadata_only(&target, record, self.xattrs_of(record))
+                }
+            });
+            self.settle(record, written)?;
+        }
+        Ok(())
+    }
+
+    /// One group of neighbouring files: those that may not be written fail before any byte
+    /// is fetched; small neighbours come in one request, a large file in chunks.
+    fn write_group(&mut self, records: &[FileRecord], group: &RangeGroup) -> Result<Fetched> {
         let mut writable = Vec::new();
         for &index in &group.files {
-            match check_target(&destination, &records[index], retrieval.overwrite) {
-                Ok(target) => writable.push((index, target)),
-                Err(error) => failed(catalog, job, &records[index], error, outcome)?,
+            match check_target(&self.destination, &records[index], self.overwrite) {
+                Ok(target) => writable.push((&records[index], target)),
+                Err(error) => failed(self.catalog, self.job, &records[index], error, self.outcome)?,
             }
         }
         if writable.is_empty() {
-            continue;
+            return Ok(Fetched::Done);
         }
-        keep_claim(catalog, job)?;
-        // Small neighbours come in one request; a large file in chunks.
-        let chunked = group.len() > MAX_REQUEST;
-        if !chunked {
-            let bytes = match read(store, job, restore, group.start..group.end)? {
-                Read::Bytes(bytes) => bytes,
-                Read::Expired(why) => return set_state(catalog, job, JOB_EXPIRED, Some(why)),
-            };
-            outcome.bytes_downloaded += bytes.len() as u64;
-            for (index, target) in writable {
-                let record = &records[index];
-                let start = (record.file.data_offset.unwrap_or(0).max(0) as u64 - group.start) as usize;
-                let end = start + record.file.size.max(0) as usize;
-                let result = FileWriter::create(target, record).and_then(|mut writer| {
-                    writer.write(bytes.get(start..end).unwrap_or_default())?;
-                    writer.finish(record, xattrs_of(record))
-                });
-                match result {
-                    Ok(refused) => restored(catalog, job, record, refused, outcome)?,
-                    Err(error) => failed(catalog, job, record, error, outcome)?,
-                }
-            }
-            continue;
+        keep_claim(self.catalog, self.job)?;
+        if group.len() > MAX_REQUEST {
+            let (record, target) = writable.remove(0);
+            return self.write_chunked(record, target, group);
         }
-        let (index, target) = writable.remove(0);
-        let record = &records[index];
+        let bytes = match read(self.store, self.job, self.restore, group.start..group.end)? {
+            Read::Bytes(bytes) => bytes,
+            Read::Expired(why) => return Ok(Fetched::Expired(why)),
+        };
+        self.outcome.bytes_downloaded += bytes.len() as u64;
+        for (record, target) in writable {
+            let start = (record.file.data_offset.unwrap_or(0).max(0) as u64 - group.start) as usize;
+            let end = start + record.file.size.max(0) as usize;
+            let written = FileWriter::create(target, record).and_then(|mut writer| {
+                writer.write(bytes.get(start..end).unwrap_or_default())?;
+                writer.finish(record, self.xattrs_of(record))
+            });
+            self.settle(record, written)?;
+        }
+        Ok(Fetched::Done)
+    }
+
+    /// A file larger than one request, fetched and written chunk by chunk.
+    fn write_chunked(&mut self, record: &FileRecord, target: PathBuf, group: &RangeGroup) -> Result<Fetched> {
         let mut writer = match FileWriter::create(target, record) {
             Ok(writer) => writer,
             Err(error) => {
-                failed(catalog, job, record, error, outcome)?;
-                continue;
+                failed(self.catalog, self.job, record, error, self.outcome)?;
+                return Ok(Fetched::Done);
             }
         };
         let mut offset = group.start;
         let mut broken = None;
         while offset < group.end && broken.is_none() {
-            keep_claim(catalog, job)?;
+            keep_claim(self.catalog, self.job)?;
             let end = (offset + MAX_REQUEST).min(group.end);
-            match read(store, job, restore, offset..end)? {
+            match read(self.store, self.job, self.restore, offset..end)? {
                 Read::Bytes(bytes) => {
-                    outcome.bytes_downloaded += bytes.len() as u64;
-                    if let Err(error) = writer.write(&bytes) {
-                        broken = Some(error);
-                    }
+                    self.outcome.bytes_downloaded += bytes.len() as u64;
+                    broken = writer.write(&bytes).err();
                 }
-                Read::Expired(why) => return set_state(catalog, job, JOB_EXPIRED, Some(why)),
+                Read::Expired(why) => return Ok(Fetched::Expired(why)),
             }
             offset = end;
         }
-        let result = match broken {
+        let written = match broken {
             Some(error) => Err(error),
-            None => writer.finish(record, xattrs_of(record)),
+            None => writer.finish(record, self.xattrs_of(record)),
         };
-        match result {
-            Ok(refused) => restored(catalog, job, record, refused, outcome)?,
-            Err(error) => failed(catalog, job, record, error, outcome)?,
-        }
+        self.settle(record, written)?;
+        Ok(Fetched::Done)
     }
-    Ok(())
 }

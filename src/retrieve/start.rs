@@ -6,12 +6,12 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use super::estimate::{RetrievalEstimate, estimate};
-use super::select::select;
+use super::estimate::{RetrievalEstimate, TierEstimate, estimate};
+use super::select::{Selection, select};
 use crate::config::Settings;
 use crate::error::{Error, Result};
 use crate::poll::{PollReport, poll_once};
-use esker_catalog::{Catalog, JOB_READY, JOB_REQUESTED, JOB_RESTORING, JobUpdate, NewJob, NewRetrieval};
+use esker_catalog::{Bundle, Catalog, JOB_READY, JOB_REQUESTED, JOB_RESTORING, JobUpdate, NewJob, NewRetrieval};
 use esker_store::RestoreState;
 
 /// What the user asked for.
@@ -63,19 +63,49 @@ pub fn retrieve(settings: &Settings, request: &RetrieveRequest) -> Result<Retrie
         return Ok(RetrieveOutcome::Empty);
     }
     let estimate = estimate(settings, &mut catalog, &selection, request.days)?;
-    let flat = estimate.tiers.len() == 1 && matches!(estimate.tiers[0].tier.as_str(), "local" | "instant");
-    let chosen = if flat { estimate.tiers.first() } else { estimate.tier(&request.tier) };
-    let Some(chosen) = chosen.cloned() else {
-        let offered: Vec<&str> = estimate.tiers.iter().map(|tier| tier.tier.as_str()).collect();
-        return Err(Error::Input(format!(
-            "tier `{}` is not offered for this selection's storage class (offered: {})",
-            request.tier,
-            offered.join(", ")
-        )));
-    };
+    let chosen = chosen_tier(&estimate, &request.tier)?;
     if request.dry_run {
         return Ok(RetrieveOutcome::Estimate { estimate });
     }
+    let reasons = guard_reasons(settings, &mut catalog, &selection, &estimate, &chosen)?;
+    if !reasons.is_empty() && !request.yes {
+        return Ok(RetrieveOutcome::Refused { estimate, reasons });
+    }
+    let (retrieval_id, job_ids, bundles) = record_retrieval(&mut catalog, &selection, &estimate, &chosen, request)?;
+    let restores_reused = request_restores(settings, &mut catalog, &job_ids, &bundles, request.days.max(1))?;
+    let report = poll_once(settings, &mut catalog, Some(retrieval_id))?;
+    Ok(RetrieveOutcome::Started {
+        retrieval: retrieval_id,
+        estimate,
+        jobs: job_ids.len() as u64,
+        restores_reused,
+        report,
+    })
+}
+
+/// The tier asked for, or the only one where the selection needs no restore (local
+/// stores, classes readable at once).
+fn chosen_tier(estimate: &RetrievalEstimate, tier: &str) -> Result<TierEstimate> {
+    let flat = estimate.tiers.len() == 1 && matches!(estimate.tiers[0].tier.as_str(), "local" | "instant");
+    let chosen = if flat { estimate.tiers.first() } else { estimate.tier(tier) };
+    chosen.cloned().ok_or_else(|| {
+        let offered: Vec<&str> = estimate.tiers.iter().map(|tier| tier.tier.as_str()).collect();
+        Error::Input(format!(
+            "tier `{tier}` is not offered for this selection's storage class (offered: {})",
+            offered.join(", ")
+        ))
+    })
+}
+
+/// Why this retrieval needs `--yes`: it takes everything, or costs or moves more than the
+/// configured guards allow. Empty when it may go ahead.
+fn guard_reasons(
+    settings: &Settings,
+    catalog: &mut Catalog,
+    selection: &Selection,
+    estimate: &RetrievalEstimate,
+    chosen: &TierEstimate,
+) -> Result<Vec<String>> {
     let mut reasons = Vec::new();
     if selection.everything {
         reasons.push("no query, bundle or file was given: this retrieves everything in the catalog".to_string());
@@ -96,10 +126,18 @@ pub fn retrieve(settings: &Settings, request: &RetrieveRequest) -> Result<Retrie
             esker_index::format_size(settings.retrieve.max_bytes)
         ));
     }
-    if !reasons.is_empty() && !request.yes {
-        return Ok(RetrieveOutcome::Refused { estimate, reasons });
-    }
+    Ok(reasons)
+}
 
+/// Records the retrieval with one job per bundle (in the destination's canonical form,
+/// created if missing); returns its id, the jobs' ids and their bundles.
+fn record_retrieval(
+    catalog: &mut Catalog,
+    selection: &Selection,
+    estimate: &RetrievalEstimate,
+    chosen: &TierEstimate,
+    request: &RetrieveRequest,
+) -> Result<(i64, Vec<i64>, Vec<Bundle>)> {
     std::fs::create_dir_all(&request.destination).map_err(|error| Error::io(request.destination.display(), &error))?;
     let destination = std::fs::canonicalize(&request.destination)
         .map_err(|error| Error::io(request.destination.display(), &error))?;
@@ -108,50 +146,56 @@ pub fn retrieve(settings: &Settings, request: &RetrieveRequest) -> Result<Retrie
     let mut bundles = Vec::new();
     for (bundle_id, records) in &selection.by_bundle {
         let bundle = catalog.bundle(*bundle_id)?.ok_or_else(|| Error::Input(format!("bundle {bundle_id} vanished")))?;
-        plan.push((
-            NewJob {
-                retrieval_id: 0,
-                bundle_id: *bundle_id,
-                store: bundle.store.clone(),
-                object_key: bundle.object_key.clone(),
-                tier: chosen.tier.clone(),
-                state: JOB_REQUESTED.into(),
-                requested_at: now,
-                updated_at: now,
-            },
-            records.iter().map(|record| record.file.id).collect(),
-        ));
+        let job = NewJob {
+            retrieval_id: 0,
+            bundle_id: *bundle_id,
+            store: bundle.store.clone(),
+            object_key: bundle.object_key.clone(),
+            tier: chosen.tier.clone(),
+            state: JOB_REQUESTED.into(),
+            requested_at: now,
+            updated_at: now,
+        };
+        plan.push((job, records.iter().map(|record| record.file.id).collect()));
         bundles.push(bundle);
     }
-    let estimate_json = serde_json::to_string(&estimate).unwrap_or_else(|_| "{}".into());
-    let (retrieval_id, job_ids) = catalog.create_retrieval(
-        &NewRetrieval {
-            created_at: now,
-            selection: &selection.description,
-            destination: destination.as_os_str().as_bytes(),
-            destination_text: &destination.display().to_string(),
-            tier: &chosen.tier,
-            days: request.days as i32,
-            overwrite: request.overwrite,
-            restore_xattrs: request.xattrs,
-            state: "open",
-            files: selection.files() as i64,
-            bytes: selection.bytes() as i64,
-            estimate: &estimate_json,
-        },
-        plan,
-    )?;
+    let estimate_json = serde_json::to_string(estimate).unwrap_or_else(|_| "{}".into());
+    let retrieval = NewRetrieval {
+        created_at: now,
+        selection: &selection.description,
+        destination: destination.as_os_str().as_bytes(),
+        destination_text: &destination.display().to_string(),
+        tier: &chosen.tier,
+        days: request.days as i32,
+        overwrite: request.overwrite,
+        restore_xattrs: request.xattrs,
+        state: "open",
+        files: selection.files() as i64,
+        bytes: selection.bytes() as i64,
+        estimate: &estimate_json,
+    };
+    let (retrieval_id, job_ids) = catalog.create_retrieval(&retrieval, plan)?;
+    Ok((retrieval_id, job_ids, bundles))
+}
 
-    // Request the restores. A restore already running or done is reused, never sent twice
-    // (the stores check the object's state before asking).
+/// Requests the restores of the jobs' bundles. A restore already running or done is reused,
+/// never sent twice (the stores check the object's state before asking); returns how many
+/// were reused.
+fn request_restores(
+    settings: &Settings,
+    catalog: &mut Catalog,
+    job_ids: &[i64],
+    bundles: &[Bundle],
+    days: u32,
+) -> Result<u64> {
     let mut restores_reused = 0;
     // One client per store for the whole selection (a vault's job list is then read once).
     let mut stores: std::collections::HashMap<String, std::sync::Arc<dyn esker_store::Store>> = Default::default();
-    for (job_id, bundle) in job_ids.iter().zip(&bundles) {
+    for (job_id, bundle) in job_ids.iter().zip(bundles) {
         let earlier = catalog.active_job_for_bundle(bundle.id)?.is_some_and(|job| job.id != *job_id);
         let store = crate::stores::open_cached(&mut stores, settings, &bundle.store)?;
         let job = catalog.job(*job_id)?.ok_or_else(|| Error::Input(format!("job {job_id} vanished")))?;
-        let state = crate::poll::start_restore(&mut catalog, store.as_ref(), &job, request.days.max(1))??.state;
+        let state = crate::poll::start_restore(catalog, store.as_ref(), &job, days)??.state;
         if earlier && matches!(state, RestoreState::Restoring | RestoreState::Restored { .. }) {
             restores_reused += 1;
         }
@@ -159,21 +203,12 @@ pub fn retrieve(settings: &Settings, request: &RetrieveRequest) -> Result<Retrie
             RestoreState::Online | RestoreState::Restored { .. } => JOB_READY,
             RestoreState::Restoring | RestoreState::Archived => JOB_RESTORING,
         };
-        catalog.update_job(
-            *job_id,
-            &JobUpdate {
-                state: Some(next.into()),
-                updated_at: Some(esker_model::time::now_seconds()),
-                ..JobUpdate::default()
-            },
-        )?;
+        let update = JobUpdate {
+            state: Some(next.into()),
+            updated_at: Some(esker_model::time::now_seconds()),
+            ..JobUpdate::default()
+        };
+        catalog.update_job(*job_id, &update)?;
     }
-    let report = poll_once(settings, &mut catalog, Some(retrieval_id))?;
-    Ok(RetrieveOutcome::Started {
-        retrieval: retrieval_id,
-        estimate,
-        jobs: job_ids.len() as u64,
-        restores_reused,
-        report,
-    })
+    Ok(restores_reused)
 }
