@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::archive::planner::same_stat;
 use crate::config::Settings;
-use crate::crawl::{Walk, WalkOptions};
+use crate::crawl::{Folder, Walk, WalkOptions};
 use crate::error::Result;
 use esker_catalog::{Catalog, FILE_ARCHIVED, FILE_DELETED, File, RUN_COMPLETE, Run};
 
@@ -64,6 +64,58 @@ impl Tally<'_> {
             .or_insert_with(|| UnitStatus { unit: unit.display().to_string(), ..UnitStatus::default() })
     }
 
+    /// Counts a folder on the disk into its unit against the latest catalog versions of its
+    /// files: what is there, what changed since it was archived, and what is gone.
+    fn folder(&mut self, unit: PathBuf, folder: &Folder, previous: &HashMap<Vec<u8>, File>) {
+        let status = self.unit(unit.clone());
+        for entry in &folder.entries {
+            status.local_files += 1;
+            status.local_bytes += entry.stat.size;
+            status.newest_mtime_seconds = status.newest_mtime_seconds.max(Some(entry.stat.mtime_seconds()));
+            let synced = previous.get(&entry.name).is_some_and(|version| {
+                version.state == FILE_ARCHIVED && version.bundle_id.is_some() && same_stat(version, entry)
+            });
+            if !synced {
+                status.changed_files += 1;
+            }
+        }
+        let mut present: HashSet<&[u8]> = folder.entries.iter().map(|entry| entry.name.as_slice()).collect();
+        present.extend(folder.problems.iter().map(|problem| problem.name.as_slice()));
+        present.extend(folder.subfolder_names.iter().map(Vec::as_slice));
+        present.extend(folder.excluded_names.iter().map(Vec::as_slice));
+        for version in previous.values().filter(|version| version.state != FILE_DELETED && version.kind != "dir") {
+            if !present.contains(version.name.as_slice()) {
+                self.unit(unit.clone()).missing_files += 1;
+            }
+            self.archived(unit.clone(), version);
+        }
+    }
+
+    /// The units with anything in them, each with its state.
+    fn finish(self) -> Vec<UnitStatus> {
+        let mut units: Vec<UnitStatus> = self
+            .units
+            .into_values()
+            .filter(|unit| unit.local_files > 0 || unit.archived_files > 0 || unit.missing_files > 0)
+            .collect();
+        for unit in &mut units {
+            unit.state = if unit.local_files == 0 && unit.changed_files == 0 {
+                "missing"
+            } else if unit.archived_files == 0 && unit.missing_files == 0 {
+                "new"
+            } else if unit.partial {
+                "partial"
+            } else if unit.changed_files > 0 || unit.missing_files > 0 {
+                "changed"
+            } else {
+                "synchronized"
+            };
+            unit.newest_mtime = unit.newest_mtime_seconds.map(esker_model::time::format_rfc3339);
+            unit.last_archived = unit.last_archived_seconds.map(esker_model::time::format_rfc3339);
+        }
+        units
+    }
+
     /// Counts a latest catalog version into its unit.
     fn archived(&mut self, unit: PathBuf, version: &File) {
         let run = self.runs.get(&version.run_id).cloned();
@@ -96,37 +148,12 @@ pub fn status(settings: &Settings, root: &Path, depth: usize) -> Result<Vec<Unit
             WalkOptions { threads: crate::config::default_jobs().max(2), prefetch: 64, excludes: None, xattrs: false };
         for folder in Walk::new(std::slice::from_ref(&root), options) {
             let dir = folder.path.as_os_str().as_bytes().to_vec();
-            let unit = unit_of(&root, &folder.path, depth);
             let previous = match catalog.as_mut() {
                 Some(catalog) if !folder.file_root => catalog.latest_in_dir(&dir)?,
                 _ => HashMap::new(),
             };
             visited.insert(dir);
-            let status = tally.unit(unit.clone());
-            for entry in &folder.entries {
-                status.local_files += 1;
-                status.local_bytes += entry.stat.size;
-                status.newest_mtime_seconds = status.newest_mtime_seconds.max(Some(entry.stat.mtime_seconds()));
-                let synced = previous.get(&entry.name).is_some_and(|version| {
-                    version.state == FILE_ARCHIVED && version.bundle_id.is_some() && same_stat(version, entry)
-                });
-                if !synced {
-                    status.changed_files += 1;
-                }
-            }
-            let mut present: HashSet<&[u8]> = folder.entries.iter().map(|entry| entry.name.as_slice()).collect();
-            present.extend(folder.problems.iter().map(|problem| problem.name.as_slice()));
-            present.extend(folder.subfolder_names.iter().map(Vec::as_slice));
-            present.extend(folder.excluded_names.iter().map(Vec::as_slice));
-            for version in previous.values().filter(|version| version.state != FILE_DELETED) {
-                if version.kind == "dir" {
-                    continue;
-                }
-                if !present.contains(version.name.as_slice()) {
-                    tally.unit(unit.clone()).missing_files += 1;
-                }
-                tally.archived(unit.clone(), version);
-            }
+            tally.folder(unit_of(&root, &folder.path, depth), &folder, &previous);
         }
     }
     // Folders the catalog holds that are not on the disk (any more).
@@ -144,25 +171,5 @@ pub fn status(settings: &Settings, root: &Path, depth: usize) -> Result<Vec<Unit
             }
         }
     }
-    let mut units: Vec<UnitStatus> = tally
-        .units
-        .into_values()
-        .filter(|unit| unit.local_files > 0 || unit.archived_files > 0 || unit.missing_files > 0)
-        .collect();
-    for unit in &mut units {
-        unit.state = if unit.local_files == 0 && unit.changed_files == 0 {
-            "missing"
-        } else if unit.archived_files == 0 && unit.missing_files == 0 {
-            "new"
-        } else if unit.partial {
-            "partial"
-        } else if unit.changed_files > 0 || unit.missing_files > 0 {
-            "changed"
-        } else {
-            "synchronized"
-        };
-        unit.newest_mtime = unit.newest_mtime_seconds.map(esker_model::time::format_rfc3339);
-        unit.last_archived = unit.last_archived_seconds.map(esker_model::time::format_rfc3339);
-    }
-    Ok(units)
+    Ok(tally.finish())
 }

@@ -1,7 +1,7 @@
 //! The planning stage: walks the roots, applies filters, turns folders into planned bundles
 //! and skip records. Runs on its own thread; used directly by `--dry-run`.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -87,33 +87,16 @@ pub fn plan(
     };
     let now = esker_model::time::now_ns();
     let mut planner = Planner::new(request.caps());
-    let mut visited: HashSet<Vec<u8>> = HashSet::new();
-    // Subtrees the walk did not see (excluded, or below a folder that could not be listed):
-    // what the catalog holds there is not known to be gone.
-    let mut unseen: Vec<Vec<u8>> = Vec::new();
-    // Only copies in the target store count as already stored; sizes are loaded once so a
-    // new file is hashed ahead only when something stored before this run has its size.
-    let (stores, sizes, roots_known) = match history.as_deref_mut() {
-        Some(catalog) => {
-            let mut known = false;
-            for root in &request.roots {
-                known |= catalog.has_dirs_under(root.as_os_str().as_bytes())?;
-            }
-            (catalog.bundle_stores()?, catalog.stored_sizes(&request.store)?, known)
-        }
-        None => Default::default(),
+    let mut seen = SeenFolders::default();
+    let context = match history.as_deref_mut() {
+        Some(catalog) => known_history(catalog, request)?,
+        None => HistoryContext::default(),
     };
-    let context = HistoryContext { stores: &stores, sizes: &sizes, roots_known };
     for folder in Walk::new(&request.roots, options) {
         let root = &request.roots[folder.root];
         let group = group_key(root, &folder.path, folder.depth, request.group_depth);
         if history.is_some() && !folder.file_root {
-            let here = folder.path.as_os_str().as_bytes();
-            visited.insert(here.to_vec());
-            unseen.extend(folder.excluded_names.iter().map(|name| join_path(here, name)));
-            if folder.error.is_some() {
-                unseen.push(here.to_vec());
-            }
+            seen.add(&folder);
         }
         let (mut items, skipped, counted) = split_folder(request, done, now, &folder);
         let mut open = skipped.is_empty() || emit(PlanEvent::Skipped(skipped));
@@ -131,26 +114,77 @@ pub fn plan(
     planner.finish(&mut |bundle| {
         emit(PlanEvent::Bundle(bundle));
     });
-    // Folders recorded before but not walked now are gone with everything in them.
     if let Some(catalog) = history.filter(|_| context.roots_known) {
-        for root in &request.roots {
-            for dir in catalog.dirs_under(root.as_os_str().as_bytes())? {
-                let below_unseen = unseen
-                    .iter()
-                    .any(|prefix| dir.starts_with(prefix) && (dir.len() == prefix.len() || dir[prefix.len()] == b'/'));
-                if visited.contains(&dir) || below_unseen {
-                    continue;
-                }
-                let gone: Vec<Gone> = catalog
-                    .latest_in_dir(&dir)?
-                    .into_values()
-                    .filter(|previous| previous.state != FILE_DELETED)
-                    .filter(|previous| !is_done(done, &join_path(&dir, &previous.name)))
-                    .map(|previous| Gone { folder: dir.clone(), previous })
-                    .collect();
-                if !gone.is_empty() && !emit(PlanEvent::Deleted(gone)) {
-                    return Ok(());
-                }
+        emit_gone_folders(catalog, request, done, &seen, &mut emit)?;
+    }
+    Ok(())
+}
+
+/// Only copies in the target store count as already stored; sizes are loaded once so a new
+/// file is hashed ahead only when something stored before this run has its size. Also
+/// whether the catalog has seen any of the roots before.
+fn known_history(catalog: &mut Catalog, request: &ArchiveRequest) -> Result<HistoryContext, crate::Error> {
+    let mut roots_known = false;
+    for root in &request.roots {
+        roots_known |= catalog.has_dirs_under(root.as_os_str().as_bytes())?;
+    }
+    Ok(HistoryContext {
+        stores: catalog.bundle_stores()?,
+        sizes: catalog.stored_sizes(&request.store)?,
+        roots_known,
+    })
+}
+
+/// The folders a walk listed, and the subtrees it did not see (excluded, or below a folder
+/// that could not be listed): what the catalog holds there is not known to be gone.
+#[derive(Default)]
+struct SeenFolders {
+    visited: HashSet<Vec<u8>>,
+    unseen: Vec<Vec<u8>>,
+}
+
+impl SeenFolders {
+    fn add(&mut self, folder: &Folder) {
+        let here = folder.path.as_os_str().as_bytes();
+        self.visited.insert(here.to_vec());
+        self.unseen.extend(folder.excluded_names.iter().map(|name| join_path(here, name)));
+        if folder.error.is_some() {
+            self.unseen.push(here.to_vec());
+        }
+    }
+
+    /// Whether the walk may have missed what the catalog holds in `dir`.
+    fn may_hold(&self, dir: &[u8]) -> bool {
+        self.visited.contains(dir)
+            || self
+                .unseen
+                .iter()
+                .any(|prefix| dir.starts_with(prefix) && (dir.len() == prefix.len() || dir[prefix.len()] == b'/'))
+    }
+}
+
+/// Folders recorded before but not walked now are gone with everything in them.
+fn emit_gone_folders(
+    catalog: &mut Catalog,
+    request: &ArchiveRequest,
+    done: &HashSet<u128>,
+    seen: &SeenFolders,
+    emit: &mut impl FnMut(PlanEvent) -> bool,
+) -> Result<(), crate::Error> {
+    for root in &request.roots {
+        for dir in catalog.dirs_under(root.as_os_str().as_bytes())? {
+            if seen.may_hold(&dir) {
+                continue;
+            }
+            let gone: Vec<Gone> = catalog
+                .latest_in_dir(&dir)?
+                .into_values()
+                .filter(|previous| previous.state != FILE_DELETED)
+                .filter(|previous| !is_done(done, &join_path(&dir, &previous.name)))
+                .map(|previous| Gone { folder: dir.clone(), previous })
+                .collect();
+            if !gone.is_empty() && !emit(PlanEvent::Deleted(gone)) {
+                return Ok(());
             }
         }
     }
@@ -188,21 +222,22 @@ fn hash_file(path: &Path) -> Option<String> {
     Some(hasher.finalize().to_hex().to_string())
 }
 
-/// Takes out of `items` what is already stored (unchanged, or duplicate content) and lists
-/// the folder's names that are gone since their latest version.
 /// What the planner knows of the catalog for this run.
-struct HistoryContext<'a> {
+#[derive(Default)]
+struct HistoryContext {
     /// Store of every stored bundle.
-    stores: &'a std::collections::HashMap<i64, String>,
+    stores: HashMap<i64, String>,
     /// Sizes of files stored in the target store before this run.
-    sizes: &'a HashSet<i64>,
+    sizes: HashSet<i64>,
     /// Whether the catalog has seen these roots before (if not, there is nothing to compare).
     roots_known: bool,
 }
 
+/// Takes out of `items` what is already stored (unchanged, or duplicate content) and lists
+/// the folder's names that are gone since their latest version.
 fn compare_with_history(
     catalog: &mut Catalog,
-    context: &HistoryContext<'_>,
+    context: &HistoryContext,
     request: &ArchiveRequest,
     done: &HashSet<u128>,
     folder: &Folder,
@@ -224,70 +259,75 @@ fn compare_with_history(
                 Default::default()
             })
         };
-        let stored = versions
-            .get(&item.entry.name)
-            .filter(|previous| previous.state == FILE_ARCHIVED && previous.data_offset.is_some())
-            .filter(|previous| {
-                previous.bundle_id.and_then(|bundle| context.stores.get(&bundle)) == Some(&request.store)
-            });
-        let full = || {
-            PathBuf::from(std::ffi::OsStr::from_bytes(&join_path(item.folder.as_os_str().as_bytes(), &item.entry.name)))
-        };
-        let is_file = item.entry.stat.kind == FileKind::File;
-        if let Some(previous) = stored {
-            let unchanged = if request.checksum && is_file {
-                previous.size == item.entry.stat.size as i64
-                    && hash_file(&full()).as_deref() == previous.blake3.as_deref()
-            } else {
-                same_stat(previous, &item.entry)
-            };
-            if unchanged {
-                reused.push(Reused {
-                    blake3: previous.blake3.clone(),
-                    origin: previous.clone(),
-                    folder: item.folder,
-                    entry: item.entry,
-                    reason: ReuseReason::Unchanged,
-                });
-                continue;
-            }
+        match reusable(catalog, context, request, versions, item)? {
+            Ok(found) => reused.push(found),
+            Err(item) => keep.push(item),
         }
-        let size = item.entry.stat.size as i64;
-        if is_file
-            && size >= esker_catalog::DEDUP_MIN_SIZE
-            && context.sizes.contains(&size)
-            && let Some(hash) = hash_file(&full())
-            && let Some(origin) = catalog.stored_content(size, &hash, &request.store)?
-        {
-            reused.push(Reused {
-                blake3: Some(hash),
-                origin,
-                folder: item.folder,
-                entry: item.entry,
-                reason: ReuseReason::Duplicate,
-            });
-            continue;
-        }
-        keep.push(item);
     }
     *items = keep;
+    let gone = if folder.error.is_some() || folder.file_root { Vec::new() } else { gone_names(folder, previous, done) };
+    Ok((reused, gone))
+}
 
-    // Names recorded before that the folder no longer has (in any form).
+/// The stored copy `item` can reuse: its own latest version in the target store when the
+/// file is unchanged (by stat, or by content with `--checksum`), or the same content stored
+/// for another file. `Err(item)` when it has to be packed.
+fn reusable(
+    catalog: &mut Catalog,
+    context: &HistoryContext,
+    request: &ArchiveRequest,
+    versions: &HashMap<Vec<u8>, File>,
+    item: PlanItem,
+) -> Result<Result<Reused, PlanItem>, crate::Error> {
+    let stored = versions
+        .get(&item.entry.name)
+        .filter(|previous| previous.state == FILE_ARCHIVED && previous.data_offset.is_some())
+        .filter(|previous| previous.bundle_id.and_then(|bundle| context.stores.get(&bundle)) == Some(&request.store));
+    let full =
+        || PathBuf::from(std::ffi::OsStr::from_bytes(&join_path(item.folder.as_os_str().as_bytes(), &item.entry.name)));
+    let is_file = item.entry.stat.kind == FileKind::File;
+    if let Some(previous) = stored {
+        let unchanged = if request.checksum && is_file {
+            previous.size == item.entry.stat.size as i64 && hash_file(&full()).as_deref() == previous.blake3.as_deref()
+        } else {
+            same_stat(previous, &item.entry)
+        };
+        if unchanged {
+            return Ok(Ok(Reused {
+                blake3: previous.blake3.clone(),
+                origin: previous.clone(),
+                folder: item.folder,
+                entry: item.entry,
+                reason: ReuseReason::Unchanged,
+            }));
+        }
+    }
+    let size = item.entry.stat.size as i64;
+    if is_file
+        && size >= esker_catalog::DEDUP_MIN_SIZE
+        && context.sizes.contains(&size)
+        && let Some(hash) = hash_file(&full())
+        && let Some(origin) = catalog.stored_content(size, &hash, &request.store)?
+    {
+        let reason = ReuseReason::Duplicate;
+        return Ok(Ok(Reused { blake3: Some(hash), origin, folder: item.folder, entry: item.entry, reason }));
+    }
+    Ok(Err(item))
+}
+
+/// Names recorded before that the folder no longer has (in any form).
+fn gone_names(folder: &Folder, previous: HashMap<Vec<u8>, File>, done: &HashSet<u128>) -> Vec<Gone> {
+    let dir = folder.path.as_os_str().as_bytes();
     let mut present: HashSet<&[u8]> = folder.entries.iter().map(|entry| entry.name.as_slice()).collect();
     present.extend(folder.problems.iter().map(|problem| problem.name.as_slice()));
     present.extend(folder.subfolder_names.iter().map(Vec::as_slice));
     present.extend(folder.excluded_names.iter().map(Vec::as_slice));
-    let gone = if folder.error.is_some() || folder.file_root {
-        Vec::new()
-    } else {
-        previous
-            .into_values()
-            .filter(|previous| previous.state != FILE_DELETED && !present.contains(previous.name.as_slice()))
-            .filter(|previous| !is_done(done, &join_path(dir, &previous.name)))
-            .map(|previous| Gone { folder: dir.to_vec(), previous })
-            .collect()
-    };
-    Ok((reused, gone))
+    previous
+        .into_values()
+        .filter(|previous| previous.state != FILE_DELETED && !present.contains(previous.name.as_slice()))
+        .filter(|previous| !is_done(done, &join_path(dir, &previous.name)))
+        .map(|previous| Gone { folder: dir.to_vec(), previous })
+        .collect()
 }
 
 fn split_folder(

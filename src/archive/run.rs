@@ -27,20 +27,7 @@ pub fn archive(settings: &Settings, request: &ArchiveRequest, progress: &Progres
     request.exclude_set()?;
     let mut summary = Summary { dry_run: request.dry_run, store: request.store.clone(), ..Summary::default() };
     if request.dry_run {
-        let mut estimator = match store_settings {
-            crate::config::StoreSettings::S3(s3) => {
-                let pricing = crate::cost::Pricing::load(settings.pricing_file.as_deref())?;
-                let minimum = pricing.class(&s3.storage_class)?.min_object_bytes;
-                Some((UploadEstimator::new(s3.part_size, minimum), pricing, s3))
-            }
-            crate::config::StoreSettings::Local { .. } | crate::config::StoreSettings::Glacier(_) => None,
-        };
-        let estimating = estimator.as_mut().map(|(estimator, _, _)| estimator);
-        dry_run(&settings.catalog, request, &mut summary, progress, estimating)?;
-        if let Some((estimator, pricing, s3)) = estimator {
-            summary.upload_estimate =
-                Some(estimator.finish(&pricing, &s3.storage_class, &s3.manifest_storage_class)?);
-        }
+        estimate_dry_run(settings, store_settings, request, &mut summary, progress)?;
         summary.finish(started.elapsed());
         return Ok(summary);
     }
@@ -66,22 +53,7 @@ pub fn archive(settings: &Settings, request: &ArchiveRequest, progress: &Progres
             (run, lock, done, resumed)
         }
         None => {
-            let tags = serde_json::to_string(&request.tags).unwrap_or_else(|_| "[]".into());
-            let options = serde_json::to_string(request).unwrap_or_else(|_| "{}".into());
-            let run_id = catalog.create_run(&NewRun {
-                started_at: esker_model::time::now_seconds(),
-                state: RUN_RUNNING,
-                host: &host,
-                roots: &request.roots_json(),
-                roots_key: &request.roots_key(),
-                store: &request.store,
-                description: &request.description,
-                tags: &tags,
-                options: &options,
-            })?;
-            let lock =
-                lock_run(&locks, run_id)?.ok_or_else(|| ArchiveError::Pipeline(format!("run {run_id} is locked")))?;
-            let run = catalog.run(run_id)?.ok_or_else(|| ArchiveError::Pipeline(format!("run {run_id} vanished")))?;
+            let (run, lock) = start_run(&mut catalog, request, &locks, &host)?;
             (run, lock, HashSet::new(), Vec::new())
         }
     };
@@ -108,6 +80,51 @@ pub fn archive(settings: &Settings, request: &ArchiveRequest, progress: &Progres
     summary.indexed += report.indexed;
     summary.finish(started.elapsed());
     Ok(summary)
+}
+
+/// `--dry-run`: plans against the catalog, writing nothing; for S3 stores it also
+/// estimates the upload's requests and cost.
+fn estimate_dry_run(
+    settings: &Settings,
+    store_settings: &crate::config::StoreSettings,
+    request: &ArchiveRequest,
+    summary: &mut Summary,
+    progress: &ProgressBar,
+) -> Result<()> {
+    let mut estimator = match store_settings {
+        crate::config::StoreSettings::S3(s3) => {
+            let pricing = crate::cost::Pricing::load(settings.pricing_file.as_deref())?;
+            let minimum = pricing.class(&s3.storage_class)?.min_object_bytes;
+            Some((UploadEstimator::new(s3.part_size, minimum), pricing, s3))
+        }
+        crate::config::StoreSettings::Local { .. } | crate::config::StoreSettings::Glacier(_) => None,
+    };
+    let estimating = estimator.as_mut().map(|(estimator, _, _)| estimator);
+    dry_run(&settings.catalog, request, summary, progress, estimating)?;
+    if let Some((estimator, pricing, s3)) = estimator {
+        summary.upload_estimate = Some(estimator.finish(&pricing, &s3.storage_class, &s3.manifest_storage_class)?);
+    }
+    Ok(())
+}
+
+/// Records a new run and takes its lock.
+fn start_run(catalog: &mut Catalog, request: &ArchiveRequest, locks: &Path, host: &str) -> Result<(Run, File)> {
+    let tags = serde_json::to_string(&request.tags).unwrap_or_else(|_| "[]".into());
+    let options = serde_json::to_string(request).unwrap_or_else(|_| "{}".into());
+    let run_id = catalog.create_run(&NewRun {
+        started_at: esker_model::time::now_seconds(),
+        state: RUN_RUNNING,
+        host,
+        roots: &request.roots_json(),
+        roots_key: &request.roots_key(),
+        store: &request.store,
+        description: &request.description,
+        tags: &tags,
+        options: &options,
+    })?;
+    let lock = lock_run(locks, run_id)?.ok_or_else(|| ArchiveError::Pipeline(format!("run {run_id} is locked")))?;
+    let run = catalog.run(run_id)?.ok_or_else(|| ArchiveError::Pipeline(format!("run {run_id} vanished")))?;
+    Ok((run, lock))
 }
 
 fn dry_run(

@@ -122,10 +122,16 @@ pub fn select(
     }
     ids.sort_unstable();
     ids.dedup();
-    let mut selection = Selection { description: parts.join(" + "), everything, ..Selection::default() };
-    // One version per path: the newest selected one (a path written twice would race).
+    let selection = Selection { description: parts.join(" + "), everything, ..Selection::default() };
+    group_by_bundle(catalog, &ids, selection)
+}
+
+/// Fills `selection` with the records of `ids`, one version per path (the newest selected
+/// one: a path written twice would race), grouped by bundle in data-offset order; records
+/// with no stored bytes go to `not_stored`.
+fn group_by_bundle(catalog: &mut Catalog, ids: &[i64], mut selection: Selection) -> Result<Selection> {
     let mut newest: std::collections::HashMap<(i64, Vec<u8>), FileRecord> = std::collections::HashMap::new();
-    for record in catalog.records_by_ids(&ids)? {
+    for record in catalog.records_by_ids(ids)? {
         let key = (record.file.dir_id, record.file.name.clone());
         if newest.get(&key).is_none_or(|kept| kept.file.id < record.file.id) {
             newest.insert(key, record);
