@@ -325,7 +325,12 @@ impl Generator {
             self.broad += u64::from(broad);
             file_name(&mut rng, &self.folder, index, broad)
         };
-        let size = file_size(&mut rng);
+        Some(self.file_row(&mut rng, run_id, number, name))
+    }
+
+    /// The row of file `number` named `name`: size, times, mode and owner drawn from `rng`.
+    fn file_row(&self, rng: &mut Rng, run_id: i64, number: u64, name: String) -> PendingFile {
+        let size = file_size(rng);
         let year_start = (self.folder.year - 1970) * 31_556_952;
         let mtime = (year_start + rng.range(0, 31_535_999) as i64) * 1_000_000_000 + rng.range(0, 999_999_999) as i64;
         let atime = mtime + rng.range(0, 3 * 365 * 86_400) as i64 * 1_000_000_000;
@@ -338,7 +343,7 @@ impl Generator {
             0o100_644
         };
         let uid = if rng.percent() < 85 { self.folder.uid } else { 1000 + rng.range(0, 119) as i64 };
-        Some(PendingFile {
+        PendingFile {
             dir_path: self.folder.path.as_bytes().to_vec(),
             row: NewFile {
                 run_id,
@@ -366,7 +371,7 @@ impl Generator {
                 seq: 0,
             },
             attributes: None,
-        })
+        }
     }
 }
 
@@ -387,153 +392,31 @@ fn main() -> anyhow::Result<()> {
     if args.files == 0 || args.per_bundle == 0 {
         bail!("--files and --per-bundle must be at least 1");
     }
-    let location = CatalogLocation::parse(&args.catalog)
-        .with_context(|| format!("not a catalog URL: {}", esker_catalog::mask_password(&args.catalog)))?;
-    let index_dir = args.home.join("index");
-    if index_dir.exists() {
-        bail!("{} exists already; give a fresh --home", index_dir.display());
-    }
-    std::fs::create_dir_all(&args.home).with_context(|| format!("creating {}", args.home.display()))?;
-    let mut catalog = Catalog::open(&location)?;
+    let (mut catalog, location, index_dir) = open_empty(&args)?;
     let backend = catalog.backend();
-    let existing = catalog.list_runs()?.len();
-    if existing > 0 {
-        bail!("the catalog {} holds {existing} runs already; give an empty one", location.display());
-    }
-    let roots = serde_json::to_string(&[ROOT])?;
-    let run_id = catalog.create_run(&NewRun {
-        started_at: 1_700_000_000,
-        state: RUN_RUNNING,
-        host: "bench-host",
-        roots: &roots,
-        roots_key: &hex::encode(ROOT),
-        store: "local",
-        description: "synthetic catalog benchmark",
-        tags: r#"["share"]"#,
-        options: "{}",
-    })?;
-
+    let run_id = create_run(&mut catalog)?;
     let bundles = args.files.div_ceil(args.per_bundle);
-    let mut generator = Generator::new(args.files);
-    let mut path_list = match &args.paths {
-        Some(path) => Some(std::io::BufWriter::new(
-            std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,
-        )),
-        None => None,
-    };
-    let mut ingest = Duration::ZERO;
-    let mut making = Duration::ZERO;
-    let (mut reported_files, mut reported_time) = (0u64, Duration::ZERO);
-    let report_every = (bundles / 20).max(1);
     eprintln!(
         "catalog_bench: {backend}, {} files in {bundles} bundles of {} into {}",
         args.files,
         args.per_bundle,
         location.display()
     );
-    for number in 0..bundles {
-        let started = Instant::now();
-        let mut rows = Vec::with_capacity(args.per_bundle as usize);
-        let (mut offset, mut data_bytes) = (0i64, 0i64);
-        while rows.len() < args.per_bundle as usize {
-            let Some(mut file) = generator.next_file(run_id) else { break };
-            // pax: extended header (512 + 512) and ustar header (512), then the data padded to 512.
-            file.row.header_offset = Some(offset);
-            file.row.data_offset = Some(offset + 1536);
-            offset += 1536 + (file.row.size + 511) / 512 * 512;
-            data_bytes += file.row.size;
-            if let Some(list) = path_list.as_mut() {
-                use std::io::Write;
-                list.write_all(&file.dir_path)?;
-                list.write_all(b"/")?;
-                list.write_all(&file.row.name)?;
-                list.write_all(b"\n")?;
-            }
-            rows.push(file);
-        }
-        let uuid = bundle_uuid(number);
-        let object_key = format!("bundles/{uuid}.tar");
-        let manifest_key = format!("manifests/{uuid}.jsonl.zst");
-        let bundle_blake3 = blake3::hash(uuid.as_bytes()).to_hex().to_string();
-        let count = rows.len() as u64;
-        making += started.elapsed();
-
-        let started = Instant::now();
-        let bundle_id = catalog.insert_bundle(&NewBundle {
-            uuid: &uuid,
-            run_id,
-            store: "local",
-            object_key: &object_key,
-            storage_class: None,
-            state: BUNDLE_UPLOADING,
-            file_count: count as i64,
-            data_bytes,
-            created_at: 1_700_000_000 + number as i64,
-            plan: None,
-        })?;
-        for file in &mut rows {
-            file.row.bundle_id = Some(bundle_id);
-        }
-        catalog.record_stored_bundle(
-            run_id,
-            &StoredBundle {
-                bundle_id,
-                object_key: &object_key,
-                bytes: offset + 1024 + 10_240,
-                blake3: &bundle_blake3,
-                tree_hash: None,
-                manifest_key: &manifest_key,
-                stored_at: 1_700_000_000 + number as i64,
-            },
-            rows,
-        )?;
-        ingest += started.elapsed();
-
-        if (number + 1) % report_every == 0 || number + 1 == bundles {
-            let done = generator.next;
-            eprintln!(
-                "ingest: {done}/{} files, {:.1} s, {:.0} files/s (last {} files: {:.0} files/s)",
-                args.files,
-                ingest.as_secs_f64(),
-                rate(done, ingest),
-                done - reported_files,
-                rate(done - reported_files, ingest - reported_time)
-            );
-            (reported_files, reported_time) = (done, ingest);
-        }
-    }
+    let mut generator = Generator::new(args.files);
+    let ingest = ingest(&mut catalog, &args, run_id, bundles, &mut generator)?;
     catalog.finish_run(run_id, RUN_COMPLETE, 1_700_000_000 + bundles as i64)?;
-    if let Some(mut list) = path_list {
-        use std::io::Write;
-        list.flush()?;
-    }
     eprintln!(
         "ingest: done in {:.1} s (making the rows took another {:.1} s, not counted)",
-        ingest.as_secs_f64(),
-        making.as_secs_f64()
+        ingest.timed.as_secs_f64(),
+        ingest.making.as_secs_f64()
     );
-
     let files = generator.next;
-    let report_step = (files / 10).max(1);
-    let mut next_report = report_step;
-    let started = Instant::now();
-    let synced = esker::search::catch_up(&mut catalog, &index_dir, |count| {
-        if count >= next_report {
-            eprintln!("index: {count}/{files} files, {:.1} s", started.elapsed().as_secs_f64());
-            next_report += report_step;
-        }
-    })?;
-    let index_time = started.elapsed();
-    if synced.indexed != files {
-        bail!("indexed {} files, expected {files}", synced.indexed);
-    }
-    eprintln!("index: done in {:.1} s", index_time.as_secs_f64());
-
+    let index_time = build_index(&mut catalog, &index_dir, files)?;
     let line = serde_json::json!({
         "backend": backend,
         "files": files,
-        "ingest_seconds": (ingest.as_secs_f64() * 1000.0).round() / 1000.0,
-        "ingest_files_per_second": rate(files, ingest).round(),
+        "ingest_seconds": (ingest.timed.as_secs_f64() * 1000.0).round() / 1000.0,
+        "ingest_files_per_second": rate(files, ingest.timed).round(),
         "index_seconds": (index_time.as_secs_f64() * 1000.0).round() / 1000.0,
         "index_files_per_second": rate(files, index_time).round(),
         "bundles": bundles,
@@ -547,4 +430,177 @@ fn main() -> anyhow::Result<()> {
     });
     println!("{line}");
     Ok(())
+}
+
+/// The catalog (created and migrated, holding no runs) and the index folder (not there yet).
+fn open_empty(args: &Args) -> anyhow::Result<(Catalog, CatalogLocation, PathBuf)> {
+    let location = CatalogLocation::parse(&args.catalog)
+        .with_context(|| format!("not a catalog URL: {}", esker_catalog::mask_password(&args.catalog)))?;
+    let index_dir = args.home.join("index");
+    if index_dir.exists() {
+        bail!("{} exists already; give a fresh --home", index_dir.display());
+    }
+    std::fs::create_dir_all(&args.home).with_context(|| format!("creating {}", args.home.display()))?;
+    let mut catalog = Catalog::open(&location)?;
+    let existing = catalog.list_runs()?.len();
+    if existing > 0 {
+        bail!("the catalog {} holds {existing} runs already; give an empty one", location.display());
+    }
+    Ok((catalog, location, index_dir))
+}
+
+fn create_run(catalog: &mut Catalog) -> anyhow::Result<i64> {
+    let roots = serde_json::to_string(&[ROOT])?;
+    Ok(catalog.create_run(&NewRun {
+        started_at: 1_700_000_000,
+        state: RUN_RUNNING,
+        host: "bench-host",
+        roots: &roots,
+        roots_key: &hex::encode(ROOT),
+        store: "local",
+        description: "synthetic catalog benchmark",
+        tags: r#"["share"]"#,
+        options: "{}",
+    })?)
+}
+
+/// How long the catalog calls took, and (apart) making the rows.
+#[derive(Default)]
+struct Ingested {
+    timed: Duration,
+    making: Duration,
+}
+
+/// Catalogs every bundle as `esker archive` does, reporting progress about 20 times.
+fn ingest(
+    catalog: &mut Catalog,
+    args: &Args,
+    run_id: i64,
+    bundles: u64,
+    generator: &mut Generator,
+) -> anyhow::Result<Ingested> {
+    let mut path_list = match &args.paths {
+        Some(path) => Some(std::io::BufWriter::new(
+            std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,
+        )),
+        None => None,
+    };
+    let mut ingested = Ingested::default();
+    let (mut reported_files, mut reported_time) = (0u64, Duration::ZERO);
+    let report_every = (bundles / 20).max(1);
+    for number in 0..bundles {
+        let started = Instant::now();
+        let bundle = make_bundle(generator, run_id, args.per_bundle as usize, path_list.as_mut())?;
+        ingested.making += started.elapsed();
+        let started = Instant::now();
+        catalog_bundle(catalog, run_id, number, bundle)?;
+        ingested.timed += started.elapsed();
+        if (number + 1) % report_every == 0 || number + 1 == bundles {
+            let done = generator.next;
+            let (total, since) = (ingested.timed, ingested.timed - reported_time);
+            eprintln!(
+                "ingest: {done}/{} files, {:.1} s, {:.0} files/s (last {} files: {:.0} files/s)",
+                args.files,
+                total.as_secs_f64(),
+                rate(done, total),
+                done - reported_files,
+                rate(done - reported_files, since)
+            );
+            (reported_files, reported_time) = (done, total);
+        }
+    }
+    if let Some(mut list) = path_list {
+        use std::io::Write;
+        list.flush()?;
+    }
+    Ok(ingested)
+}
+
+/// One bundle's file rows with their tar offsets, its data bytes and tar size.
+struct SyntheticBundle {
+    rows: Vec<PendingFile>,
+    data_bytes: i64,
+    tar_bytes: i64,
+}
+
+fn make_bundle(
+    generator: &mut Generator,
+    run_id: i64,
+    per_bundle: usize,
+    mut path_list: Option<&mut std::io::BufWriter<std::fs::File>>,
+) -> anyhow::Result<SyntheticBundle> {
+    use std::io::Write;
+    let mut rows = Vec::with_capacity(per_bundle);
+    let (mut offset, mut data_bytes) = (0i64, 0i64);
+    while rows.len() < per_bundle {
+        let Some(mut file) = generator.next_file(run_id) else { break };
+        // pax: extended header (512 + 512) and ustar header (512), then the data padded to 512.
+        file.row.header_offset = Some(offset);
+        file.row.data_offset = Some(offset + 1536);
+        offset += 1536 + (file.row.size + 511) / 512 * 512;
+        data_bytes += file.row.size;
+        if let Some(list) = path_list.as_mut() {
+            list.write_all(&file.dir_path)?;
+            list.write_all(b"/")?;
+            list.write_all(&file.row.name)?;
+            list.write_all(b"\n")?;
+        }
+        rows.push(file);
+    }
+    Ok(SyntheticBundle { rows, data_bytes, tar_bytes: offset + 1024 + 10_240 })
+}
+
+/// What the archive pipeline does with the catalog for one bundle: the `uploading` row,
+/// then the stored bundle with its files in one transaction.
+fn catalog_bundle(catalog: &mut Catalog, run_id: i64, number: u64, bundle: SyntheticBundle) -> anyhow::Result<()> {
+    let SyntheticBundle { mut rows, data_bytes, tar_bytes } = bundle;
+    let uuid = bundle_uuid(number);
+    let object_key = format!("bundles/{uuid}.tar");
+    let manifest_key = format!("manifests/{uuid}.jsonl.zst");
+    let bundle_blake3 = blake3::hash(uuid.as_bytes()).to_hex().to_string();
+    let bundle_id = catalog.insert_bundle(&NewBundle {
+        uuid: &uuid,
+        run_id,
+        store: "local",
+        object_key: &object_key,
+        storage_class: None,
+        state: BUNDLE_UPLOADING,
+        file_count: rows.len() as i64,
+        data_bytes,
+        created_at: 1_700_000_000 + number as i64,
+        plan: None,
+    })?;
+    for file in &mut rows {
+        file.row.bundle_id = Some(bundle_id);
+    }
+    let stored = StoredBundle {
+        bundle_id,
+        object_key: &object_key,
+        bytes: tar_bytes,
+        blake3: &bundle_blake3,
+        tree_hash: None,
+        manifest_key: &manifest_key,
+        stored_at: 1_700_000_000 + number as i64,
+    };
+    catalog.record_stored_bundle(run_id, &stored, rows)?;
+    Ok(())
+}
+
+/// Builds the index as `esker archive` and `esker find` do; its time.
+fn build_index(catalog: &mut Catalog, index_dir: &std::path::Path, files: u64) -> anyhow::Result<Duration> {
+    let report_step = (files / 10).max(1);
+    let mut next_report = report_step;
+    let started = Instant::now();
+    let synced = esker::search::catch_up(catalog, index_dir, |count| {
+        if count >= next_report {
+            eprintln!("index: {count}/{files} files, {:.1} s", started.elapsed().as_secs_f64());
+            next_report += report_step;
+        }
+    })?;
+    let index_time = started.elapsed();
+    if synced.indexed != files {
+        bail!("indexed {} files, expected {files}", synced.indexed);
+    }
+    eprintln!("index: done in {:.1} s", index_time.as_secs_f64());
+    Ok(index_time)
 }

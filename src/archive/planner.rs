@@ -128,11 +128,7 @@ fn known_history(catalog: &mut Catalog, request: &ArchiveRequest) -> Result<Hist
     for root in &request.roots {
         roots_known |= catalog.has_dirs_under(root.as_os_str().as_bytes())?;
     }
-    Ok(HistoryContext {
-        stores: catalog.bundle_stores()?,
-        sizes: catalog.stored_sizes(&request.store)?,
-        roots_known,
-    })
+    Ok(HistoryContext { stores: catalog.bundle_stores()?, sizes: catalog.stored_sizes(&request.store)?, roots_known })
 }
 
 /// The folders a walk listed, and the subtrees it did not see (excluded, or below a folder

@@ -287,7 +287,12 @@ impl Batch {
                 self.identities.push(row);
             }
         }
-        let full = [
+        if self.is_full() { self.flush(connection) } else { Ok(()) }
+    }
+
+    /// Whether a table's rows reached a batch.
+    fn is_full(&self) -> bool {
+        [
             self.runs.len(),
             self.bundles.len(),
             self.dirs.len(),
@@ -299,8 +304,7 @@ impl Batch {
             self.identities.len(),
         ]
         .into_iter()
-        .any(|len| len >= BATCH);
-        if full { self.flush(connection) } else { Ok(()) }
+        .any(|len| len >= BATCH)
     }
 
     /// Inserts in dependency order (runs before bundles before files…).
