@@ -32,8 +32,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use clap::Parser;
 use esker_catalog::{
-    BUNDLE_UPLOADING, Catalog, CatalogLocation, NewBundle, NewFile, NewRun, PendingFile, RUN_COMPLETE, RUN_RUNNING,
-    StoredBundle,
+    BundleState, Catalog, CatalogLocation, FileState, NewBundle, NewFile, NewRun, PendingFile, RunState, StoredBundle,
 };
 
 #[derive(Debug, Parser)]
@@ -365,7 +364,7 @@ impl Generator {
                 bundle_id: None,
                 header_offset: None,
                 data_offset: None,
-                state: "archived".into(),
+                state: FileState::Archived,
                 reason: None,
                 origin_id: None,
                 seq: 0,
@@ -404,7 +403,7 @@ fn main() -> anyhow::Result<()> {
     );
     let mut generator = Generator::new(args.files);
     let ingest = ingest(&mut catalog, &args, run_id, bundles, &mut generator)?;
-    catalog.finish_run(run_id, RUN_COMPLETE, 1_700_000_000 + bundles as i64)?;
+    catalog.finish_run(run_id, RunState::Complete, 1_700_000_000 + bundles as i64)?;
     eprintln!(
         "ingest: done in {:.1} s (making the rows took another {:.1} s, not counted)",
         ingest.timed.as_secs_f64(),
@@ -453,7 +452,7 @@ fn create_run(catalog: &mut Catalog) -> anyhow::Result<i64> {
     let roots = serde_json::to_string(&[ROOT])?;
     Ok(catalog.create_run(&NewRun {
         started_at: 1_700_000_000,
-        state: RUN_RUNNING,
+        state: RunState::Running,
         host: "bench-host",
         roots: &roots,
         roots_key: &hex::encode(ROOT),
@@ -564,7 +563,7 @@ fn catalog_bundle(catalog: &mut Catalog, run_id: i64, number: u64, bundle: Synth
         store: "local",
         object_key: &object_key,
         storage_class: None,
-        state: BUNDLE_UPLOADING,
+        state: BundleState::Uploading,
         file_count: rows.len() as i64,
         data_bytes,
         created_at: 1_700_000_000 + number as i64,

@@ -12,7 +12,7 @@ use crate::archive::planner::same_stat;
 use crate::config::Settings;
 use crate::crawl::{Folder, Walk, WalkOptions};
 use crate::error::Result;
-use esker_catalog::{Catalog, FILE_ARCHIVED, FILE_DELETED, File, RUN_COMPLETE, Run};
+use esker_catalog::{Catalog, File, FileState, Run, RunState};
 
 /// One folder unit's standing.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -73,7 +73,7 @@ impl Tally<'_> {
             status.local_bytes += entry.stat.size;
             status.newest_mtime_seconds = status.newest_mtime_seconds.max(Some(entry.stat.mtime_seconds()));
             let synced = previous.get(&entry.name).is_some_and(|version| {
-                version.state == FILE_ARCHIVED && version.bundle_id.is_some() && same_stat(version, entry)
+                version.state == FileState::Archived && version.bundle_id.is_some() && same_stat(version, entry)
             });
             if !synced {
                 status.changed_files += 1;
@@ -83,7 +83,8 @@ impl Tally<'_> {
         present.extend(folder.problems.iter().map(|problem| problem.name.as_slice()));
         present.extend(folder.subfolder_names.iter().map(Vec::as_slice));
         present.extend(folder.excluded_names.iter().map(Vec::as_slice));
-        for version in previous.values().filter(|version| version.state != FILE_DELETED && version.kind != "dir") {
+        for version in previous.values().filter(|version| version.state != FileState::Deleted && version.kind != "dir")
+        {
             if !present.contains(version.name.as_slice()) {
                 self.unit(unit.clone()).missing_files += 1;
             }
@@ -120,14 +121,14 @@ impl Tally<'_> {
     fn archived(&mut self, unit: PathBuf, version: &File) {
         let run = self.runs.get(&version.run_id).cloned();
         let status = self.unit(unit);
-        if version.state == FILE_ARCHIVED {
+        if version.state == FileState::Archived {
             status.archived_files += 1;
             status.archived_bytes += version.size.max(0) as u64;
         }
         if let Some(run) = run {
             let when = run.finished_at.unwrap_or(run.started_at);
             status.last_archived_seconds = status.last_archived_seconds.max(Some(when));
-            if run.state != RUN_COMPLETE {
+            if run.state != RunState::Complete {
                 status.partial = true;
             }
         }
@@ -163,7 +164,7 @@ pub fn status(settings: &Settings, root: &Path, depth: usize) -> Result<Vec<Unit
                 continue;
             }
             let unit = unit_of(&root, Path::new(std::ffi::OsStr::from_bytes(&dir)), depth);
-            for version in catalog.latest_in_dir(&dir)?.values().filter(|version| version.state != FILE_DELETED) {
+            for version in catalog.latest_in_dir(&dir)?.values().filter(|version| version.state != FileState::Deleted) {
                 if version.kind != "dir" {
                     tally.unit(unit.clone()).missing_files += 1;
                 }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use super::request::ArchiveRequest;
 use crate::crawl::{Entry, FileKind, Folder, SkipReason, Stat, Walk, WalkOptions};
 use esker_bundle::{PlanItem, PlannedBundle, Planner, group_key};
-use esker_catalog::{Catalog, FILE_ARCHIVED, FILE_DELETED, File, join_path, path_hash};
+use esker_catalog::{Catalog, File, FileState, join_path, path_hash};
 
 /// An entry that will not be stored, with the reason.
 #[derive(Debug, Clone)]
@@ -175,7 +175,7 @@ fn emit_gone_folders(
             let gone: Vec<Gone> = catalog
                 .latest_in_dir(&dir)?
                 .into_values()
-                .filter(|previous| previous.state != FILE_DELETED)
+                .filter(|previous| previous.state != FileState::Deleted)
                 .filter(|previous| !is_done(done, &join_path(&dir, &previous.name)))
                 .map(|previous| Gone { folder: dir.clone(), previous })
                 .collect();
@@ -277,7 +277,7 @@ fn reusable(
 ) -> Result<Result<Reused, PlanItem>, crate::Error> {
     let stored = versions
         .get(&item.entry.name)
-        .filter(|previous| previous.state == FILE_ARCHIVED && previous.data_offset.is_some())
+        .filter(|previous| previous.state == FileState::Archived && previous.data_offset.is_some())
         .filter(|previous| previous.bundle_id.and_then(|bundle| context.stores.get(&bundle)) == Some(&request.store));
     let full =
         || PathBuf::from(std::ffi::OsStr::from_bytes(&join_path(item.folder.as_os_str().as_bytes(), &item.entry.name)));
@@ -320,7 +320,7 @@ fn gone_names(folder: &Folder, previous: HashMap<Vec<u8>, File>, done: &HashSet<
     present.extend(folder.excluded_names.iter().map(Vec::as_slice));
     previous
         .into_values()
-        .filter(|previous| previous.state != FILE_DELETED && !present.contains(previous.name.as_slice()))
+        .filter(|previous| previous.state != FileState::Deleted && !present.contains(previous.name.as_slice()))
         .filter(|previous| !is_done(done, &join_path(dir, &previous.name)))
         .map(|previous| Gone { folder: dir.to_vec(), previous })
         .collect()

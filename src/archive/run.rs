@@ -17,7 +17,7 @@ use crate::config::Settings;
 use crate::cost::UploadEstimator;
 use crate::error::{Error, Result};
 use esker_bundle::{entry_path, load_plan};
-use esker_catalog::{Catalog, NewRun, RUN_COMPLETE, RUN_INCOMPLETE, RUN_RUNNING, Run, path_hash};
+use esker_catalog::{Catalog, NewRun, Run, RunState, path_hash};
 use esker_store::{Store, manifest_key};
 
 /// Archives `request.roots` (or, with `dry_run`, plans only and writes nothing).
@@ -69,7 +69,7 @@ pub fn archive(settings: &Settings, request: &ArchiveRequest, progress: &Progres
     let index_dir = Some(settings.home.index.as_path());
     pipeline::run(&mut catalog, store.clone(), request, &context, resumption, index_dir, &mut summary, progress)?;
 
-    let state = if summary.bundles_failed > 0 { RUN_INCOMPLETE } else { RUN_COMPLETE };
+    let state = if summary.bundles_failed > 0 { RunState::Incomplete } else { RunState::Complete };
     catalog.finish_run(run.id, state, esker_model::time::now_seconds())?;
     esker_model::failpoint::hit("run_finished");
 
@@ -113,7 +113,7 @@ fn start_run(catalog: &mut Catalog, request: &ArchiveRequest, locks: &Path, host
     let options = serde_json::to_string(request).unwrap_or_else(|_| "{}".into());
     let run_id = catalog.create_run(&NewRun {
         started_at: esker_model::time::now_seconds(),
-        state: RUN_RUNNING,
+        state: RunState::Running,
         host,
         roots: &request.roots_json(),
         roots_key: &request.roots_key(),
@@ -192,11 +192,12 @@ fn resume(
 ) -> Result<Option<Resumed>> {
     for run in catalog.resumable_runs(&request.roots_key(), &request.store, host)? {
         let Some(lock) = lock_run(locks, run.id)? else { continue };
-        if run.state == RUN_RUNNING || run.state == RUN_INCOMPLETE {
+        if run.state == RunState::Running || run.state == RunState::Incomplete {
             let mut resumed = Vec::new();
             let mut resumed_paths = Vec::new();
             for bundle in catalog.unfinished_bundles(run.id)? {
-                let saved = (store.capabilities().resumes_uploads && bundle.state == esker_catalog::BUNDLE_UPLOADING)
+                let saved = (store.capabilities().resumes_uploads
+                    && bundle.state == esker_catalog::BundleState::Uploading)
                     .then(|| bundle.plan.as_deref().and_then(load_plan))
                     .flatten();
                 if let (Some((planned, created_ns)), Ok(id)) = (saved, uuid::Uuid::parse_str(&bundle.uuid)) {
@@ -250,11 +251,11 @@ fn sweep_unfinished(
                 .push(format!("unfinished upload of {} was not started by this catalog; left alone", upload.key));
             continue;
         };
-        if bundle.state == esker_catalog::BUNDLE_STORED {
+        if bundle.state == esker_catalog::BundleState::Stored {
             continue;
         }
         if store.capabilities().resumes_uploads
-            && bundle.state == esker_catalog::BUNDLE_UPLOADING
+            && bundle.state == esker_catalog::BundleState::Uploading
             && bundle.plan.is_some()
         {
             // Finished when its run is resumed (the same command run again).

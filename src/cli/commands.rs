@@ -103,7 +103,7 @@ pub fn bundles(settings: &Settings, args: ListArgs) -> Result<ExitCode> {
             rows.push(vec![
                 bundle.uuid.clone(),
                 bundle.run_id.to_string(),
-                bundle.state.clone(),
+                bundle.state.to_string(),
                 thousands(bundle.file_count.max(0) as u64),
                 format_size(bundle.bytes.unwrap_or(bundle.data_bytes).max(0) as u64),
                 bundle.store.clone(),
@@ -163,7 +163,7 @@ pub fn runs(settings: &Settings, args: ListArgs) -> Result<ExitCode> {
         for run in &runs {
             rows.push(vec![
                 run.id.to_string(),
-                run.state.clone(),
+                run.state.to_string(),
                 esker_model::time::format_minutes(run.started_at),
                 thousands(run.files_archived.max(0) as u64),
                 format_size(run.bytes_archived.max(0) as u64),

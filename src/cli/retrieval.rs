@@ -249,7 +249,7 @@ pub fn jobs(settings: &Settings, args: ListArgs) -> Result<ExitCode> {
                 view.job.retrieval_id.to_string(),
                 view.bundle.clone(),
                 view.job.tier.clone(),
-                view.job.state.clone(),
+                view.job.state.to_string(),
                 format!("{}/{}", view.files_done, view.files),
                 esker_model::time::format_minutes(view.job.requested_at),
                 view.job.error.clone().unwrap_or_default(),

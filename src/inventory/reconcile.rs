@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::config::Settings;
 use crate::error::{Error, Result};
-use esker_catalog::{BUNDLE_STORED, Bundle, Catalog, INVENTORY_DONE, INVENTORY_REQUESTED, Inventory};
+use esker_catalog::{Bundle, BundleState, Catalog, Inventory, InventoryState};
 use esker_store::{ArchiveLabel, VaultArchive, VaultInventory};
 
 /// A vault archive no stored bundle of the catalog points at.
@@ -97,7 +97,7 @@ pub fn reconcile(settings: &Settings, name: &str) -> Result<Reconciliation> {
         mismatched: Vec::new(),
         newer_than_inventory: 0,
     };
-    for bundle in bundles.iter().filter(|bundle| bundle.state == BUNDLE_STORED) {
+    for bundle in bundles.iter().filter(|bundle| bundle.state == BundleState::Stored) {
         let newer = matches!((taken, bundle.stored_at), (Some(taken), Some(stored)) if stored > taken);
         check_bundle(bundle, newer, &mut by_id, &mut result);
     }
@@ -111,8 +111,8 @@ pub fn reconcile(settings: &Settings, name: &str) -> Result<Reconciliation> {
 /// to do when there is none yet.
 fn latest_inventory(catalog: &mut Catalog, name: &str) -> Result<(Inventory, VaultInventory)> {
     let inventories = catalog.inventories(name)?;
-    let Some(done) = inventories.iter().find(|inventory| inventory.state == INVENTORY_DONE) else {
-        let waiting = inventories.iter().find(|inventory| inventory.state == INVENTORY_REQUESTED);
+    let Some(done) = inventories.iter().find(|inventory| inventory.state == InventoryState::Done) else {
+        let waiting = inventories.iter().find(|inventory| inventory.state == InventoryState::Requested);
         return Err(Error::Input(match waiting {
             Some(waiting) => format!(
                 "no finished inventory of store `{name}` yet: job {} was requested {}; `esker poll` fetches it once the vault has it ready",

@@ -9,17 +9,16 @@ use crate::acl::XattrFailure;
 use crate::error::Result;
 use crate::restore::extract::{ExtractError, FileWriter, check_target, write_metadata_only};
 use crate::restore::ranges::{MAX_REQUEST, RangeGroup, data_span, plan_ranges};
-use esker_catalog::{
-    Catalog, FILE_DONE, FILE_FAILED, FileRecord, JOB_DONE, JOB_DOWNLOADING, JOB_EXPIRED, JOB_FAILED, JOB_READY,
-    JOB_REQUESTED, JOB_RESTORING, Job, JobUpdate, Retrieval,
-};
+use esker_catalog::{Catalog, FileRecord, Job, JobState, JobUpdate, Retrieval, RetrievalFileState};
 use esker_model::Xattr;
 use esker_store::{RestoreJob, RestoreState, RestoreTier, StartedRestore, Store, StoreErrorKind};
 
 /// What happened to a job in one pass.
 #[derive(Debug, Default, Clone)]
 pub struct JobOutcome {
-    pub state: String,
+    /// Where the job stands after the pass; `None` when another poller finished it while
+    /// this pass was under way (not this pass's to count).
+    pub state: Option<JobState>,
     pub files_done: u64,
     pub files_failed: u64,
     /// Of the failed files, those whose bytes did not match the catalog.
@@ -38,14 +37,14 @@ pub fn tier_of(name: &str) -> RestoreTier {
     }
 }
 
-fn set_state(catalog: &mut Catalog, job: &Job, state: &str, error: Option<String>) -> Result<()> {
+fn set_state(catalog: &mut Catalog, job: &Job, state: JobState, error: Option<String>) -> Result<()> {
     let now = esker_model::time::now_seconds();
     let mut update =
-        JobUpdate { state: Some(state.to_string()), updated_at: Some(now), error: Some(error), ..JobUpdate::default() };
-    if state == JOB_READY && job.ready_at.is_none() {
+        JobUpdate { state: Some(state), updated_at: Some(now), error: Some(error), ..JobUpdate::default() };
+    if state == JobState::Ready && job.ready_at.is_none() {
         update.ready_at = Some(Some(now));
     }
-    if state == JOB_DONE || state == JOB_FAILED {
+    if state == JobState::Done || state == JobState::Failed {
         update.done_at = Some(Some(now));
     }
     catalog.update_job(job.id, &update)?;
@@ -97,19 +96,20 @@ pub fn work(catalog: &mut Catalog, store: &dyn Store, job: &Job, retrieval: &Ret
     let Readiness::Readable(current) = readiness(catalog, store, job, retrieval, &mut outcome)? else {
         return Ok(outcome);
     };
-    set_state(catalog, job, JOB_READY, None)?;
+    set_state(catalog, job, JobState::Ready, None)?;
     download(catalog, store, job, current.as_ref(), retrieval, &mut outcome)?;
     let (pending, _, failed) = catalog.job_file_counts(job.id)?;
-    outcome.state = if pending > 0 {
-        JOB_READY.into()
+    let state = if pending > 0 {
+        JobState::Ready
     } else if failed > 0 {
-        JOB_FAILED.into()
+        JobState::Failed
     } else {
-        JOB_DONE.into()
+        JobState::Done
     };
+    outcome.state = Some(state);
     let error = (failed > 0).then(|| format!("{failed} files failed (see esker jobs --json and the poller's output)"));
     if pending == 0 {
-        set_state(catalog, job, &outcome.state, error)?;
+        set_state(catalog, job, state, error)?;
     }
     Ok(outcome)
 }
@@ -137,10 +137,10 @@ fn readiness(
     match store.restore_state(&job.object_key, current.as_ref()) {
         Ok(Some(RestoreState::Archived)) => restart_restore(catalog, store, job, retrieval, outcome),
         Ok(Some(RestoreState::Restoring)) => {
-            if job.state != JOB_RESTORING {
-                set_state(catalog, job, JOB_RESTORING, None)?;
+            if job.state != JobState::Restoring {
+                set_state(catalog, job, JobState::Restoring, None)?;
             }
-            outcome.state = JOB_RESTORING.into();
+            outcome.state = Some(JobState::Restoring);
             Ok(Readiness::NotYet)
         }
         Ok(Some(RestoreState::Restored { expires })) => {
@@ -154,7 +154,7 @@ fn readiness(
         }
         Err(error) => {
             // Transient: leave the job as it is for the next pass.
-            outcome.state = job.state.clone();
+            outcome.state = Some(job.state);
             outcome.errors.push(format!("job {}: {error}", job.id));
             Ok(Readiness::NotYet)
         }
@@ -169,13 +169,13 @@ fn restart_restore(
     retrieval: &Retrieval,
     outcome: &mut JobOutcome,
 ) -> Result<Readiness> {
-    let note = if job.state == JOB_REQUESTED {
+    let note = if job.state == JobState::Requested {
         "restore not started yet"
     } else {
         "the restored copy expired before download"
     };
     tracing::warn!("job {}: {note}; requesting the restore again", job.id);
-    set_state(catalog, job, JOB_EXPIRED, Some(note.to_string()))?;
+    set_state(catalog, job, JobState::Expired, Some(note.to_string()))?;
     let started = match start_restore(catalog, store, job, retrieval.days.max(1) as u32)? {
         Ok(started) => started,
         Err(error) if error.kind == StoreErrorKind::NotFound => {
@@ -185,19 +185,19 @@ fn restart_restore(
         Err(error) => return Err(error.into()),
     };
     if matches!(started.state, RestoreState::Restoring | RestoreState::Archived) {
-        set_state(catalog, job, JOB_RESTORING, None)?;
-        outcome.state = JOB_RESTORING.into();
+        set_state(catalog, job, JobState::Restoring, None)?;
+        outcome.state = Some(JobState::Restoring);
         return Ok(Readiness::NotYet);
     }
-    set_state(catalog, job, JOB_READY, None)?;
+    set_state(catalog, job, JobState::Ready, None)?;
     Ok(Readiness::Readable(started.job))
 }
 
 /// Fails a job whose bundle object the store no longer has.
 fn bundle_missing(catalog: &mut Catalog, job: &Job, outcome: &mut JobOutcome) -> Result<()> {
     let message = format!("bundle object {} is missing from store `{}`", job.object_key, job.store);
-    set_state(catalog, job, JOB_FAILED, Some(message.clone()))?;
-    outcome.state = JOB_FAILED.into();
+    set_state(catalog, job, JobState::Failed, Some(message.clone()))?;
+    outcome.state = Some(JobState::Failed);
     outcome.errors.push(message);
     Ok(())
 }
@@ -214,7 +214,7 @@ fn failed(
     outcome.files_failed += 1;
     outcome.files_corrupt += u64::from(error.damaged);
     outcome.errors.push(message.clone());
-    catalog.mark_retrieval_file(job.id, record.file.id, FILE_FAILED, Some(&message))?;
+    catalog.mark_retrieval_file(job.id, record.file.id, RetrievalFileState::Failed, Some(&message))?;
     Ok(())
 }
 
@@ -235,7 +235,7 @@ fn restored(
     refused: Vec<XattrFailure>,
     outcome: &mut JobOutcome,
 ) -> Result<()> {
-    catalog.mark_retrieval_file(job.id, record.file.id, FILE_DONE, None)?;
+    catalog.mark_retrieval_file(job.id, record.file.id, RetrievalFileState::Done, None)?;
     for refusal in refused {
         outcome.warnings.push(format!(
             "{}: extended attribute {} not restored: {}",
@@ -271,7 +271,7 @@ fn download(
     retrieval: &Retrieval,
     outcome: &mut JobOutcome,
 ) -> Result<()> {
-    set_state(catalog, job, JOB_DOWNLOADING, None)?;
+    set_state(catalog, job, JobState::Downloading, None)?;
     let records = catalog.pending_job_files(job.id)?;
     let xattrs = if retrieval.restore_xattrs {
         catalog.xattrs_of(&records.iter().map(|record| record.file.id).collect::<Vec<_>>())?
@@ -291,7 +291,7 @@ fn download(
     downloader.write_dataless(&records)?;
     for group in plan_ranges(&records) {
         if let Fetched::Expired(why) = downloader.write_group(&records, &group)? {
-            return set_state(downloader.catalog, job, JOB_EXPIRED, Some(why));
+            return set_state(downloader.catalog, job, JobState::Expired, Some(why));
         }
     }
     Ok(())

@@ -13,11 +13,8 @@ pub use job::{JobOutcome, start_restore, tier_of};
 
 use crate::config::Settings;
 use crate::error::Result;
-use esker_catalog::Catalog;
+use esker_catalog::{Catalog, JobState};
 use esker_store::Store;
-
-/// Outcome marker for a job another poller finished while this pass was under way.
-const FINISHED_ELSEWHERE: &str = "finished elsewhere";
 
 /// How long a claim lasts without renewal (a poller that died frees its jobs after this).
 pub const LEASE_SECONDS: i64 = 15 * 60;
@@ -81,16 +78,16 @@ pub fn poll_once(settings: &Settings, catalog: &mut Catalog, retrieval: Option<i
         let outcome = match result {
             Ok(outcome) => outcome,
             Err(error) => JobOutcome {
-                state: job.state.clone(),
+                state: Some(job.state),
                 errors: vec![format!("job {}: {error}", job.id)],
                 ..JobOutcome::default()
             },
         };
-        match outcome.state.as_str() {
-            FINISHED_ELSEWHERE => report.jobs_busy += 1,
-            esker_catalog::JOB_DONE => report.jobs_done += 1,
-            esker_catalog::JOB_FAILED => report.jobs_failed += 1,
-            _ => report.jobs_waiting += 1,
+        match outcome.state {
+            None => report.jobs_busy += 1,
+            Some(JobState::Done) => report.jobs_done += 1,
+            Some(JobState::Failed) => report.jobs_failed += 1,
+            Some(_) => report.jobs_waiting += 1,
         }
         report.files_done += outcome.files_done;
         report.files_failed += outcome.files_failed;
@@ -114,9 +111,9 @@ fn work_claimed(
 ) -> Result<JobOutcome> {
     // Re-read under the claim: another poller may have finished it meanwhile.
     let Some(job) = catalog.job(job_id)? else { return Ok(JobOutcome::default()) };
-    if !esker_catalog::JOB_OPEN_STATES.contains(&job.state.as_str()) {
+    if !job.state.is_open() {
         // Finished by another poller since this pass listed it: not ours to count.
-        return Ok(JobOutcome { state: FINISHED_ELSEWHERE.into(), ..JobOutcome::default() });
+        return Ok(JobOutcome { state: None, ..JobOutcome::default() });
     }
     let retrieval = catalog
         .retrieval(job.retrieval_id)?

@@ -57,7 +57,7 @@ fn choose_versions(catalog: &mut Catalog, ids: Vec<i64>, version: Version) -> Re
         Version::Before(time) => {
             let mut newest: std::collections::HashMap<(i64, Vec<u8>), i64> = std::collections::HashMap::new();
             for record in catalog.records_by_ids(&ids)? {
-                if record.run.started_at >= time || record.file.state == esker_catalog::FILE_DELETED {
+                if record.run.started_at >= time || record.file.state == esker_catalog::FileState::Deleted {
                     continue;
                 }
                 let slot = newest.entry((record.file.dir_id, record.file.name.clone())).or_insert(record.file.id);

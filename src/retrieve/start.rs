@@ -11,7 +11,7 @@ use super::select::{Selection, select};
 use crate::config::Settings;
 use crate::error::{Error, Result};
 use crate::poll::{PollReport, poll_once};
-use esker_catalog::{Bundle, Catalog, JOB_READY, JOB_REQUESTED, JOB_RESTORING, JobUpdate, NewJob, NewRetrieval};
+use esker_catalog::{Bundle, Catalog, JobState, JobUpdate, NewJob, NewRetrieval, RetrievalState};
 use esker_store::RestoreState;
 
 /// What the user asked for.
@@ -152,7 +152,7 @@ fn record_retrieval(
             store: bundle.store.clone(),
             object_key: bundle.object_key.clone(),
             tier: chosen.tier.clone(),
-            state: JOB_REQUESTED.into(),
+            state: JobState::Requested,
             requested_at: now,
             updated_at: now,
         };
@@ -169,7 +169,7 @@ fn record_retrieval(
         days: request.days as i32,
         overwrite: request.overwrite,
         restore_xattrs: request.xattrs,
-        state: "open",
+        state: RetrievalState::Open,
         files: selection.files() as i64,
         bytes: selection.bytes() as i64,
         estimate: &estimate_json,
@@ -200,14 +200,11 @@ fn request_restores(
             restores_reused += 1;
         }
         let next = match state {
-            RestoreState::Online | RestoreState::Restored { .. } => JOB_READY,
-            RestoreState::Restoring | RestoreState::Archived => JOB_RESTORING,
+            RestoreState::Online | RestoreState::Restored { .. } => JobState::Ready,
+            RestoreState::Restoring | RestoreState::Archived => JobState::Restoring,
         };
-        let update = JobUpdate {
-            state: Some(next.into()),
-            updated_at: Some(esker_model::time::now_seconds()),
-            ..JobUpdate::default()
-        };
+        let update =
+            JobUpdate { state: Some(next), updated_at: Some(esker_model::time::now_seconds()), ..JobUpdate::default() };
         catalog.update_job(*job_id, &update)?;
     }
     Ok(restores_reused)

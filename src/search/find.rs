@@ -72,7 +72,7 @@ impl Match {
             description: record.run.description.clone(),
             store: record.bundle_store.clone().unwrap_or_else(|| record.run.store.clone()),
             bundle: record.bundle_uuid,
-            state: record.file.state,
+            state: record.file.state.to_string(),
             reason: record.file.reason,
             run: record.run.id,
             host: record.run.host.clone(),

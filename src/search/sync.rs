@@ -170,7 +170,7 @@ fn add_record(
         mtime: record.mtime_ns.div_euclid(1_000_000_000),
         tags,
         description: &record.run.description,
-        state: &record.state,
+        state: record.state.as_str(),
         run_id: record.run.id as u64,
         bundle: record.bundle_uuid.as_deref().unwrap_or(""),
         store: record.bundle_store.as_deref().unwrap_or(&record.run.store),

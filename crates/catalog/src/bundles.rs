@@ -8,10 +8,7 @@ use super::connection::Catalog;
 use super::error::CatalogError;
 use super::models::{Bundle, NewBundle};
 use super::schema::bundles;
-
-pub const BUNDLE_UPLOADING: &str = "uploading";
-pub const BUNDLE_STORED: &str = "stored";
-pub const BUNDLE_FAILED: &str = "failed";
+use super::states::BundleState;
 
 impl Catalog {
     /// Records a bundle before any byte of it reaches the store, so a crash never leaves an
@@ -25,7 +22,7 @@ impl Catalog {
     pub fn mark_bundle_failed(&mut self, id: i64, error: &str) -> Result<(), CatalogError> {
         self.transaction(|connection| {
             diesel::update(bundles::table.find(id))
-                .set((bundles::state.eq(BUNDLE_FAILED), bundles::error.eq(error)))
+                .set((bundles::state.eq(BundleState::Failed), bundles::error.eq(error)))
                 .execute_any(connection)
                 .map(drop)
         })
@@ -35,7 +32,7 @@ impl Catalog {
     pub fn unfinished_bundles(&mut self, run_id: i64) -> Result<Vec<Bundle>, CatalogError> {
         Ok(bundles::table
             .filter(bundles::run_id.eq(run_id))
-            .filter(bundles::state.ne(BUNDLE_STORED))
+            .filter(bundles::state.ne(BundleState::Stored))
             .select(bundles::all_columns)
             .load_any(&mut self.connection)?)
     }

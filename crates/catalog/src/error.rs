@@ -10,7 +10,7 @@ pub enum CatalogError {
     Open { path: String, message: String },
     #[error("failed to migrate catalog {path}: {message}")]
     Migrate { path: String, message: String },
-    #[error("catalog query failed: {0}")]
+    #[error("catalog query failed: {}", with_causes(.0))]
     Query(#[from] diesel::result::Error),
     #[error("catalog {path}: {POSTGRES_NOT_BUILT}")]
     PostgresNotBuilt { path: String },
@@ -29,4 +29,20 @@ impl CatalogError {
         };
         message.contains("database disk image is malformed") || message.contains("file is not a database")
     }
+}
+
+/// `error` and the errors that caused it, outermost first: diesel's own message for a value
+/// it could not read names only the column, its cause says what was wrong with it.
+fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(inner) = cause {
+        let message = inner.to_string();
+        if !text.ends_with(&message) {
+            text.push_str(": ");
+            text.push_str(&message);
+        }
+        cause = inner.source();
+    }
+    text
 }

@@ -9,11 +9,12 @@ use super::any::{AnyConnection, RunAny};
 use esker_model::StoredObject;
 
 use super::attributes::{FileAttributes, insert_attributes};
-use super::bundles::BUNDLE_STORED;
+
 use super::connection::Catalog;
 use super::error::CatalogError;
 use super::models::{File, FileRecord, IndexedFile, NewDir, NewFile, Run, join_path, join_text};
 use super::schema::{bundles, dirs, files, runs};
+use super::states::{BundleState, FileState};
 
 /// Rows per multi-row INSERT (SQLite allows 32766 bound variables; a file row has 21).
 const INSERT_CHUNK: usize = 1000;
@@ -168,7 +169,7 @@ macro_rules! record_query {
 
 /// (id, seq, run_id, folder path_text, name_text, kind, size, mtime_ns, uid, gid, state,
 /// bundle uuid, bundle store): an [`IndexedFile`] before its run is attached.
-type IndexRow = (i64, i64, i64, String, String, String, i64, i64, i64, i64, String, Option<String>, Option<String>);
+type IndexRow = (i64, i64, i64, String, String, String, i64, i64, i64, i64, FileState, Option<String>, Option<String>);
 
 macro_rules! index_query {
     () => {
@@ -233,7 +234,7 @@ impl Catalog {
             insert_files(connection, &mut cache, pending)?;
             diesel::update(bundles::table.find(stored.bundle_id))
                 .set((
-                    bundles::state.eq(BUNDLE_STORED),
+                    bundles::state.eq(BundleState::Stored),
                     bundles::object_key.eq(stored.object_key),
                     bundles::tree_hash.eq(stored.tree_hash),
                     bundles::plan.eq(None::<Vec<u8>>),
@@ -260,7 +261,7 @@ impl Catalog {
     /// Remembers that the store confirmed a bundle's object (a vault archive) before its
     /// files are cataloged: a run that dies in between is resumed without uploading it again.
     pub fn record_confirmed(&mut self, bundle_id: i64, object: &StoredObject) -> Result<(), CatalogError> {
-        diesel::update(bundles::table.find(bundle_id).filter(bundles::state.eq(super::bundles::BUNDLE_UPLOADING)))
+        diesel::update(bundles::table.find(bundle_id).filter(bundles::state.eq(BundleState::Uploading)))
             .set((
                 bundles::object_key.eq(&object.key),
                 bundles::bytes.eq(object.size as i64),

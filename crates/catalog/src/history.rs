@@ -10,9 +10,7 @@ use super::connection::Catalog;
 use super::error::CatalogError;
 use super::models::{File, Run};
 use super::schema::{bundles, dirs, files, runs};
-
-pub const FILE_ARCHIVED: &str = "archived";
-pub const FILE_DELETED: &str = "deleted";
+use super::states::{BundleState, FileState};
 
 /// (id, id of the latest version of its path that is not a `deleted` marker) for the files
 /// in `$ids`.
@@ -22,7 +20,7 @@ macro_rules! latest_versions {
         let latest = versions
             .filter(versions.field(files::dir_id).eq(files::dir_id))
             .filter(versions.field(files::name).eq(files::name))
-            .filter(versions.field(files::state).ne(FILE_DELETED))
+            .filter(versions.field(files::state).ne(FileState::Deleted))
             .select(diesel::dsl::max(versions.field(files::id)))
             .single_value();
         files::table.filter(files::id.eq_any($ids)).select((files::id, latest))
@@ -94,7 +92,7 @@ impl Catalog {
     /// The store each stored bundle lives in.
     pub fn bundle_stores(&mut self) -> Result<HashMap<i64, String>, CatalogError> {
         Ok(bundles::table
-            .filter(bundles::state.eq(super::bundles::BUNDLE_STORED))
+            .filter(bundles::state.eq(BundleState::Stored))
             .select((bundles::id, bundles::store))
             .load_any::<(i64, String)>(&mut self.connection)?
             .into_iter()
@@ -185,8 +183,8 @@ type dedup_sized = DedupSized;
 /// bundles of `store`.
 #[diesel::dsl::auto_type(no_type_alias)]
 fn dedup_candidates<'a>(store: &'a str) -> _ {
-    let archived: &'static str = FILE_ARCHIVED;
-    let stored: &'static str = super::bundles::BUNDLE_STORED;
+    let archived: &'static str = FileState::Archived.as_str();
+    let stored: &'static str = BundleState::Stored.as_str();
     files::table
         .inner_join(bundles::table)
         .filter(dedup_sized())

@@ -9,10 +9,7 @@ use super::connection::Catalog;
 use super::error::CatalogError;
 use super::models::Bundle;
 use super::schema::{bundles, inventories};
-
-pub const INVENTORY_REQUESTED: &str = "requested";
-pub const INVENTORY_DONE: &str = "done";
-pub const INVENTORY_FAILED: &str = "failed";
+use super::states::InventoryState;
 
 /// One inventory job (the output is read separately: it can be large).
 #[derive(Debug, Clone, Queryable, Serialize)]
@@ -21,7 +18,7 @@ pub struct Inventory {
     pub store: String,
     pub vault: String,
     pub backend_job_id: String,
-    pub state: String,
+    pub state: InventoryState,
     pub error: Option<String>,
     pub requested_at: i64,
     pub done_at: Option<i64>,
@@ -36,7 +33,7 @@ struct NewInventory<'a> {
     store: &'a str,
     vault: &'a str,
     backend_job_id: &'a str,
-    state: &'a str,
+    state: InventoryState,
     requested_at: i64,
     updated_at: i64,
 }
@@ -76,7 +73,7 @@ impl Catalog {
             store,
             vault,
             backend_job_id: job_id,
-            state: INVENTORY_REQUESTED,
+            state: InventoryState::Requested,
             requested_at: now,
             updated_at: now,
         };
@@ -88,7 +85,7 @@ impl Catalog {
     /// Inventory jobs still waiting for their output.
     pub fn open_inventories(&mut self) -> Result<Vec<Inventory>, CatalogError> {
         Ok(inventories::table
-            .filter(inventories::state.eq(INVENTORY_REQUESTED))
+            .filter(inventories::state.eq(InventoryState::Requested))
             .order(inventories::id.asc())
             .select(INVENTORY_COLUMNS)
             .load_any(&mut self.connection)?)
@@ -105,9 +102,9 @@ impl Catalog {
         now: i64,
     ) -> Result<bool, CatalogError> {
         let changed = self.transaction(|connection| {
-            diesel::update(inventories::table.find(id).filter(inventories::state.eq(INVENTORY_REQUESTED)))
+            diesel::update(inventories::table.find(id).filter(inventories::state.eq(InventoryState::Requested)))
                 .set((
-                    inventories::state.eq(INVENTORY_DONE),
+                    inventories::state.eq(InventoryState::Done),
                     inventories::inventory_date.eq(inventory_date),
                     inventories::archives.eq(archives),
                     inventories::output.eq(output_zstd),
@@ -121,9 +118,9 @@ impl Catalog {
 
     pub fn fail_inventory(&mut self, id: i64, error: &str, now: i64) -> Result<(), CatalogError> {
         self.transaction(|connection| {
-            diesel::update(inventories::table.find(id).filter(inventories::state.eq(INVENTORY_REQUESTED)))
+            diesel::update(inventories::table.find(id).filter(inventories::state.eq(InventoryState::Requested)))
                 .set((
-                    inventories::state.eq(INVENTORY_FAILED),
+                    inventories::state.eq(InventoryState::Failed),
                     inventories::error.eq(error),
                     inventories::updated_at.eq(now),
                 ))

@@ -12,20 +12,19 @@ mod models;
 mod retrievals;
 mod runs;
 mod schema;
+mod states;
 mod transfer;
 
 pub use any::{AnyConnection, RunAny};
 pub use attributes::{FileAttributes, IdentityRow, PrincipalRow};
-pub use bundles::{BUNDLE_FAILED, BUNDLE_STORED, BUNDLE_UPLOADING};
 pub use connection::{Catalog, CatalogLocation, SchemaStatus, mask_password};
 pub use error::{CatalogError, POSTGRES_NOT_BUILT};
 pub use files::{PendingFile, StoredBundle, path_hash};
-pub use history::{DEDUP_MIN_SIZE, FILE_ARCHIVED, FILE_DELETED};
-pub use inventories::{INVENTORY_DONE, INVENTORY_FAILED, INVENTORY_REQUESTED, Inventory};
+pub use history::DEDUP_MIN_SIZE;
+pub use inventories::Inventory;
 pub use models::{Bundle, Dir, File, FileRecord, IndexedFile, NewBundle, NewFile, NewRun, Run, join_path};
-pub use retrievals::{
-    FILE_DONE, FILE_FAILED, FILE_PENDING, JOB_DONE, JOB_DOWNLOADING, JOB_EXPIRED, JOB_FAILED, JOB_OPEN_STATES,
-    JOB_READY, JOB_REQUESTED, JOB_RESTORING, Job, JobUpdate, JobView, NewJob, NewRetrieval, Retrieval,
+pub use retrievals::{Job, JobUpdate, JobView, NewJob, NewRetrieval, Retrieval};
+pub use states::{
+    BundleState, FileState, InventoryState, JobState, RetrievalFileState, RetrievalState, RunState, UnknownState,
 };
-pub use runs::{RUN_COMPLETE, RUN_INCOMPLETE, RUN_RUNNING};
 pub use transfer::{TransferError, TransferReport};

@@ -4,6 +4,7 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::schema::{bundles, dirs, files, runs};
+use super::states::{BundleState, FileState, RunState};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, Serialize, Deserialize)]
 #[diesel(table_name = runs)]
@@ -11,7 +12,7 @@ pub struct Run {
     pub id: i64,
     pub started_at: i64,
     pub finished_at: Option<i64>,
-    pub state: String,
+    pub state: RunState,
     pub host: String,
     pub roots: String,
     pub roots_key: String,
@@ -39,7 +40,7 @@ impl Run {
 #[diesel(table_name = runs)]
 pub struct NewRun<'a> {
     pub started_at: i64,
-    pub state: &'a str,
+    pub state: RunState,
     pub host: &'a str,
     pub roots: &'a str,
     pub roots_key: &'a str,
@@ -55,7 +56,7 @@ impl NewRun<'static> {
     pub fn for_tests() -> NewRun<'static> {
         NewRun {
             started_at: 1,
-            state: "running",
+            state: RunState::Running,
             host: "h",
             roots: "[]",
             roots_key: "k",
@@ -77,7 +78,7 @@ pub struct Bundle {
     pub object_key: String,
     pub manifest_key: Option<String>,
     pub storage_class: Option<String>,
-    pub state: String,
+    pub state: BundleState,
     pub file_count: i64,
     pub data_bytes: i64,
     pub bytes: Option<i64>,
@@ -105,7 +106,7 @@ pub struct NewBundle<'a> {
     pub store: &'a str,
     pub object_key: &'a str,
     pub storage_class: Option<&'a str>,
-    pub state: &'a str,
+    pub state: BundleState,
     pub file_count: i64,
     pub data_bytes: i64,
     pub created_at: i64,
@@ -158,7 +159,7 @@ pub struct File {
     pub bundle_id: Option<i64>,
     pub header_offset: Option<i64>,
     pub data_offset: Option<i64>,
-    pub state: String,
+    pub state: FileState,
     pub reason: Option<String>,
     /// The row whose stored bytes this file shares (unchanged or deduplicated).
     pub origin_id: Option<i64>,
@@ -191,7 +192,7 @@ pub struct NewFile {
     pub bundle_id: Option<i64>,
     pub header_offset: Option<i64>,
     pub data_offset: Option<i64>,
-    pub state: String,
+    pub state: FileState,
     pub reason: Option<String>,
     pub origin_id: Option<i64>,
     /// Set when the row is inserted (see `Catalog::next_sequence`).
@@ -222,7 +223,7 @@ impl NewFile {
             bundle_id: None,
             header_offset: None,
             data_offset: None,
-            state: "skipped".into(),
+            state: FileState::Skipped,
             reason: Some("test".into()),
             origin_id: None,
             seq: 0,
@@ -280,7 +281,7 @@ pub struct IndexedFile {
     pub mtime_ns: i64,
     pub uid: i64,
     pub gid: i64,
-    pub state: String,
+    pub state: FileState,
     pub bundle_uuid: Option<String>,
     pub bundle_store: Option<String>,
 }

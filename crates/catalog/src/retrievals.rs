@@ -9,20 +9,9 @@ use super::connection::Catalog;
 use super::error::CatalogError;
 use super::models::FileRecord;
 use super::schema::{bundles, jobs, retrieval_files, retrievals};
+use super::states::{JobState, RetrievalFileState, RetrievalState};
 
-pub const JOB_REQUESTED: &str = "requested";
-pub const JOB_RESTORING: &str = "restoring";
-pub const JOB_READY: &str = "ready";
-pub const JOB_DOWNLOADING: &str = "downloading";
-pub const JOB_DONE: &str = "done";
-pub const JOB_FAILED: &str = "failed";
-pub const JOB_EXPIRED: &str = "expired";
 /// States a poller still has work for.
-pub const JOB_OPEN_STATES: [&str; 5] = [JOB_REQUESTED, JOB_RESTORING, JOB_READY, JOB_DOWNLOADING, JOB_EXPIRED];
-
-pub const FILE_PENDING: &str = "pending";
-pub const FILE_DONE: &str = "done";
-pub const FILE_FAILED: &str = "failed";
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, Serialize, serde::Deserialize)]
 #[diesel(table_name = retrievals)]
@@ -35,7 +24,7 @@ pub struct Retrieval {
     pub tier: String,
     pub days: i32,
     pub overwrite: bool,
-    pub state: String,
+    pub state: RetrievalState,
     pub files: i64,
     pub bytes: i64,
     pub estimate: String,
@@ -55,7 +44,7 @@ pub struct NewRetrieval<'a> {
     pub tier: &'a str,
     pub days: i32,
     pub overwrite: bool,
-    pub state: &'a str,
+    pub state: RetrievalState,
     pub files: i64,
     pub bytes: i64,
     pub estimate: &'a str,
@@ -74,7 +63,7 @@ pub struct Job {
     pub range_start: Option<i64>,
     pub range_end: Option<i64>,
     pub backend_job_id: Option<String>,
-    pub state: String,
+    pub state: JobState,
     pub error: Option<String>,
     pub requested_at: i64,
     pub ready_at: Option<i64>,
@@ -94,7 +83,7 @@ pub struct NewJob {
     pub store: String,
     pub object_key: String,
     pub tier: String,
-    pub state: String,
+    pub state: JobState,
     pub requested_at: i64,
     pub updated_at: i64,
 }
@@ -106,7 +95,7 @@ pub struct RetrievalFile {
     pub retrieval_id: i64,
     pub file_id: i64,
     pub job_id: i64,
-    pub state: String,
+    pub state: RetrievalFileState,
     pub error: Option<String>,
 }
 
@@ -134,7 +123,7 @@ pub struct FileFailure {
 #[derive(Debug, Default, Clone, AsChangeset)]
 #[diesel(table_name = jobs)]
 pub struct JobUpdate {
-    pub state: Option<String>,
+    pub state: Option<JobState>,
     pub error: Option<Option<String>>,
     pub ready_at: Option<Option<i64>>,
     pub done_at: Option<Option<i64>>,
@@ -170,7 +159,7 @@ impl Catalog {
                                 retrieval_files::retrieval_id.eq(retrieval_id),
                                 retrieval_files::file_id.eq(*file_id),
                                 retrieval_files::job_id.eq(job_id),
-                                retrieval_files::state.eq(FILE_PENDING),
+                                retrieval_files::state.eq(RetrievalFileState::Pending),
                             )
                         })
                         .collect();
@@ -195,7 +184,7 @@ impl Catalog {
     pub fn active_job_for_bundle(&mut self, bundle_id: i64) -> Result<Option<Job>, CatalogError> {
         Ok(jobs::table
             .filter(jobs::bundle_id.eq(bundle_id))
-            .filter(jobs::state.eq_any([JOB_RESTORING, JOB_READY, JOB_DOWNLOADING]))
+            .filter(jobs::state.eq_any([JobState::Restoring, JobState::Ready, JobState::Downloading]))
             .order(jobs::id.desc())
             .select(jobs::all_columns)
             .first_any(&mut self.connection)
@@ -205,7 +194,7 @@ impl Catalog {
     /// Jobs a poller still has work for, oldest first (optionally of one retrieval).
     pub fn open_jobs(&mut self, retrieval: Option<i64>) -> Result<Vec<Job>, CatalogError> {
         let open =
-            jobs::table.filter(jobs::state.eq_any(JOB_OPEN_STATES)).order(jobs::id.asc()).select(jobs::all_columns);
+            jobs::table.filter(jobs::state.eq_any(JobState::OPEN)).order(jobs::id.asc()).select(jobs::all_columns);
         Ok(match retrieval {
             Some(retrieval) => open.filter(jobs::retrieval_id.eq(retrieval)).load_any(&mut self.connection)?,
             None => open.load_any(&mut self.connection)?,
@@ -261,7 +250,7 @@ impl Catalog {
     pub fn failed_job_files(&mut self, job_id: i64, limit: i64) -> Result<Vec<(i64, String)>, CatalogError> {
         let rows: Vec<(i64, Option<String>)> = retrieval_files::table
             .filter(retrieval_files::job_id.eq(job_id))
-            .filter(retrieval_files::state.eq(FILE_FAILED))
+            .filter(retrieval_files::state.eq(RetrievalFileState::Failed))
             .order(retrieval_files::file_id.asc())
             .limit(limit)
             .select((retrieval_files::file_id, retrieval_files::error))
@@ -285,7 +274,7 @@ impl Catalog {
     pub fn pending_job_files(&mut self, job_id: i64) -> Result<Vec<FileRecord>, CatalogError> {
         let ids: Vec<i64> = retrieval_files::table
             .filter(retrieval_files::job_id.eq(job_id))
-            .filter(retrieval_files::state.eq(FILE_PENDING))
+            .filter(retrieval_files::state.eq(RetrievalFileState::Pending))
             .select(retrieval_files::file_id)
             .load_any(&mut self.connection)?;
         let mut records = self.records_by_ids(&ids)?;
@@ -297,7 +286,7 @@ impl Catalog {
         &mut self,
         job_id: i64,
         file_id: i64,
-        state: &str,
+        state: RetrievalFileState,
         error: Option<&str>,
     ) -> Result<(), CatalogError> {
         diesel::update(
@@ -312,25 +301,26 @@ impl Catalog {
 
     /// Counts of a job's files by state: (pending, done, failed).
     pub fn job_file_counts(&mut self, job_id: i64) -> Result<(i64, i64, i64), CatalogError> {
-        let states: Vec<String> = retrieval_files::table
+        let states: Vec<RetrievalFileState> = retrieval_files::table
             .filter(retrieval_files::job_id.eq(job_id))
             .select(retrieval_files::state)
             .load_any(&mut self.connection)?;
-        let count = |wanted: &str| states.iter().filter(|state| *state == wanted).count() as i64;
-        Ok((count(FILE_PENDING), count(FILE_DONE), count(FILE_FAILED)))
+        let count = |wanted: RetrievalFileState| states.iter().filter(|state| **state == wanted).count() as i64;
+        Ok((count(RetrievalFileState::Pending), count(RetrievalFileState::Done), count(RetrievalFileState::Failed)))
     }
 
     /// Closes retrievals whose jobs have all ended.
     pub fn settle_retrievals(&mut self, now: i64) -> Result<(), CatalogError> {
         let open: Vec<i64> = retrievals::table
-            .filter(retrievals::state.eq("open"))
+            .filter(retrievals::state.eq(RetrievalState::Open))
             .select(retrievals::id)
             .load_any(&mut self.connection)?;
         for id in open {
-            let states: Vec<String> =
+            let states: Vec<JobState> =
                 jobs::table.filter(jobs::retrieval_id.eq(id)).select(jobs::state).load_any(&mut self.connection)?;
-            if states.iter().all(|state| state == JOB_DONE || state == JOB_FAILED) {
-                let state = if states.iter().all(|state| state == JOB_DONE) { "done" } else { "failed" };
+            if states.iter().all(|state| matches!(state, JobState::Done | JobState::Failed)) {
+                let done = states.iter().all(|state| *state == JobState::Done);
+                let state = if done { RetrievalState::Done } else { RetrievalState::Failed };
                 diesel::update(retrievals::table.find(id))
                     .set((retrievals::state.eq(state), retrievals::finished_at.eq(now)))
                     .execute_any(&mut self.connection)?;

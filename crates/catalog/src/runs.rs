@@ -8,10 +8,7 @@ use super::connection::Catalog;
 use super::error::CatalogError;
 use super::models::{NewRun, Run};
 use super::schema::runs;
-
-pub const RUN_RUNNING: &str = "running";
-pub const RUN_COMPLETE: &str = "complete";
-pub const RUN_INCOMPLETE: &str = "incomplete";
+use super::states::RunState;
 
 impl Catalog {
     pub fn create_run(&mut self, run: &NewRun<'_>) -> Result<i64, CatalogError> {
@@ -31,13 +28,13 @@ impl Catalog {
             .filter(runs::roots_key.eq(roots_key))
             .filter(runs::store.eq(store))
             .filter(runs::host.eq(host))
-            .filter(runs::state.ne(RUN_COMPLETE))
+            .filter(runs::state.ne(RunState::Complete))
             .order(runs::id.desc())
             .select(runs::all_columns)
             .load_any(&mut self.connection)?)
     }
 
-    pub fn finish_run(&mut self, id: i64, state: &str, finished_at: i64) -> Result<(), CatalogError> {
+    pub fn finish_run(&mut self, id: i64, state: RunState, finished_at: i64) -> Result<(), CatalogError> {
         self.transaction(|connection| {
             diesel::update(runs::table.find(id))
                 .set((runs::state.eq(state), runs::finished_at.eq(finished_at)))

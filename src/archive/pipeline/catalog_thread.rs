@@ -15,7 +15,7 @@ use crate::archive::stored::{BundleError, PackOptions};
 use crate::archive::summary::Summary;
 use crate::error::Result;
 use esker_bundle::{PlannedBundle, save_plan};
-use esker_catalog::{BUNDLE_UPLOADING, Catalog, NewBundle, PendingFile, StoredBundle};
+use esker_catalog::{BundleState, Catalog, NewBundle, PendingFile, StoredBundle};
 use esker_store::{ObjectChecksum, Store, bundle_key, manifest_key};
 
 /// Rows of files that need no packing are written this many at a time.
@@ -169,7 +169,7 @@ impl Driver<'_> {
             store: self.store.name(),
             object_key: &key,
             storage_class: storage_class.as_deref(),
-            state: BUNDLE_UPLOADING,
+            state: BundleState::Uploading,
             file_count: bundle.items.len() as i64,
             data_bytes: bundle.data_bytes as i64,
             created_at: esker_model::time::now_seconds(),

@@ -6,7 +6,7 @@ use crate::archive::planner::{Gone, ReuseReason, Reused, Skipped};
 use crate::archive::summary::Summary;
 use crate::crawl::Stat;
 use esker_bundle::{DigestHex, PackState, PackedEntry, entry_path};
-use esker_catalog::{FileAttributes, NewFile, PendingFile};
+use esker_catalog::{FileAttributes, FileState, NewFile, PendingFile};
 
 /// The rows of a packed bundle's entries: stored ones (and those that changed while read)
 /// point into bundle `bundle_id`; failed ones are skipped with their reason.
@@ -36,7 +36,7 @@ pub(super) fn packed_rows(
             }
         };
         let in_bundle = !matches!(entry.state, PackState::Failed(_));
-        let mut row = new_file_row(run_id, &entry.item.entry.name, &entry.stat, entry.state.as_str(), reason);
+        let mut row = new_file_row(run_id, &entry.item.entry.name, &entry.stat, file_state(&entry.state), reason);
         row.link_target = entry.item.entry.link_target.clone();
         row.blake3 = entry.blake3.as_ref().map(|digest| DigestHex::new(digest).as_str().to_string());
         if in_bundle {
@@ -51,6 +51,15 @@ pub(super) fn packed_rows(
     rows
 }
 
+/// What the catalog records for a packed entry.
+fn file_state(state: &PackState) -> FileState {
+    match state {
+        PackState::Stored => FileState::Archived,
+        PackState::Changed => FileState::Changed,
+        PackState::Failed(_) => FileState::Skipped,
+    }
+}
+
 /// The row recording that a file of the previous version is gone.
 pub(super) fn deleted_row(run_id: i64, gone: Gone) -> PendingFile {
     let previous = gone.previous;
@@ -59,7 +68,7 @@ pub(super) fn deleted_row(run_id: i64, gone: Gone) -> PendingFile {
         row: NewFile {
             run_id,
             dir_id: 0,
-            state: esker_catalog::FILE_DELETED.into(),
+            state: FileState::Deleted,
             reason: None,
             bundle_id: None,
             header_offset: None,
@@ -99,7 +108,7 @@ pub(super) fn reused_row(run_id: i64, reused: Reused, summary: &mut Summary) -> 
         }
     }
     let origin = reused.origin;
-    let mut row = new_file_row(run_id, &reused.entry.name, &reused.entry.stat, esker_catalog::FILE_ARCHIVED, None);
+    let mut row = new_file_row(run_id, &reused.entry.name, &reused.entry.stat, FileState::Archived, None);
     row.link_target = reused.entry.link_target.clone();
     row.blake3 = reused.blake3;
     row.bundle_id = origin.bundle_id;
@@ -131,14 +140,14 @@ pub(super) fn skipped_row(run_id: i64, entry: Skipped, summary: &mut Summary) ->
     let path = entry.path();
     summary.skip(entry.reason.category(), String::from_utf8_lossy(&path).into_owned(), entry.reason.to_string());
     let stat = entry.stat.clone().unwrap_or_else(Stat::zeroed);
-    let mut row = new_file_row(run_id, &entry.name, &stat, "skipped", Some(entry.reason.to_string()));
+    let mut row = new_file_row(run_id, &entry.name, &stat, FileState::Skipped, Some(entry.reason.to_string()));
     if entry.stat.is_none() {
         row.kind = "unknown".into();
     }
     PendingFile { dir_path: entry.folder.as_os_str().as_encoded_bytes().to_vec(), row, attributes: None }
 }
 
-fn new_file_row(run_id: i64, name: &[u8], stat: &Stat, state: &str, reason: Option<String>) -> NewFile {
+fn new_file_row(run_id: i64, name: &[u8], stat: &Stat, state: FileState, reason: Option<String>) -> NewFile {
     NewFile {
         run_id,
         dir_id: 0,
@@ -159,7 +168,7 @@ fn new_file_row(run_id: i64, name: &[u8], stat: &Stat, state: &str, reason: Opti
         bundle_id: None,
         header_offset: None,
         data_offset: None,
-        state: state.to_string(),
+        state,
         reason,
         origin_id: None,
         seq: 0,
