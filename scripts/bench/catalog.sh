@@ -45,6 +45,8 @@ catalog_prepare() {
     CATALOG_BENCH="$(realpath "$CATALOG_BENCH_BIN")"
     [ -x "$CATALOG_BENCH" ] || die "CATALOG_BENCH_BIN=$CATALOG_BENCH_BIN is not an executable"
     TOOL_VERSIONS+=("catalog_bench: $CATALOG_BENCH (given by CATALOG_BENCH_BIN, not built by this run)")
+    # Given binaries measure PostgreSQL too; they must have been built with `--features postgres`.
+    CATALOG_BENCH_PG=$CATALOG_BENCH ESKER_PG=$ESKER
   else
     local dir=${BUILD_DIR:-$REPO}
     [ -f "$dir/examples/catalog_bench.rs" ] || die "$dir has no examples/catalog_bench.rs (a BENCH_REV before it was added?)"
@@ -53,6 +55,16 @@ catalog_prepare() {
     (cd "$dir" && cargo build --release --locked --example catalog_bench >&2)
     CATALOG_BENCH="$CARGO_TARGET_DIR/release/examples/catalog_bench"
     TOOL_VERSIONS+=("catalog_bench: $CATALOG_BENCH (cargo build --release --locked --example catalog_bench in $dir by this run)")
+    if [[ " ${BENCH_CATALOG_BACKENDS:-sqlite postgres} " == *" postgres "* ]]; then
+      # PostgreSQL catalogs need the `postgres` feature (the system libpq); its own target
+      # dir keeps the default binaries the other sections measure as they are.
+      [ -e /usr/include/postgresql/libpq-fe.h ] || die "the postgres backend needs libpq-dev (apt-get install libpq-dev)"
+      local pg_target="$CARGO_TARGET_DIR/postgres"
+      log "building esker and catalog_bench with --features postgres in $pg_target"
+      (cd "$dir" && CARGO_TARGET_DIR="$pg_target" cargo build --release --locked --features postgres --bin esker --example catalog_bench >&2)
+      ESKER_PG="$pg_target/release/esker" CATALOG_BENCH_PG="$pg_target/release/examples/catalog_bench"
+      TOOL_VERSIONS+=("postgres builds: $ESKER_PG and $CATALOG_BENCH_PG (--features postgres, by this run)")
+    fi
   fi
 
   # Timing `esker find`: hyperfine when it is there (installed with apt-get as root), else a
@@ -180,6 +192,10 @@ find_hits() {
 catalog_one() {
   local backend=$1 files=$2
   local home url db="" name="catalog-$backend-$files"
+  # The binaries for this backend; find_hits and find_round see these (bash locals are
+  # dynamically scoped).
+  local ESKER=$ESKER CATALOG_BENCH=$CATALOG_BENCH
+  if [ "$backend" = postgres ]; then ESKER=$ESKER_PG CATALOG_BENCH=$CATALOG_BENCH_PG; fi
   home=$(mktemp -d "$WORK/homes/catalog-$backend.XXXXXX")
   case "$backend" in
     sqlite) url="sqlite://$home/catalog.db" ;;
