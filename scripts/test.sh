@@ -11,6 +11,7 @@ missing=()
 command -v tar >/dev/null || missing+=(tar)          # GNU tar extracts bundles in the tests
 command -v setpriv >/dev/null || missing+=(util-linux) # drop root to test unreadable files
 command -v setfacl >/dev/null || missing+=(acl)         # POSIX ACLs on test trees
+command -v strace >/dev/null || missing+=(strace)       # proves restores make no path-based calls in the target tree
 { command -v slapd >/dev/null || [ -x /usr/sbin/slapd ]; } || missing+=(slapd) # LDAP identity tests
 command -v ldapsearch >/dev/null || missing+=(ldap-utils)
 command -v cc >/dev/null || missing+=(gcc)            # bundled SQLite and zstd are C

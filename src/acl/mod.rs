@@ -23,7 +23,7 @@ pub use nfs4::parse_nfs4_acl;
 pub use ntacl::{SecurityDescriptor, parse_ntacl_xattr, parse_security_descriptor};
 pub use posix::{PosixAcl, PosixTag, parse_posix_acl};
 pub use sid::Sid;
-pub use xattrs::{Xattr, XattrFailure, is_cifs, read_xattrs, restore_xattrs};
+pub use xattrs::{Xattr, XattrFailure, is_cifs, read_xattrs, restore_xattrs, restore_xattrs_fd};
 
 /// Why an ACL value could not be parsed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

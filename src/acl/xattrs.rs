@@ -82,6 +82,26 @@ pub fn restore_xattrs(path: &Path, xattrs: &[Xattr]) -> Vec<XattrFailure> {
         .collect()
 }
 
+/// Sets every attribute on an open file or folder; returns the ones refused.
+pub fn restore_xattrs_fd(fd: std::os::fd::BorrowedFd, xattrs: &[Xattr]) -> Vec<XattrFailure> {
+    xattrs
+        .iter()
+        .filter_map(|attribute| {
+            rustix::fs::fsetxattr(
+                fd,
+                OsStr::from_bytes(&attribute.name),
+                &attribute.value,
+                rustix::fs::XattrFlags::empty(),
+            )
+            .err()
+            .map(|errno| XattrFailure {
+                name: attribute.name_text(),
+                error: crate::error::io_message(&io::Error::from(errno)),
+            })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -183,12 +183,22 @@ fn format_wait(hours: f64) -> String {
 
 fn print_report(out: &mut Output, report: &PollReport) -> Result<()> {
     if report.files_done > 0 || report.files_failed > 0 {
+        let present = match report.files_present {
+            0 => String::new(),
+            count => format!(", {} already in place", thousands(count)),
+        };
         out.line(format!(
-            "restored {} ({} downloaded), {} failed",
+            "restored {} ({} downloaded{present}), {} failed",
             plural(report.files_done, "file"),
             format_size(report.bytes_downloaded),
             thousands(report.files_failed)
         ))?;
+        if report.files_changed > 0 {
+            out.line(format!(
+                "{} changed while archived and may not match any version (listed below)",
+                plural(report.files_changed, "file")
+            ))?;
+        }
         if report.files_failed > 0 {
             out.line("failed files and why: esker jobs --json (field `failures`)")?;
         }
@@ -213,7 +223,11 @@ fn print_report(out: &mut Output, report: &PollReport) -> Result<()> {
 fn report_code(report: &PollReport) -> ExitCode {
     if report.files_corrupt > 0 {
         ExitCode::INTEGRITY
-    } else if report.files_failed > 0 || report.jobs_failed > 0 || report.inventories_failed > 0 {
+    } else if report.files_failed > 0
+        || report.files_changed > 0
+        || report.jobs_failed > 0
+        || report.inventories_failed > 0
+    {
         ExitCode::PARTIAL
     } else {
         ExitCode::SUCCESS

@@ -3,13 +3,16 @@
 
 use std::collections::HashMap;
 use std::os::unix::ffi::OsStrExt;
-use std::path::PathBuf;
+use std::path::Path;
 
 use crate::acl::XattrFailure;
 use crate::error::Result;
-use crate::restore::extract::{ExtractError, FileWriter, check_target, write_metadata_only};
+use crate::restore::extract::{
+    ExtractError, FileWriter, Planned, check_target, settle_folder_time, write_metadata_only,
+};
 use crate::restore::ranges::{MAX_REQUEST, RangeGroup, data_span, plan_ranges};
-use esker_catalog::{Catalog, FileRecord, Job, JobState, JobUpdate, Retrieval, RetrievalFileState};
+use crate::restore::tree::{RestoreTree, Target};
+use esker_catalog::{Catalog, FileRecord, FileState, Job, JobState, JobUpdate, Retrieval, RetrievalFileState};
 use esker_model::Xattr;
 use esker_store::{RestoreJob, RestoreState, RestoreTier, StartedRestore, Store, StoreErrorKind};
 
@@ -23,6 +26,11 @@ pub struct JobOutcome {
     pub files_failed: u64,
     /// Of the failed files, those whose bytes did not match the catalog.
     pub files_corrupt: u64,
+    /// Of the done files, those found already in place as archived (a rerun's).
+    pub files_present: u64,
+    /// Of the done files, those that changed while they were archived: restored as stored,
+    /// which may match no version of the file.
+    pub files_changed: u64,
     pub bytes_downloaded: u64,
     pub errors: Vec<String>,
     /// Restored files whose extended attributes were (partly) refused.
@@ -236,6 +244,13 @@ fn restored(
     outcome: &mut JobOutcome,
 ) -> Result<()> {
     catalog.mark_retrieval_file(job.id, record.file.id, RetrievalFileState::Done, None)?;
+    if record.file.state == FileState::Changed {
+        outcome.files_changed += 1;
+        outcome.warnings.push(format!(
+            "{}: it changed while it was archived; restored as stored, which may match no version of it",
+            record.path_text()
+        ));
+    }
     for refusal in refused {
         outcome.warnings.push(format!(
             "{}: extended attribute {} not restored: {}",
@@ -278,22 +293,24 @@ fn download(
     } else {
         HashMap::new()
     };
-    let mut downloader = Downloader {
-        catalog,
-        store,
-        job,
-        restore,
-        destination: PathBuf::from(std::ffi::OsStr::from_bytes(&retrieval.destination)),
-        overwrite: retrieval.overwrite,
-        xattrs,
-        outcome,
+    let destination = std::ffi::OsStr::from_bytes(&retrieval.destination);
+    let tree = match RestoreTree::open(Path::new(destination), job.id) {
+        Ok(tree) => tree,
+        Err(error) => {
+            outcome.state = Some(JobState::Failed);
+            outcome.errors.push(error.message.clone());
+            return set_state(catalog, job, JobState::Failed, Some(error.message));
+        }
     };
-    downloader.write_dataless(&records)?;
+    let mut downloader =
+        Downloader { catalog, store, job, restore, tree, overwrite: retrieval.overwrite, xattrs, outcome };
+    let folders = downloader.write_dataless(&records)?;
     for group in plan_ranges(&records) {
         if let Fetched::Expired(why) = downloader.write_group(&records, &group)? {
             return set_state(downloader.catalog, job, JobState::Expired, Some(why));
         }
     }
+    downloader.settle_folder_times(folders);
     Ok(())
 }
 
@@ -309,7 +326,7 @@ struct Downloader<'a> {
     store: &'a dyn Store,
     job: &'a Job,
     restore: Option<&'a RestoreJob>,
-    destination: PathBuf,
+    tree: RestoreTree,
     overwrite: bool,
     /// The recorded extended attributes to set, by file id (empty without `--xattrs`).
     xattrs: HashMap<i64, Vec<Xattr>>,
@@ -334,27 +351,51 @@ impl Downloader<'_> {
     }
 
     /// Entries without data first: symlinks, folders and empty files need no bytes.
-    fn write_dataless(&mut self, records: &[FileRecord]) -> Result<()> {
+    /// Returns the folders written, whose mtimes are set again at the end.
+    fn write_dataless<'r>(&mut self, records: &'r [FileRecord]) -> Result<Vec<&'r FileRecord>> {
+        let mut folders = Vec::new();
         for record in records.iter().filter(|record| record.file.kind != "file" || record.file.size == 0) {
-            let written = check_target(&self.destination, record, self.overwrite).and_then(|target| {
-                if record.file.kind == "file" {
-                    FileWriter::create(target, record).and_then(|writer| writer.finish(record, self.xattrs_of(record)))
-                } else {
-                    write_metadata_only(&target, record, self.xattrs_of(record))
+            let written = match check_target(&self.tree, record, self.overwrite) {
+                Ok(Planned::Present(_)) => {
+                    self.outcome.files_present += 1;
+                    Ok(Vec::new())
                 }
-            });
+                Ok(Planned::Write(target)) if record.file.kind == "file" => {
+                    FileWriter::create(target).and_then(|writer| writer.finish(record, self.xattrs_of(record)))
+                }
+                Ok(Planned::Write(target)) => write_metadata_only(&target, record, self.xattrs_of(record)),
+                Err(error) => Err(error),
+            };
+            if record.file.kind == "dir" && written.is_ok() {
+                folders.push(record);
+            }
             self.settle(record, written)?;
         }
-        Ok(())
+        Ok(folders)
+    }
+
+    /// Writing into a folder changes its mtime: the recorded one is set once more when
+    /// everything of the job is written.
+    fn settle_folder_times(&mut self, folders: Vec<&FileRecord>) {
+        for record in folders {
+            if let Err(error) = settle_folder_time(&self.tree, record) {
+                self.outcome.warnings.push(format!("{}: mtime not restored: {}", record.path_text(), error.message));
+            }
+        }
     }
 
     /// One group of neighbouring files: those that may not be written fail before any byte
-    /// is fetched; small neighbours come in one request, a large file in chunks.
+    /// is fetched, and those already in place need none; small neighbours come in one
+    /// request, a large file in chunks.
     fn write_group(&mut self, records: &[FileRecord], group: &RangeGroup) -> Result<Fetched> {
         let mut writable = Vec::new();
         for &index in &group.files {
-            match check_target(&self.destination, &records[index], self.overwrite) {
-                Ok(target) => writable.push((&records[index], target)),
+            match check_target(&self.tree, &records[index], self.overwrite) {
+                Ok(Planned::Write(target)) => writable.push((&records[index], target)),
+                Ok(Planned::Present(_)) => {
+                    self.outcome.files_present += 1;
+                    self.settle(&records[index], Ok(Vec::new()))?;
+                }
                 Err(error) => failed(self.catalog, self.job, &records[index], error, self.outcome)?,
             }
         }
@@ -374,7 +415,7 @@ impl Downloader<'_> {
         for (record, target) in writable {
             let start = (record.file.data_offset.unwrap_or(0).max(0) as u64 - group.start) as usize;
             let end = start + record.file.size.max(0) as usize;
-            let written = FileWriter::create(target, record).and_then(|mut writer| {
+            let written = FileWriter::create(target).and_then(|mut writer| {
                 writer.write(bytes.get(start..end).unwrap_or_default())?;
                 writer.finish(record, self.xattrs_of(record))
             });
@@ -384,8 +425,8 @@ impl Downloader<'_> {
     }
 
     /// A file larger than one request, fetched and written chunk by chunk.
-    fn write_chunked(&mut self, record: &FileRecord, target: PathBuf, group: &RangeGroup) -> Result<Fetched> {
-        let mut writer = match FileWriter::create(target, record) {
+    fn write_chunked(&mut self, record: &FileRecord, target: Target, group: &RangeGroup) -> Result<Fetched> {
+        let mut writer = match FileWriter::create(target) {
             Ok(writer) => writer,
             Err(error) => {
                 failed(self.catalog, self.job, record, error, self.outcome)?;

@@ -32,6 +32,10 @@ pub struct PollReport {
     pub files_failed: u64,
     /// Of the failed files, those whose bytes did not match the catalog (exit code 4).
     pub files_corrupt: u64,
+    /// Of the done files, those already in place as archived, and those that changed
+    /// while they were archived (exit code 3).
+    pub files_present: u64,
+    pub files_changed: u64,
     pub bytes_downloaded: u64,
     /// Vault inventories fetched in this pass, still waiting, and failed.
     pub inventories_done: u64,
@@ -92,6 +96,8 @@ pub fn poll_once(settings: &Settings, catalog: &mut Catalog, retrieval: Option<i
         report.files_done += outcome.files_done;
         report.files_failed += outcome.files_failed;
         report.files_corrupt += outcome.files_corrupt;
+        report.files_present += outcome.files_present;
+        report.files_changed += outcome.files_changed;
         report.bytes_downloaded += outcome.bytes_downloaded;
         report.errors.extend(outcome.errors);
         report.warnings.extend(outcome.warnings);

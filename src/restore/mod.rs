@@ -4,3 +4,4 @@
 
 pub mod extract;
 pub mod ranges;
+pub mod tree;

@@ -12,6 +12,7 @@ mod incremental;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod query;
+mod restore_safety;
 mod retrieve;
 mod s3;
 mod xattrs;

@@ -11,7 +11,7 @@ use crate::common::*;
 /// A home whose default store `cold` is a local directory simulating cold storage.
 /// A home whose default store is a local store that acts cold: a restore takes `delay`
 /// seconds and lasts `lifetime` seconds (default: the days asked).
-fn cold_env(delay: u64, lifetime: Option<u64>) -> (Env, LocalStore) {
+pub(crate) fn cold_env(delay: u64, lifetime: Option<u64>) -> (Env, LocalStore) {
     let env = Env::new();
     fs::create_dir_all(&env.home).expect("mkdir");
     let lifetime_line = lifetime.map(|value| format!("cold_lifetime = \"{value}s\"\n")).unwrap_or_default();
@@ -26,7 +26,7 @@ fn cold_env(delay: u64, lifetime: Option<u64>) -> (Env, LocalStore) {
 }
 
 /// Waits until the store's bundles, as it reports them, satisfy `wanted`.
-fn wait_for_bundles(store: &LocalStore, what: &str, wanted: impl Fn(&[RestoreState]) -> bool) {
+pub(crate) fn wait_for_bundles(store: &LocalStore, what: &str, wanted: impl Fn(&[RestoreState]) -> bool) {
     wait_until(what, || {
         let objects = store.list("bundles/").expect("list the cold store");
         let head = |key: &str| store.head(key).expect("head").expect("listed").restore;
@@ -36,7 +36,7 @@ fn wait_for_bundles(store: &LocalStore, what: &str, wanted: impl Fn(&[RestoreSta
 }
 
 /// No restore is running any more, and at least one finished.
-fn restored(states: &[RestoreState]) -> bool {
+pub(crate) fn restored(states: &[RestoreState]) -> bool {
     !states.contains(&RestoreState::Restoring)
         && states.iter().any(|state| matches!(state, RestoreState::Restored { .. }))
 }
@@ -55,19 +55,19 @@ fn keep_query(env: &Env) -> String {
     format!("in:{}/keep", env.src.display())
 }
 
-fn restored_copy(out: &Path, env: &Env, relative: &str) -> PathBuf {
+pub(crate) fn restored_copy(out: &Path, env: &Env, relative: &str) -> PathBuf {
     out.join(env.src.strip_prefix("/").expect("absolute")).join(relative)
 }
 
-fn retrieve(env: &Env, args: &[&str]) -> std::process::Output {
+pub(crate) fn retrieve(env: &Env, args: &[&str]) -> std::process::Output {
     env.esker().arg("retrieve").args(args).output().expect("run")
 }
 
-fn poll(env: &Env) -> std::process::Output {
+pub(crate) fn poll(env: &Env) -> std::process::Output {
     env.esker().args(["poll", "--once"]).output().expect("run")
 }
 
-fn jobs(env: &Env) -> Vec<Value> {
+pub(crate) fn jobs(env: &Env) -> Vec<Value> {
     json_lines(&env.run(&["jobs", "--json"]).stdout)
 }
 
@@ -96,7 +96,7 @@ fn cold_local_store_restores_then_the_poller_brings_files_back_identically() {
 }
 
 #[test]
-fn a_hot_store_restores_at_once_and_a_second_run_refuses_to_overwrite() {
+fn a_hot_store_restores_at_once_and_a_second_run_refuses_to_overwrite_a_changed_file() {
     let env = Env::new();
     sample_tree(&env);
     env.archive(&[]);
@@ -105,11 +105,20 @@ fn a_hot_store_restores_at_once_and_a_second_run_refuses_to_overwrite() {
     assert_success(&retrieve(&env, &[&query, "--to", out.to_str().expect("utf8")]));
     assert_eq!(snapshot(&restored_copy(&out, &env, "keep")), snapshot(&env.src.join("keep")));
 
-    // The same again: every file exists now.
-    let output = retrieve(&env, &[&query, "--to", out.to_str().expect("utf8")]);
-    assert_eq!(output.status.code(), Some(3), "finished, with files left alone");
-    assert!(stderr(&output).contains("use --overwrite"), "{}", stderr(&output));
+    // The same again: every file is there as archived, so nothing is downloaded.
+    let output = retrieve(&env, &[&query, "--to", out.to_str().expect("utf8"), "--json"]);
+    assert_success(&output);
+    let report = json_lines(&output.stdout).pop().expect("a report")["report"].clone();
+    assert_eq!(report["bytes_downloaded"], 0, "{report}");
+    assert_eq!(report["files_done"], 6, "{report}");
+    assert_eq!(report["files_present"], 5, "every file and the link; the folder gets its metadata again: {report}");
+
+    // A file edited since is not replaced without --overwrite.
     fs::write(restored_copy(&out, &env, "keep/report.txt"), b"edited").expect("edit");
+    let output = retrieve(&env, &[&query, "--to", out.to_str().expect("utf8")]);
+    assert_eq!(output.status.code(), Some(3), "finished, with a file left alone");
+    assert!(stderr(&output).contains("use --overwrite"), "{}", stderr(&output));
+    assert_eq!(fs::read(restored_copy(&out, &env, "keep/report.txt")).expect("read"), b"edited");
     assert_success(&retrieve(&env, &[&query, "--to", out.to_str().expect("utf8"), "--overwrite"]));
     assert_eq!(fs::read(restored_copy(&out, &env, "keep/report.txt")).expect("read"), b"quarterly report\n");
 }
