@@ -338,10 +338,21 @@ fn resolve_catalog(home: &HomePaths, url: Option<String>) -> Result<esker_catalo
         Some(url) => esker_catalog::CatalogLocation::parse(&url).ok_or_else(|| ConfigError::Value {
             what: "catalog url".into(),
             value: esker_catalog::mask_password(&url),
-            message: "expected sqlite://PATH or postgres://USER@HOST/DATABASE".into(),
+            message: "expected a SQLite path (sqlite://PATH or a plain path), a PostgreSQL URL \
+                      (postgres://USER@HOST/DATABASE) or a libpq keyword string (host=HOST dbname=DATABASE)"
+                .into(),
         })?,
         None => esker_catalog::CatalogLocation::Sqlite(home.catalog.clone()),
     };
+    if let esker_catalog::CatalogLocation::Postgres(url) = &catalog
+        && url.has_unescaped_at()
+    {
+        return Err(ConfigError::Value {
+            what: "catalog url".into(),
+            value: catalog.display(),
+            message: "the password holds an '@': write it as %40 (libpq would take the rest for a host name)".into(),
+        });
+    }
     if matches!(catalog, esker_catalog::CatalogLocation::Postgres(_)) && !cfg!(feature = "postgres") {
         return Err(ConfigError::Value {
             what: "catalog url".into(),

@@ -150,3 +150,44 @@ fn help_lists_the_exit_codes_and_a_damaged_catalog_exits_4() {
     assert_eq!(output.status.code(), Some(4), "{}", stderr(&output));
     assert!(stderr(&output).contains("catalog.db"), "{}", stderr(&output));
 }
+
+/// A PostgreSQL password never shows, whatever form the connection string takes, and a
+/// libpq keyword string is never taken for a SQLite path (no file named after it).
+#[test]
+fn catalog_passwords_never_show_in_any_form() {
+    let env = Env::new();
+    let forms = [
+        "postgres://esker:hun@ter2@127.0.0.1:1/esker",
+        "postgresql://esker@127.0.0.1:1/esker?sslmode=disable&password=hunter2",
+        "host=127.0.0.1 port=1 user=esker password=hunter2 dbname=esker",
+        "host=127.0.0.1 port=1 password='hunter2 with space' dbname=esker",
+    ];
+    for url in forms {
+        for args in [&["config", "show"][..], &["catalog", "status"], &["find", "report"]] {
+            let output =
+                env.esker().current_dir(env.dir.path()).env("ESKER_CATALOG_URL", url).args(args).output().expect("run");
+            let shown = format!("{}{}", String::from_utf8_lossy(&output.stdout), stderr(&output));
+            assert!(!shown.contains("hunter2") && !shown.contains("ter2@"), "{args:?} with {url}: {shown}");
+            if args[0] != "config" {
+                assert_eq!(output.status.code(), Some(2), "{args:?} with {url}: {shown}");
+            }
+        }
+    }
+    let names: Vec<String> = listing(env.dir.path()).keys().map(|path| path.display().to_string()).collect();
+    assert!(names.iter().all(|name| !name.contains("hunter2") && !name.contains("host=")), "{names:?}");
+}
+
+#[test]
+fn an_unknown_catalog_scheme_names_the_forms_it_takes() {
+    let env = Env::new();
+    let output = env
+        .esker()
+        .env("ESKER_CATALOG_URL", "mysql://root:hunter2@db/esker")
+        .args(["find", "x"])
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(2));
+    let message = stderr(&output);
+    assert!(message.contains("libpq keyword string") && message.contains("sqlite://"), "{message}");
+    assert!(!message.contains("hunter2"), "{message}");
+}

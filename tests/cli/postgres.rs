@@ -10,8 +10,10 @@ use crate::common::*;
 #[test]
 fn migrations_go_up_and_down_on_both_backends() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let locations =
-        [CatalogLocation::Sqlite(dir.path().join("catalog.db")), CatalogLocation::Postgres(fresh_postgres_database())];
+    let locations = [
+        CatalogLocation::Sqlite(dir.path().join("catalog.db")),
+        CatalogLocation::Postgres(esker_catalog::ConnectionString::new(fresh_postgres_database())),
+    ];
     // Every migration in the tree, for both backends alike.
     let count = |backend: &str| {
         let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/catalog/migrations").join(backend);
@@ -41,7 +43,7 @@ fn migrations_go_up_and_down_on_both_backends() {
     let url = fresh_postgres_database();
     let handles: Vec<_> = (0..4)
         .map(|_| {
-            let location = CatalogLocation::Postgres(url.clone());
+            let location = CatalogLocation::Postgres(esker_catalog::ConnectionString::new(url.clone()));
             std::thread::spawn(move || Catalog::open(&location).map(|_| ()).map_err(|error| error.to_string()))
         })
         .collect();

@@ -13,6 +13,7 @@ use serde::Serialize;
 
 use super::any::{AnyConnection, RunAny, on_backend};
 use super::error::CatalogError;
+use super::secret::ConnectionString;
 
 pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 #[cfg(feature = "postgres")]
@@ -34,15 +35,20 @@ where
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CatalogLocation {
     Sqlite(PathBuf),
-    /// A `postgres://` URL (password from the URL, `PGPASSWORD` or `~/.pgpass`).
-    Postgres(String),
+    /// A `postgres://` URL or a libpq keyword string (password from it, `PGPASSWORD` or
+    /// `~/.pgpass`).
+    Postgres(ConnectionString),
 }
 
 impl CatalogLocation {
-    /// Parses `sqlite://PATH`, `postgres://…`, `postgresql://…`, or a plain path.
+    /// Parses `sqlite://PATH`, `postgres://…`, `postgresql://…`, a libpq keyword string
+    /// (`host=… dbname=…`), or a plain path.
     pub fn parse(text: &str) -> Option<CatalogLocation> {
-        if text.starts_with("postgres://") || text.starts_with("postgresql://") {
-            Some(CatalogLocation::Postgres(text.to_string()))
+        if text.starts_with("postgres://")
+            || text.starts_with("postgresql://")
+            || ConnectionString::is_keyword_string(text)
+        {
+            Some(CatalogLocation::Postgres(ConnectionString::new(text)))
         } else if let Some(path) = text.strip_prefix("sqlite://") {
             (!path.is_empty()).then(|| CatalogLocation::Sqlite(PathBuf::from(path)))
         } else if text.contains("://") {
@@ -56,7 +62,7 @@ impl CatalogLocation {
     pub fn display(&self) -> String {
         match self {
             CatalogLocation::Sqlite(path) => format!("sqlite://{}", path.display()),
-            CatalogLocation::Postgres(url) => mask_password(url),
+            CatalogLocation::Postgres(url) => url.masked(),
         }
     }
 }
@@ -67,14 +73,10 @@ impl Serialize for CatalogLocation {
     }
 }
 
-/// `postgres://user:secret@host/db` → `postgres://user:********@host/db`.
+/// `postgres://user:secret@host/db` → `postgres://user:********@host/db`, and every other
+/// form of password a connection string can hold.
 pub fn mask_password(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else { return url.to_string() };
-    let Some((credentials, host)) = rest.rsplit_once('@') else { return url.to_string() };
-    match credentials.split_once(':') {
-        Some((user, _)) => format!("{scheme}://{user}:********@{host}"),
-        None => url.to_string(),
-    }
+    ConnectionString::new(url).masked()
 }
 
 /// Migration state, for `esker catalog status`.
@@ -156,7 +158,8 @@ impl Catalog {
             }
             #[cfg(feature = "postgres")]
             CatalogLocation::Postgres(url) => AnyConnection::Postgres(
-                PgConnection::establish(url).map_err(|error| open_error(error.to_string().trim().to_string()))?,
+                PgConnection::establish(url.expose())
+                    .map_err(|error| open_error(url.scrub(error.to_string().trim())))?,
             ),
             #[cfg(not(feature = "postgres"))]
             CatalogLocation::Postgres(_) => return Err(CatalogError::PostgresNotBuilt { path: location.display() }),

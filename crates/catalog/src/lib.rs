@@ -12,6 +12,7 @@ mod models;
 mod retrievals;
 mod runs;
 mod schema;
+mod secret;
 mod states;
 mod transfer;
 
@@ -24,6 +25,7 @@ pub use history::DEDUP_MIN_SIZE;
 pub use inventories::Inventory;
 pub use models::{Bundle, Dir, File, FileRecord, IndexedFile, NewBundle, NewFile, NewRun, Run, join_path};
 pub use retrievals::{Job, JobUpdate, JobView, NewJob, NewRetrieval, Retrieval};
+pub use secret::ConnectionString;
 pub use states::{
     BundleState, FileState, InventoryState, JobState, RetrievalFileState, RetrievalState, RunState, UnknownState,
 };
