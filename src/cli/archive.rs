@@ -4,7 +4,7 @@ use super::ExitCode;
 use super::args::ArchiveArgs;
 use super::output::{Output, money, plural, printable, spinner, thousands};
 use crate::archive::{self, ArchiveRequest, Summary};
-use crate::config::{Settings, parse_count, parse_size_value};
+use crate::config::{Settings, parse_count, parse_jobs, parse_size_value};
 use crate::error::Result;
 use esker_index::format_size;
 
@@ -20,7 +20,7 @@ pub fn archive(settings: &Settings, args: ArchiveArgs, quiet: bool) -> Result<Ex
         None => settings.archive.max_size,
     };
     let jobs = match &args.jobs {
-        Some(text) => parse_count("--jobs", text)? as usize,
+        Some(text) => parse_jobs("--jobs", text)?,
         None => settings.archive.jobs(),
     };
     let store = args.store.clone().unwrap_or_else(|| settings.default_store.clone());

@@ -10,7 +10,7 @@ use esker_catalog::Catalog;
 use esker_index::format_size;
 
 pub fn find(settings: &Settings, args: FindArgs) -> Result<ExitCode> {
-    let query = esker_index::parse_query(&args.query.join(" "))?;
+    let query = crate::search::parse_query(&args.query.join(" "))?;
     let limit = (args.limit > 0).then_some(args.limit);
     let mut finder = crate::search::Finder::open(settings)?;
     let result = finder.find(&query, limit, args.all_versions)?;

@@ -378,8 +378,8 @@ fn resolve_archive(archive: ArchiveOptions) -> Result<ArchiveSettings, ConfigErr
         },
     };
     let jobs = match env::var(env::JOBS) {
-        Some(text) => Some(parse_count(env::JOBS, &text)? as usize),
-        None => positive("archive.jobs", archive.jobs.map(|jobs| jobs as u64))?.map(|jobs| jobs as usize),
+        Some(text) => Some(parse_jobs(env::JOBS, &text)?),
+        None => archive.jobs.map(|jobs| parse_jobs("archive.jobs", &jobs.to_string())).transpose()?,
     };
     Ok(ArchiveSettings {
         max_files,
@@ -459,6 +459,22 @@ pub fn parse_count(what: &str, text: &str) -> Result<u64, ConfigError> {
             what: what.to_string(),
             value: text.to_string(),
             message: "expected a whole number greater than 0".into(),
+        }),
+    }
+}
+
+/// The most packers an archive runs: each holds a bundle's buffers, and more than this
+/// many only contend for the same disks and network.
+pub const MAX_JOBS: u64 = 256;
+
+/// A packer count: a whole number from 1 to [`MAX_JOBS`].
+pub fn parse_jobs(what: &str, text: &str) -> Result<usize, ConfigError> {
+    match text.trim().parse::<u64>() {
+        Ok(value) if (1..=MAX_JOBS).contains(&value) => Ok(value as usize),
+        _ => Err(ConfigError::Value {
+            what: what.to_string(),
+            value: text.to_string(),
+            message: format!("expected a whole number from 1 to {MAX_JOBS}"),
         }),
     }
 }

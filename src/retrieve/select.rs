@@ -83,7 +83,7 @@ pub fn select(
     let everything = query.is_none() && bundles.is_empty() && files.is_empty() && version == Version::Latest;
     let mut matched: Option<Vec<i64>> = None;
     if let Some(query) = query {
-        let parsed = esker_index::parse_query(query)?;
+        let parsed = crate::search::parse_query(query)?;
         crate::search::catch_up_or_warn(catalog, &settings.home.index, |_| {})?;
         if let Some(index) = esker_index::FileIndex::open(&settings.home.index)? {
             matched = Some(index.search(&parsed, None)?.into_iter().map(|hit| hit.file_id as i64).collect());

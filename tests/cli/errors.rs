@@ -39,6 +39,29 @@ fn bad_arguments_change_nothing() {
 }
 
 #[test]
+fn out_of_range_counts_fractional_bytes_and_unknown_filter_values_are_usage_errors() {
+    let env = Env::new();
+    write(&env.src.join("f.txt"), b"x");
+    let src = env.src.to_str().expect("utf8").to_string();
+    assert_rejected(&env, &["archive", &src, "--jobs", "100000"], "from 1 to 256");
+    assert_rejected(&env, &["archive", &src, "--jobs", "100000000"], "from 1 to 256");
+    assert_rejected(&env, &["archive", &src, "--max-size", "0.5"], "whole number");
+    assert_rejected(&env, &["archive", &src, "--max-size", "1.5B"], "whole number");
+    let before = listing(env.dir.path());
+    let output = env.esker().env("ESKER_JOBS", "100000000").args(["archive", &src]).output().expect("run");
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(stderr(&output).contains("ESKER_JOBS"), "{}", stderr(&output));
+    assert_eq!(listing(env.dir.path()), before);
+
+    env.archive(&[]);
+    assert_rejected(&env, &["find", "kind:bogus"], "expected one of: file, dir, symlink");
+    assert_rejected(&env, &["find", "--", "f", "-state:bogus"], "expected one of: archived, changed");
+    let deep = format!("{}f{}", "(".repeat(12_000), ")".repeat(12_000));
+    assert_rejected(&env, &["find", &deep], "more than 64 deep");
+    assert_rejected(&env, &["retrieve", "kind:bogus", "--to", "/nonexistent/out"], "kind:bogus");
+}
+
+#[test]
 fn unusable_home_and_bad_config_are_clear_errors() {
     let env = Env::new();
     write(&env.src.join("f.txt"), b"x");

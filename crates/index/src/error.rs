@@ -59,6 +59,8 @@ pub enum QueryError {
     UnexpectedCloseParen,
     #[error("empty parentheses `()`")]
     EmptyGroup,
+    #[error("the query nests parentheses and `-` more than {limit} deep")]
+    TooDeep { limit: usize },
     #[error("nothing after `-` (write `-word` to exclude a word)")]
     DanglingMinus,
     #[error("`{operator}` needs a term on each side")]

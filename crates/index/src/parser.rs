@@ -31,7 +31,7 @@ enum Lexeme {
 /// Parses a search query. See the crate docs for the language.
 pub fn parse_query(text: &str) -> Result<Query, QueryError> {
     let lexemes = lex(text)?;
-    let mut parser = Parser { lexemes, position: 0 };
+    let mut parser = Parser { lexemes, position: 0, depth: 0 };
     let queries = parser.parse_all()?;
     if parser.peek() == Some(&Lexeme::CloseParen) {
         return Err(QueryError::UnexpectedCloseParen);
@@ -42,9 +42,15 @@ pub fn parse_query(text: &str) -> Result<Query, QueryError> {
     Ok(Query::and(queries))
 }
 
+/// How deep `(` and `-` may nest: far beyond any query a person writes, and shallow
+/// enough that neither parsing nor running a query can exhaust the stack.
+pub const MAX_DEPTH: usize = 64;
+
 struct Parser {
     lexemes: Vec<Lexeme>,
     position: usize,
+    /// Groups and exclusions open around the current lexeme.
+    depth: usize,
 }
 
 impl Parser {
@@ -98,16 +104,27 @@ impl Parser {
         Ok(Query::or(alternatives))
     }
 
+    /// A term inside one more group or exclusion; refused beyond [`MAX_DEPTH`].
+    fn nested<T>(&mut self, parse: impl FnOnce(&mut Parser) -> Result<T, QueryError>) -> Result<T, QueryError> {
+        if self.depth >= MAX_DEPTH {
+            return Err(QueryError::TooDeep { limit: MAX_DEPTH });
+        }
+        self.depth += 1;
+        let parsed = parse(self);
+        self.depth -= 1;
+        parsed
+    }
+
     fn parse_unary(&mut self) -> Result<Query, QueryError> {
         match self.next() {
             Some(Lexeme::Minus) => {
                 if !self.at_term() {
                     return Err(QueryError::DanglingMinus);
                 }
-                Ok(Query::Not(Box::new(self.parse_unary()?)))
+                Ok(Query::Not(Box::new(self.nested(Parser::parse_unary)?)))
             }
             Some(Lexeme::OpenParen) => {
-                let queries = self.parse_all()?;
+                let queries = self.nested(Parser::parse_all)?;
                 if self.next() != Some(Lexeme::CloseParen) {
                     return Err(QueryError::MissingCloseParen);
                 }

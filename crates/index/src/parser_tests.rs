@@ -259,7 +259,22 @@ fn keywords_as_words_read_back_as_phrases() {
     }
 }
 
+#[test]
+fn nesting_is_limited_and_never_exhausts_the_stack() {
+    let nested = |depth: usize| format!("{}word{}", "(".repeat(depth), ")".repeat(depth));
+    assert!(parse_query(&nested(crate::parser::MAX_DEPTH)).is_ok());
+    assert_eq!(parse_query(&nested(crate::parser::MAX_DEPTH + 1)), Err(QueryError::TooDeep { limit: 64 }));
+    assert_eq!(parse_query(&nested(12_000)), Err(QueryError::TooDeep { limit: 64 }));
+    assert_eq!(parse_query(&format!("{}word", "-".repeat(100_000))), Err(QueryError::TooDeep { limit: 64 }));
+    assert_eq!(parse_query(&format!("{}word", "(-".repeat(50_000))), Err(QueryError::TooDeep { limit: 64 }));
+}
+
 proptest! {
+    #[test]
+    fn deep_and_unbalanced_nesting_never_panics(text in "[()\\- ]{0,3000}x[()\\- ]{0,3000}") {
+        let _ = parse_query(&text);
+    }
+
     #[test]
     fn parse_never_panics(text in "\\PC{0,40}") {
         let _ = parse_query(&text);

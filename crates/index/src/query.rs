@@ -106,6 +106,21 @@ impl Query {
         if conjunction { Query::And(flat) } else { Query::Or(flat) }
     }
 
+    /// Every filter in the query, at any depth.
+    pub fn filters(&self) -> Vec<&Filter> {
+        let mut filters = Vec::new();
+        let mut pending = vec![self];
+        while let Some(query) = pending.pop() {
+            match query {
+                Query::Text(_) => {}
+                Query::Filter(filter) => filters.push(filter),
+                Query::Not(inner) => pending.push(inner),
+                Query::And(queries) | Query::Or(queries) => pending.extend(queries),
+            }
+        }
+        filters
+    }
+
     /// Whether results are ranked by relevance: the query has words (or `name:` words) that
     /// are not excluded. Other queries are pure filters and list hits by file id.
     pub fn is_scored(&self) -> bool {

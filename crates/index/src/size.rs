@@ -40,6 +40,9 @@ pub fn parse_size(text: &str) -> Result<u64, SizeError> {
     let unit = rest.trim_start();
     let multiplier = unit_multiplier(unit)
         .ok_or_else(|| error(&format!("unknown unit `{unit}`; use B, k/KiB, M/MiB, G/GiB, T/TiB, KB, MB, GB or TB")))?;
+    if multiplier == 1 && !fraction_digits.is_empty() {
+        return Err(error("a size in bytes is a whole number; use a larger unit for a fraction (1.5KiB)"));
+    }
     let too_large = || error("too large");
 
     let mut integer: u128 = 0;
@@ -137,7 +140,6 @@ mod tests {
             ("1GB", 1_000_000_000),
             ("1.5GB", 1_500_000_000),
             ("1TB", 1_000_000_000_000),
-            ("0.5", 1),
             ("  7 ", 7),
             ("18446744073709551615", u64::MAX),
         ];
@@ -148,7 +150,9 @@ mod tests {
 
     #[test]
     fn rejects_bad_sizes() {
-        for text in ["", "-5", "-1MB", "10XB", "abc", "1.", ".5", "1.5.5", "MB", "1 2", "+5", "1e3"] {
+        for text in
+            ["", "-5", "-1MB", "10XB", "abc", "1.", ".5", "1.5.5", "MB", "1 2", "+5", "1e3", "0.5", "1.5B", "2.0 bytes"]
+        {
             let error = parse_size(text).expect_err(text);
             assert_eq!(error.text, text);
             assert!(error.to_string().starts_with("bad size `"), "{error}");

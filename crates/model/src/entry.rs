@@ -28,18 +28,19 @@ impl FileKind {
         }
     }
 
+    /// Every kind, in order.
+    pub const ALL: [FileKind; 7] = [
+        FileKind::File,
+        FileKind::Dir,
+        FileKind::Symlink,
+        FileKind::Fifo,
+        FileKind::Socket,
+        FileKind::BlockDevice,
+        FileKind::CharDevice,
+    ];
+
     pub fn parse(text: &str) -> Option<FileKind> {
-        [
-            FileKind::File,
-            FileKind::Dir,
-            FileKind::Symlink,
-            FileKind::Fifo,
-            FileKind::Socket,
-            FileKind::BlockDevice,
-            FileKind::CharDevice,
-        ]
-        .into_iter()
-        .find(|kind| kind.as_str() == text)
+        FileKind::ALL.into_iter().find(|kind| kind.as_str() == text)
     }
 
     /// Whether esker stores this kind in a bundle (everything else is recorded and skipped).
