@@ -41,6 +41,10 @@ pub struct Summary {
     pub bundle_bytes: u64,
     /// A few of the files that changed while read.
     pub changed_examples: Vec<String>,
+    /// Stored with a modification time before 1677 or after 2262, recorded as the nearest
+    /// time the catalog holds; a few of them.
+    pub files_time_clamped: u64,
+    pub time_clamped_examples: Vec<String>,
     pub skipped: BTreeMap<String, u64>,
     pub skipped_examples: Vec<SkippedExample>,
     pub excluded: u64,
@@ -76,6 +80,13 @@ impl Summary {
         self.files_changed += 1;
         if self.changed_examples.len() < EXAMPLES {
             self.changed_examples.push(path);
+        }
+    }
+
+    pub fn time_clamped(&mut self, path: String) {
+        self.files_time_clamped += 1;
+        if self.time_clamped_examples.len() < EXAMPLES {
+            self.time_clamped_examples.push(path);
         }
     }
 

@@ -63,8 +63,8 @@ pub fn archive(settings: &Settings, args: ArchiveArgs, quiet: bool) -> Result<Ex
     Ok(archive_exit(&summary))
 }
 
-/// 3 when bundles failed (the run stays incomplete) or files were skipped or changed while
-/// read; each is listed in the summary.
+/// 3 when bundles failed (the run stays incomplete) or files were skipped, changed while
+/// read or stored with a clamped mtime; each is listed in the summary.
 fn archive_exit(summary: &archive::Summary) -> ExitCode {
     if summary.bundles_failed > 0 {
         eprintln!(
@@ -75,7 +75,7 @@ fn archive_exit(summary: &archive::Summary) -> ExitCode {
         );
         return ExitCode::PARTIAL;
     }
-    let incomplete = summary.skipped_total() > 0 || summary.files_changed > 0;
+    let incomplete = summary.skipped_total() > 0 || summary.files_changed > 0 || summary.files_time_clamped > 0;
     if incomplete && !summary.dry_run { ExitCode::PARTIAL } else { ExitCode::SUCCESS }
 }
 
@@ -208,6 +208,15 @@ fn print_left_out(out: &mut Output, summary: &Summary) -> Result<()> {
             plural(summary.files_changed, "file")
         ))?;
         for path in &summary.changed_examples {
+            out.line(format!("  {}", printable(path)))?;
+        }
+    }
+    if summary.files_time_clamped > 0 {
+        out.line(format!(
+            "{} modified before 1677 or after 2262: stored, with the nearest modification time the catalog holds",
+            plural(summary.files_time_clamped, "file")
+        ))?;
+        for path in &summary.time_clamped_examples {
             out.line(format!("  {}", printable(path)))?;
         }
     }

@@ -257,3 +257,18 @@ fn a_restore_makes_no_path_based_call_inside_the_target_tree() {
     assert!(by_path.is_empty(), "path-based calls inside the target tree:\n{}", by_path.join("\n"));
     assert!(trace.lines().any(|line| line.contains("renameat")), "the trace holds the restore's calls");
 }
+
+#[test]
+fn a_modification_time_past_2262_is_reported_not_silently_clamped() {
+    let env = Env::new();
+    let future = env.src.join("future.txt");
+    write(&future, b"from the 24th century");
+    set_mtime(&future, 10_413_792_000, 0);
+    write(&env.src.join("today.txt"), b"now");
+    let output = env.esker().arg("archive").arg(&env.src).arg("--json").output().expect("run");
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    let summary: serde_json::Value = serde_json::from_slice(&output.stdout).expect("json");
+    assert_eq!(summary["files_time_clamped"], 1, "{summary}");
+    assert!(summary["time_clamped_examples"][0].as_str().is_some_and(|path| path.ends_with("/future.txt")));
+    assert_eq!(summary["files_archived"], 2, "{summary}");
+}

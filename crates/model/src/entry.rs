@@ -112,6 +112,12 @@ impl Stat {
         }
     }
 
+    /// Whether the modification time lies outside what nanoseconds in an `i64` hold
+    /// (before 1677 or after 2262) and was recorded as the nearest time that fits.
+    pub fn mtime_clamped(&self) -> bool {
+        self.mtime_ns == i64::MAX || self.mtime_ns == i64::MIN
+    }
+
     pub fn mtime_seconds(&self) -> i64 {
         self.mtime_ns.div_euclid(1_000_000_000)
     }

@@ -19,6 +19,9 @@ pub(super) fn packed_rows(
     let mut rows = Vec::with_capacity(entries.len());
     for entry in entries {
         let path = String::from_utf8_lossy(&entry_path(&entry.item)).into_owned();
+        if !matches!(entry.state, PackState::Failed(_)) && entry.stat.mtime_clamped() {
+            summary.time_clamped(path.clone());
+        }
         let reason = match &entry.state {
             PackState::Stored => {
                 summary.files_archived += 1;
