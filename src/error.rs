@@ -50,7 +50,7 @@ impl Error {
             Error::Index(esker_index::IndexError::Locked { .. }) => {
                 Some("another esker process is writing the index; try again when it is done".into())
             }
-            Error::Index(esker_index::IndexError::SchemaMismatch { .. }) => {
+            Error::Index(esker_index::IndexError::SchemaMismatch { .. } | esker_index::IndexError::Damaged { .. }) => {
                 Some("the index is derived data: run `esker reindex` to rebuild it from the catalog".into())
             }
             _ => None,
@@ -58,10 +58,11 @@ impl Error {
     }
 
     /// The exit status this error ends a command with: 4 when it shows damage (a corrupt
-    /// catalog), 2 for everything else.
+    /// catalog or index), 2 for everything else.
     pub fn exit_code(&self) -> crate::cli::ExitCode {
         match self {
             Error::Catalog(error) if error.is_corrupt() => crate::cli::ExitCode::INTEGRITY,
+            Error::Index(esker_index::IndexError::Damaged { .. }) => crate::cli::ExitCode::INTEGRITY,
             _ => crate::cli::ExitCode::ERROR,
         }
     }

@@ -74,9 +74,17 @@ pub fn archive(settings: &Settings, request: &ArchiveRequest, progress: &Progres
     esker_model::failpoint::hit("run_finished");
 
     progress.set_message("indexing");
-    let report = crate::search::catch_up_or_warn(&mut catalog, &settings.home.index, |count| {
+    let indexed = crate::search::catch_up_or_warn(&mut catalog, &settings.home.index, |count| {
         progress.set_message(format!("indexing: {count} files"));
-    })?;
+    });
+    let report = match indexed {
+        // The run is complete and cataloged; only the derived index needs rebuilding.
+        Err(error @ crate::Error::Index(esker_index::IndexError::Damaged { .. })) => {
+            summary.index_damaged = Some(error.to_string());
+            Default::default()
+        }
+        other => other?,
+    };
     summary.indexed += report.indexed;
     summary.finish(started.elapsed());
     Ok(summary)

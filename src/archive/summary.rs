@@ -44,6 +44,9 @@ pub struct Summary {
     /// Stored with a modification time before 1677 or after 2262, recorded as the nearest
     /// time the catalog holds; a few of them.
     pub files_time_clamped: u64,
+    /// Why the search index could not take this run's files (the run itself is complete).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub index_damaged: Option<String>,
     pub time_clamped_examples: Vec<String>,
     pub skipped: BTreeMap<String, u64>,
     pub skipped_examples: Vec<SkippedExample>,

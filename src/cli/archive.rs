@@ -75,6 +75,13 @@ fn archive_exit(summary: &archive::Summary) -> ExitCode {
         );
         return ExitCode::PARTIAL;
     }
+    if let Some(problem) = &summary.index_damaged {
+        eprintln!(
+            "error: run {} is complete, but {problem}\nhint: run `esker reindex` to build the index again from the catalog",
+            summary.run.unwrap_or_default()
+        );
+        return ExitCode::INTEGRITY;
+    }
     let incomplete = summary.skipped_total() > 0 || summary.files_changed > 0 || summary.files_time_clamped > 0;
     if incomplete && !summary.dry_run { ExitCode::PARTIAL } else { ExitCode::SUCCESS }
 }

@@ -319,6 +319,11 @@ pub enum CatalogCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Check the catalog's storage (SQLite: PRAGMA quick_check); exit 4 when damaged.
+    Check {
+        #[arg(long)]
+        json: bool,
+    },
     /// Write every catalog row to FILE (zstd-compressed JSON lines).
     Export {
         #[arg(value_name = "FILE")]

@@ -285,6 +285,7 @@ pub fn catalog(settings: &Settings, command: super::args::CatalogCommand) -> Res
             ))?;
         }
         CatalogCommand::Status { json } => catalog_status(settings, &mut out, json)?,
+        CatalogCommand::Check { json } => return catalog_check(settings, out, json),
         CatalogCommand::Export { file } => {
             let Some(mut catalog) = Catalog::open_existing(&settings.catalog)? else {
                 return Err(Error::Input(format!("no catalog at {} to export", settings.catalog.display())));
@@ -328,6 +329,25 @@ fn catalog_status(settings: &Settings, out: &mut Output, json: bool) -> Result<(
     out.line(format!("applied: {}", status.applied.join(", ")))?;
     let pending = if status.pending.is_empty() { "none".into() } else { status.pending.join(", ") };
     out.line(format!("pending: {pending}"))
+}
+
+/// `catalog check`: 0 when the catalog's storage is sound, 4 with each problem when not.
+fn catalog_check(settings: &Settings, mut out: Output, json: bool) -> Result<ExitCode> {
+    let Some(mut catalog) = Catalog::open_for_reading(&settings.catalog)? else {
+        return Err(Error::Input(format!("no up-to-date catalog at {} to check", settings.catalog.display())));
+    };
+    let report = catalog.check()?;
+    if json {
+        out.json(&report)?;
+    } else if report.problems.is_empty() {
+        out.line(format!("catalog {}: no problems found", report.location))?;
+    } else {
+        for problem in &report.problems {
+            eprintln!("damaged: {}: {problem}", report.location);
+        }
+    }
+    out.flush()?;
+    Ok(if report.problems.is_empty() { ExitCode::SUCCESS } else { ExitCode::INTEGRITY })
 }
 
 /// `catalog import`: the export's rows into the catalog, then the index rebuilt from them

@@ -168,6 +168,12 @@ impl Finder {
                 tracing::warn!("the index is being written by another process; results may miss the newest files");
                 FileIndex::open(index_dir)?
             }
+            Err(crate::Error::Index(esker_index::IndexError::ReadOnly { .. })) => {
+                tracing::warn!(
+                    "the newest files are not indexed yet and this user may not index them; results may miss them"
+                );
+                FileIndex::open(index_dir)?
+            }
             Err(error) => return Err(error),
         };
         Ok(Finder { catalog: Some(catalog), index })

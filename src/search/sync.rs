@@ -372,6 +372,10 @@ pub fn catch_up_or_warn(catalog: &mut Catalog, index_dir: &Path, progress: impl 
             tracing::warn!("another process is writing the index; the newest files are indexed by the next find");
             Ok(SyncReport::default())
         }
+        Err(crate::Error::Index(esker_index::IndexError::ReadOnly { .. })) => {
+            tracing::warn!("this user may not write the index; the newest files are indexed by the next archive");
+            Ok(SyncReport::default())
+        }
         other => other,
     }
 }
@@ -383,8 +387,8 @@ pub fn rebuild(catalog: &mut Catalog, index_dir: &Path, progress: impl FnMut(u64
 
 fn rebuild_open(catalog: &mut Catalog, index_dir: &Path, progress: impl FnMut(u64)) -> Result<(FileIndex, SyncReport)> {
     let index = match FileIndex::open_or_create(index_dir) {
-        Err(esker_index::IndexError::SchemaMismatch { .. }) => {
-            // Derived data from another version: start over.
+        Err(esker_index::IndexError::SchemaMismatch { .. } | esker_index::IndexError::Damaged { .. }) => {
+            // Derived data from another version, or damaged: start over.
             std::fs::remove_dir_all(index_dir).map_err(|error| crate::Error::io(index_dir.display(), &error))?;
             FileIndex::open_or_create(index_dir)?
         }

@@ -6,6 +6,7 @@ mod archive;
 mod awkward;
 mod conformance;
 mod crash;
+mod damage;
 mod errors;
 mod glacier;
 mod incremental;

@@ -138,24 +138,7 @@ impl Catalog {
     fn connect(location: &CatalogLocation) -> Result<Catalog, CatalogError> {
         let open_error = |message: String| CatalogError::Open { path: location.display(), message };
         let connection = match location {
-            CatalogLocation::Sqlite(path) => {
-                let text = path.display().to_string();
-                let mut connection =
-                    SqliteConnection::establish(&text).map_err(|error| open_error(error.to_string()))?;
-                diesel::connection::SimpleConnection::batch_execute(
-                    &mut connection,
-                    &format!(
-                        "PRAGMA busy_timeout = 30000;
-                         PRAGMA journal_mode = WAL;
-                         PRAGMA synchronous = NORMAL;
-                         PRAGMA foreign_keys = ON;
-                         PRAGMA wal_autocheckpoint = 8192;
-                         {READ_PRAGMAS}"
-                    ),
-                )
-                .map_err(|error| open_error(error.to_string()))?;
-                AnyConnection::Sqlite(connection)
-            }
+            CatalogLocation::Sqlite(path) => AnyConnection::Sqlite(open_sqlite(path).map_err(open_error)?),
             #[cfg(feature = "postgres")]
             CatalogLocation::Postgres(url) => AnyConnection::Postgres(
                 PgConnection::establish(url.expose())
@@ -283,6 +266,49 @@ fn lock_file(database: &Path) -> std::io::Result<std::fs::File> {
     let file = std::fs::File::create(PathBuf::from(name))?;
     file.lock()?;
     Ok(file)
+}
+
+/// Opens a SQLite catalog: read-write in WAL mode when this user may write it and its
+/// folder, else read-only, so reading commands work on a shared or read-only catalog.
+fn open_sqlite(path: &Path) -> Result<SqliteConnection, String> {
+    let writable = |path: &Path| rustix::fs::access(path, rustix::fs::Access::WRITE_OK).is_ok();
+    let folder = path.parent().filter(|folder| !folder.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    if !path.exists() || (writable(path) && writable(folder)) {
+        let mut connection =
+            SqliteConnection::establish(&path.display().to_string()).map_err(|error| error.to_string())?;
+        diesel::connection::SimpleConnection::batch_execute(
+            &mut connection,
+            &format!(
+                "PRAGMA busy_timeout = 30000;
+                 PRAGMA journal_mode = WAL;
+                 PRAGMA synchronous = NORMAL;
+                 PRAGMA foreign_keys = ON;
+                 PRAGMA wal_autocheckpoint = 8192;
+                 {READ_PRAGMAS}"
+            ),
+        )
+        .map_err(|error| error.to_string())?;
+        return Ok(connection);
+    }
+    // A WAL catalog opens read-only when its -shm file exists or can be made; in a
+    // folder nobody writes while it is closed, SQLite reads it as immutable.
+    let read_only = |extra: &str| -> Result<SqliteConnection, String> {
+        let mut connection = SqliteConnection::establish(&format!("file:{}?mode=ro{extra}", uri_path(path)))
+            .map_err(|e| e.to_string())?;
+        diesel::connection::SimpleConnection::batch_execute(
+            &mut connection,
+            &format!("PRAGMA busy_timeout = 30000; {READ_PRAGMAS} SELECT count(*) FROM sqlite_master;"),
+        )
+        .map_err(|error| error.to_string())?;
+        Ok(connection)
+    };
+    read_only("").or_else(|_| read_only("&immutable=1"))
+}
+
+/// A path as the path of a SQLite `file:` URI.
+fn uri_path(path: &Path) -> String {
+    let text = path.display().to_string();
+    text.replace('%', "%25").replace('?', "%3f").replace('#', "%23")
 }
 
 /// How every SQLite connection reads: a 16 MiB page cache, temporary tables in memory.

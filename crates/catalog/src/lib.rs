@@ -3,6 +3,7 @@
 mod any;
 mod attributes;
 mod bundles;
+mod check;
 mod connection;
 mod error;
 mod files;
@@ -18,6 +19,7 @@ mod transfer;
 
 pub use any::{AnyConnection, RunAny};
 pub use attributes::{FileAttributes, IdentityRow, PrincipalRow};
+pub use check::CheckReport;
 pub use connection::{Catalog, CatalogLocation, SchemaStatus, mask_password};
 pub use error::{CatalogError, POSTGRES_NOT_BUILT};
 pub use files::{PendingFile, StoredBundle, path_hash};

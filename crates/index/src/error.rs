@@ -20,12 +20,19 @@ pub enum IndexError {
     /// Another writer (in this or another process) holds the index lock.
     #[error("index at {path} is locked by another writer")]
     Locked { path: PathBuf },
+    /// This user may read the index but not write it.
+    #[error("the index at {path} is not writable by this user")]
+    ReadOnly { path: PathBuf },
     /// The index on disk was built with a different schema.
     #[error("index at {path} has an unexpected schema (built by another esker version?)")]
     SchemaMismatch { path: PathBuf },
     /// The commit payload does not hold a file id.
     #[error("index at {path} has an unreadable commit payload `{payload}`")]
     BadPayload { path: PathBuf, payload: String },
+    /// Index files that are unreadable, missing or corrupt. The index is derived from the
+    /// catalog: `esker reindex` builds it again.
+    #[error("the search index at {path} is damaged: {message}")]
+    Damaged { path: PathBuf, message: String },
     /// Any other failure reported by tantivy.
     #[error("index error at {path}: {source}")]
     Tantivy {

@@ -19,6 +19,7 @@ use crate::error::IndexError;
 use crate::folders::{ANCESTORS_TOKENIZER, AncestorTokenizer, FOLDERS_TOKENIZER, FolderTokenizer};
 use crate::query::Query;
 use crate::schema::Fields;
+use crate::shared::{SharedDirectory, follow_umask};
 use crate::tokenizer::{TOKENIZER_NAME, analyzer};
 use crate::translate::translate;
 
@@ -110,6 +111,7 @@ impl FileIndex {
             return Ok(None);
         }
         let directory = MmapDirectory::open(dir).map_err(|error| tantivy_error(dir, error.into()))?;
+        let directory = SharedDirectory::new(directory, dir);
         let exists = Index::exists(&directory).map_err(|error| tantivy_error(dir, error.into()))?;
         if !exists {
             return Ok(None);
@@ -179,6 +181,11 @@ impl FileIndex {
         let budget = memory_budget_bytes.clamp(MIN_MEMORY_BUDGET * threads, MAX_MEMORY_BUDGET);
         let writer = self.index.writer_with_num_threads(threads, budget).map_err(|error| match error {
             TantivyError::LockFailure(LockError::LockBusy, _) => IndexError::Locked { path: self.dir.clone() },
+            TantivyError::LockFailure(LockError::IoError(error), _)
+                if error.kind() == std::io::ErrorKind::PermissionDenied =>
+            {
+                IndexError::ReadOnly { path: self.dir.clone() }
+            }
             other => tantivy_error(&self.dir, other),
         })?;
         let before = self.index.searchable_segment_ids().map_err(|error| tantivy_error(&self.dir, error))?;
@@ -245,14 +252,15 @@ impl IndexWriter {
         let mut prepared = self.writer.prepare_commit().map_err(|error| tantivy_error(&self.dir, error))?;
         prepared.set_payload(&format!("{PAYLOAD_PREFIX}{last_file_id}"));
         prepared.commit().map_err(|error| tantivy_error(&self.dir, error))?;
-        Ok(())
+        follow_umask(&self.dir)
     }
 
     /// Waits for background segment merges, then releases the lock. Dropping the writer
     /// instead is safe but abandons the merges under way: their work is lost, and the index
     /// keeps more segments until a later writer merges them.
     pub fn close(self) -> Result<(), IndexError> {
-        self.writer.wait_merging_threads().map_err(|error| tantivy_error(&self.dir, error))
+        self.writer.wait_merging_threads().map_err(|error| tantivy_error(&self.dir, error))?;
+        follow_umask(&self.dir)
     }
 
     /// [`close`](Self::close), then, when this writer made [`CONSOLIDATE_AT`] segments or
@@ -273,6 +281,7 @@ impl IndexWriter {
             let ids = index.searchable_segment_ids().map_err(|error| tantivy_error(&dir, error))?;
             Ok(ids.into_iter().filter(|id| !before.contains(id)).collect())
         };
+        follow_umask(&dir)?;
         if made()?.len() < CONSOLIDATE_AT {
             return Ok(());
         }
@@ -292,7 +301,8 @@ impl IndexWriter {
         }
         merger.set_merge_policy(Box::new(tantivy::indexer::NoMergePolicy));
         merger.merge(&made).wait().map_err(|error| tantivy_error(&dir, error))?;
-        merger.wait_merging_threads().map_err(|error| tantivy_error(&dir, error))
+        merger.wait_merging_threads().map_err(|error| tantivy_error(&dir, error))?;
+        follow_umask(&dir)
     }
 }
 
@@ -303,5 +313,16 @@ impl IndexWriter {
 pub const CONSOLIDATE_AT: usize = 2;
 
 fn tantivy_error(dir: &Path, source: TantivyError) -> IndexError {
-    IndexError::Tantivy { path: dir.to_owned(), source }
+    match source {
+        TantivyError::OpenReadError(tantivy::directory::error::OpenReadError::IoError {
+            ref io_error,
+            ref filepath,
+        }) if io_error.kind() == std::io::ErrorKind::PermissionDenied => {
+            IndexError::Io { path: dir.join(filepath), source: std::io::Error::from(io_error.kind()) }
+        }
+        TantivyError::DataCorruption(_) | TantivyError::OpenReadError(_) => {
+            IndexError::Damaged { path: dir.to_owned(), message: source.to_string() }
+        }
+        source => IndexError::Tantivy { path: dir.to_owned(), source },
+    }
 }

@@ -28,6 +28,7 @@ mod index;
 mod parser;
 mod query;
 mod schema;
+mod shared;
 mod size;
 mod tokenizer;
 mod translate;
