@@ -68,9 +68,9 @@ pub fn archive(settings: &Settings, args: ArchiveArgs, quiet: bool) -> Result<Ex
 fn archive_exit(summary: &archive::Summary) -> ExitCode {
     if summary.bundles_failed > 0 {
         eprintln!(
-            "error: {} of {} bundles could not be stored (run {} is incomplete; rerun the same command to finish it)",
+            "error: {} of {} could not be stored (run {} is incomplete; rerun the same command to finish it)",
             summary.bundles_failed,
-            summary.bundles + summary.bundles_failed,
+            plural(summary.bundles + summary.bundles_failed, "bundle"),
             summary.run.unwrap_or_default()
         );
         return ExitCode::PARTIAL;
@@ -252,7 +252,7 @@ fn print_timing(out: &mut Output, summary: &Summary) -> Result<()> {
         out.line("nothing was written")?;
     }
     for warning in &summary.warnings {
-        eprintln!("warning: {warning}");
+        eprintln!("warning: {}", printable(warning));
     }
     Ok(())
 }

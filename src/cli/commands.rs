@@ -3,7 +3,7 @@
 use super::ExitCode;
 
 use super::args::{ConfigCommand, FindArgs, ListArgs};
-use super::output::{Output, printable, spinner, table, thousands};
+use super::output::{Output, plural, printable, spinner, table, thousands};
 use crate::config::Settings;
 use crate::error::{Error, Result};
 use esker_catalog::Catalog;
@@ -264,7 +264,7 @@ pub fn reindex(settings: &Settings, quiet: bool, incremental: bool) -> Result<Ex
     progress.finish_and_clear();
     let report = report?;
     let mut out = Output::new();
-    out.line(format!("indexed {} files (catalog commit {})", thousands(report.indexed), report.last_file_id))?;
+    out.line(format!("indexed {} (catalog commit {})", plural(report.indexed, "file"), report.last_file_id))?;
     out.flush()?;
     Ok(ExitCode::SUCCESS)
 }
@@ -292,10 +292,10 @@ pub fn catalog(settings: &Settings, command: super::args::CatalogCommand) -> Res
             };
             let report = catalog.export(&file)?;
             out.line(format!(
-                "exported {} runs, {} bundles, {} files to {}",
-                thousands(report.runs),
-                thousands(report.bundles),
-                thousands(report.files),
+                "exported {}, {}, {} to {}",
+                plural(report.runs, "run"),
+                plural(report.bundles, "bundle"),
+                plural(report.files, "file"),
                 file.display()
             ))?;
         }
@@ -360,14 +360,14 @@ fn catalog_import(settings: &Settings, out: &mut Output, file: &std::path::Path)
     let mut catalog = Catalog::open(&settings.catalog)?;
     let report = catalog.import(file)?;
     out.line(format!(
-        "imported {} runs, {} bundles, {} files into {}",
-        thousands(report.runs),
-        thousands(report.bundles),
-        thousands(report.files),
+        "imported {}, {}, {} into {}",
+        plural(report.runs, "run"),
+        plural(report.bundles, "bundle"),
+        plural(report.files, "file"),
         settings.catalog.display()
     ))?;
     let report = crate::search::rebuild(&mut catalog, &settings.home.index, |_| {})?;
-    out.line(format!("indexed {} files", thousands(report.indexed)))
+    out.line(format!("indexed {}", plural(report.indexed, "file")))
 }
 
 pub fn config(settings: &Settings, command: ConfigCommand) -> Result<ExitCode> {

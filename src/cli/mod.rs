@@ -51,7 +51,7 @@ pub fn main() -> std::process::ExitCode {
         Ok(code) => code,
         Err(Error::BrokenPipe) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("error: {error}");
+            eprintln!("error: {}", output::printable(&error.to_string()));
             if let Some(hint) = error.hint() {
                 eprintln!("hint: {hint}");
             }

@@ -4,7 +4,7 @@ use super::ExitCode;
 use std::time::Duration;
 
 use super::args::{ListArgs, PollArgs, RetrieveArgs};
-use super::output::{Output, money, plural, table, thousands};
+use super::output::{Output, money, plural, printable, table, thousands};
 use crate::config::Settings;
 use crate::error::{Error, Result};
 use crate::poll::{PollReport, poll_once};
@@ -212,16 +212,16 @@ fn print_report(out: &mut Output, report: &PollReport) -> Result<()> {
         ))?;
     }
     for error in &report.errors {
-        eprintln!("error: {error}");
+        eprintln!("error: {}", printable(error));
     }
     for warning in &report.warnings {
-        eprintln!("warning: {warning}");
+        eprintln!("warning: {}", printable(warning));
     }
     Ok(())
 }
 
 fn report_code(report: &PollReport) -> ExitCode {
-    if report.files_corrupt > 0 {
+    if report.files_corrupt > 0 || report.bundles_damaged > 0 {
         ExitCode::INTEGRITY
     } else if report.files_failed > 0
         || report.files_changed > 0

@@ -26,6 +26,8 @@ pub struct JobOutcome {
     pub files_failed: u64,
     /// Of the failed files, those whose bytes did not match the catalog.
     pub files_corrupt: u64,
+    /// Bundles found missing or replaced by something else (the job fails).
+    pub bundles_damaged: u64,
     /// Of the done files, those found already in place as archived (a rerun's).
     pub files_present: u64,
     /// Of the done files, those that changed while they were archived: restored as stored,
@@ -160,6 +162,10 @@ fn readiness(
             bundle_missing(catalog, job, outcome)?;
             Ok(Readiness::NotYet)
         }
+        Err(error) if error.kind == StoreErrorKind::Damaged => {
+            bundle_damaged(catalog, job, error.to_string(), outcome)?;
+            Ok(Readiness::NotYet)
+        }
         Err(error) => {
             // Transient: leave the job as it is for the next pass.
             outcome.state = Some(job.state);
@@ -204,8 +210,15 @@ fn restart_restore(
 /// Fails a job whose bundle object the store no longer has.
 fn bundle_missing(catalog: &mut Catalog, job: &Job, outcome: &mut JobOutcome) -> Result<()> {
     let message = format!("bundle object {} is missing from store `{}`", job.object_key, job.store);
+    bundle_damaged(catalog, job, message, outcome)
+}
+
+/// Fails a job whose bundle object is gone or not an object any more: an integrity
+/// problem, not one that passes.
+fn bundle_damaged(catalog: &mut Catalog, job: &Job, message: String, outcome: &mut JobOutcome) -> Result<()> {
     set_state(catalog, job, JobState::Failed, Some(message.clone()))?;
     outcome.state = Some(JobState::Failed);
+    outcome.bundles_damaged += 1;
     outcome.errors.push(message);
     Ok(())
 }
@@ -218,7 +231,7 @@ fn failed(
     outcome: &mut JobOutcome,
 ) -> Result<()> {
     let message = error.message;
-    tracing::error!("{message}");
+    tracing::debug!("{message}");
     outcome.files_failed += 1;
     outcome.files_corrupt += u64::from(error.damaged);
     outcome.errors.push(message.clone());
@@ -416,7 +429,8 @@ impl Downloader<'_> {
             let start = (record.file.data_offset.unwrap_or(0).max(0) as u64 - group.start) as usize;
             let end = start + record.file.size.max(0) as usize;
             let written = FileWriter::create(target).and_then(|mut writer| {
-                writer.write(bytes.get(start..end).unwrap_or_default())?;
+                // A short read (a truncated object) leaves the file short: `finish` names it.
+                writer.write(bytes.get(start.min(bytes.len())..end.min(bytes.len())).unwrap_or_default())?;
                 writer.finish(record, self.xattrs_of(record))
             });
             self.settle(record, written)?;

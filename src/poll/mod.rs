@@ -36,6 +36,8 @@ pub struct PollReport {
     /// while they were archived (exit code 3).
     pub files_present: u64,
     pub files_changed: u64,
+    /// Bundles found missing from their store or replaced by something else (exit code 4).
+    pub bundles_damaged: u64,
     pub bytes_downloaded: u64,
     /// Vault inventories fetched in this pass, still waiting, and failed.
     pub inventories_done: u64,
@@ -98,6 +100,7 @@ pub fn poll_once(settings: &Settings, catalog: &mut Catalog, retrieval: Option<i
         report.files_corrupt += outcome.files_corrupt;
         report.files_present += outcome.files_present;
         report.files_changed += outcome.files_changed;
+        report.bundles_damaged += outcome.bundles_damaged;
         report.bytes_downloaded += outcome.bytes_downloaded;
         report.errors.extend(outcome.errors);
         report.warnings.extend(outcome.warnings);

@@ -12,7 +12,7 @@ use crate::config::Settings;
 use crate::error::{Error, Result};
 use crate::poll::{PollReport, poll_once};
 use esker_catalog::{Bundle, Catalog, JobState, JobUpdate, NewJob, NewRetrieval, RetrievalState};
-use esker_store::RestoreState;
+use esker_store::{RestoreState, StoreErrorKind};
 
 /// What the user asked for.
 #[derive(Debug, Clone)]
@@ -195,7 +195,12 @@ fn request_restores(
         let earlier = catalog.active_job_for_bundle(bundle.id)?.is_some_and(|job| job.id != *job_id);
         let store = crate::stores::open_cached(&mut stores, settings, &bundle.store)?;
         let job = catalog.job(*job_id)?.ok_or_else(|| Error::Input(format!("job {job_id} vanished")))?;
-        let state = crate::poll::start_restore(catalog, store.as_ref(), &job, days)??.state;
+        let state = match crate::poll::start_restore(catalog, store.as_ref(), &job, days)? {
+            Ok(started) => started.state,
+            // The poll pass that follows fails the job and reports the bundle.
+            Err(error) if matches!(error.kind, StoreErrorKind::NotFound | StoreErrorKind::Damaged) => continue,
+            Err(error) => return Err(error.into()),
+        };
         if earlier && matches!(state, RestoreState::Restoring | RestoreState::Restored { .. }) {
             restores_reused += 1;
         }

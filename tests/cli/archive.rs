@@ -236,7 +236,7 @@ fn reindex_rebuilds_the_index_from_the_catalog() {
     fs::remove_dir_all(env.home.join("index")).expect("remove index");
     let output = env.run(&["reindex"]);
     assert_success(&output);
-    assert!(String::from_utf8_lossy(&output.stdout).contains("indexed 1 files"));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("indexed 1 file ("));
     assert_eq!(env.find_paths("thesis draft").len(), 1);
     // An incremental reindex adds only what is new.
     write(&env.src.join("alpha/second.txt"), b"s");

@@ -108,3 +108,58 @@ fn catalog_check_finds_damaged_pages_and_names_the_file() {
     assert!(stderr(&output).contains("catalog.db"), "{}", stderr(&output));
     assert_eq!(env.run(&["runs"]).status.code(), Some(4), "a damaged catalog is never an empty one");
 }
+
+/// Runs `esker retrieve` of the whole tree into `out`, failing the test if it hangs.
+fn retrieve_within_a_minute(env: &Env, out: &std::path::Path) -> std::process::Output {
+    let query = format!("in:{}", env.src.display());
+    let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin("esker"));
+    env.with_catalog(&mut command);
+    let mut child = command
+        .env("ESKER_SYSTEM_CONFIG", "/nonexistent")
+        .arg("--home")
+        .arg(&env.home)
+        .args(["retrieve", &query, "--to", out.to_str().expect("utf8"), "--yes"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn retrieve");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while child.try_wait().expect("wait").is_none() {
+        if std::time::Instant::now() > deadline {
+            child.kill().expect("kill");
+            panic!("retrieve hung");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.wait_with_output().expect("output")
+}
+
+#[test]
+fn a_bundle_replaced_by_a_folder_a_fifo_or_a_truncated_file_is_named_and_exits_4() {
+    let env = Env::new();
+    write(&env.src.join("first.txt"), b"first file");
+    write(&env.src.join("second.txt"), &content(7, 20_000));
+    env.archive(&[]);
+    let object = env.store_dir().join(env.bundles()[0]["key"].as_str().expect("key"));
+    let saved = fs::read(&object).expect("read bundle");
+    fs::remove_file(&object).expect("remove");
+
+    fs::create_dir(&object).expect("mkdir");
+    let output = retrieve_within_a_minute(&env, &env.dir.path().join("out1"));
+    assert_eq!(output.status.code(), Some(4), "{}", stderr(&output));
+    assert!(stderr(&output).contains("is a folder, not a stored object"), "{}", stderr(&output));
+    fs::remove_dir(&object).expect("rmdir");
+
+    nix::unistd::mkfifo(&object, nix::sys::stat::Mode::from_bits_truncate(0o644)).expect("mkfifo");
+    let output = retrieve_within_a_minute(&env, &env.dir.path().join("out2"));
+    assert_eq!(output.status.code(), Some(4), "{}", stderr(&output));
+    assert!(stderr(&output).contains("is a FIFO"), "{}", stderr(&output));
+    fs::remove_file(&object).expect("rm fifo");
+
+    fs::write(&object, &saved[..saved.len() / 2]).expect("truncate");
+    let output = retrieve_within_a_minute(&env, &env.dir.path().join("out3"));
+    assert_eq!(output.status.code(), Some(4), "{}", stderr(&output));
+    let message = stderr(&output);
+    assert!(message.contains("second.txt: the store returned") && message.contains("of its 20000 bytes"), "{message}");
+    assert_eq!(message.matches("second.txt: the store returned").count(), 1, "each error once: {message}");
+}

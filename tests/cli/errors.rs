@@ -214,3 +214,25 @@ fn an_unknown_catalog_scheme_names_the_forms_it_takes() {
     assert!(message.contains("libpq keyword string") && message.contains("sqlite://"), "{message}");
     assert!(!message.contains("hunter2"), "{message}");
 }
+
+/// A file name with terminal escapes and a newline is escaped in messages (as `ls -b`
+/// does), so it can neither repaint the terminal nor forge a line; `--json` keeps it raw.
+#[test]
+fn control_characters_in_file_names_are_escaped_on_the_terminal() {
+    let env = Env::new();
+    let name = "evil\u{1b}[2J\nerror: forged.txt";
+    write(&env.src.join(name), b"payload");
+    env.archive(&[]);
+    let out = env.dir.path().join("out");
+    let copy = out.join(env.src.strip_prefix("/").expect("absolute")).join(name);
+    write(&copy, b"something else");
+    let query = format!("in:{}", env.src.display());
+    let output =
+        env.esker().args(["retrieve", &query, "--to", out.to_str().expect("utf8"), "--yes"]).output().expect("run");
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    let message = stderr(&output);
+    assert!(!message.contains('\u{1b}') && message.contains("\\u{1b}[2J\\nerror: forged.txt"), "{message}");
+    assert!(message.lines().all(|line| !line.starts_with("error: forged")), "{message}");
+    let found = env.find("forged");
+    assert_eq!(found[0]["path"].as_str().map(|path| path.ends_with(name)), Some(true), "{found:?}");
+}

@@ -287,3 +287,43 @@ fn retrieval_estimate_matches_a_hand_computation() {
     // A dry run requests nothing.
     assert!(json_lines(&env.run(&["jobs", "--json"]).stdout).is_empty());
 }
+
+/// A server that answers every request `403 Forbidden` without a body, as S3 answers a
+/// HEAD its credentials may not make. Returns its address.
+fn forbidding_server() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let address = listener.local_addr().expect("address");
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            use std::io::{Read, Write};
+            let mut stream = stream;
+            let mut request = Vec::new();
+            let mut buffer = [0u8; 4096];
+            while !request.windows(4).any(|window| window == b"\r\n\r\n") {
+                match stream.read(&mut buffer) {
+                    Ok(0) | Err(_) => break,
+                    Ok(read) => request.extend_from_slice(&buffer[..read]),
+                }
+            }
+            let _ = stream.write_all(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        }
+    });
+    format!("http://{address}")
+}
+
+#[test]
+fn a_forbidden_answer_without_a_body_is_named_not_an_unhandled_error() {
+    let env = Env::new();
+    fs::create_dir_all(&env.home).expect("mkdir");
+    let config = format!(
+        "store = \"s3\"\n[stores.s3]\nkind = \"s3\"\nbucket = \"locked\"\nendpoint_url = \"{}\"\nforce_path_style = true\nregion = \"us-east-1\"\nmax_attempts = 1\n",
+        forbidding_server()
+    );
+    write(&env.home.join("config.toml"), config.as_bytes());
+    write(&env.src.join("a.txt"), b"x");
+    let output = env.esker().arg("archive").arg(&env.src).output().expect("run");
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let message = stderr(&output);
+    assert!(message.contains("HTTP 403: access denied") && !message.contains("unhandled"), "{message}");
+    assert_eq!(message.matches("HTTP 403").count(), 1, "each error once: {message}");
+}

@@ -41,6 +41,8 @@ where
     let detail = match (code, error.message()) {
         (Some(code), Some(message)) => format!("{code}: {message}"),
         (Some(code), None) => code,
+        // A HEAD answer has no body, so no code: the status says what happened.
+        _ if status.is_some() => http_status_text(status.unwrap_or_default()),
         _ => {
             let mut text = error.to_string();
             let mut source = std::error::Error::source(&error);
@@ -53,6 +55,21 @@ where
         }
     };
     StoreError { kind, message: format!("{what}: {detail}"), source: Some(Box::new(error)) }
+}
+
+/// What an HTTP status without an error body means for a store request.
+fn http_status_text(status: u16) -> String {
+    let meaning = match status {
+        301 | 307 => "the bucket is in another region (set `region`)",
+        400 => "bad request",
+        401 | 403 => "access denied (check the credentials and the bucket or vault policy)",
+        404 => "not found",
+        409 => "conflict",
+        412 => "precondition failed",
+        500..=599 => "the service failed; try again later",
+        _ => "unexpected answer",
+    };
+    format!("HTTP {status}: {meaning}")
 }
 
 /// The shared SDK configuration for a store's client settings, in [`DEFAULT_REGION`] when neither the

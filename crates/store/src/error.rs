@@ -8,6 +8,8 @@ pub enum StoreErrorKind {
     Throttled,
     Timeout,
     NotRestored,
+    /// Something is at the object's place, but not an object (a folder, a FIFO, a device).
+    Damaged,
     Io,
     Other,
 }

@@ -79,6 +79,37 @@ impl LocalStore {
     }
 }
 
+/// Opens a stored object for reading. A FIFO, device or folder in its place is an error
+/// naming it: the open does not block, and the kind is checked on the open descriptor.
+fn open_object(path: &Path) -> Result<File, StoreError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let name = path.display().to_string();
+    let file = File::options()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|error| StoreError::io(&name, error))?;
+    let metadata = file.metadata().map_err(|error| StoreError::io(&name, error))?;
+    if !metadata.is_file() {
+        return Err(not_an_object(path, metadata.file_type()));
+    }
+    Ok(file)
+}
+
+fn not_an_object(path: &Path, file_type: fs::FileType) -> StoreError {
+    use std::os::unix::fs::FileTypeExt;
+    let kind = if file_type.is_dir() {
+        "a folder"
+    } else if file_type.is_fifo() {
+        "a FIFO"
+    } else if file_type.is_block_device() || file_type.is_char_device() {
+        "a device"
+    } else {
+        "not a regular file"
+    };
+    StoreError::new(StoreErrorKind::Damaged, format!("{}: is {kind}, not a stored object", path.display()))
+}
+
 fn sync_dir(path: &Path) -> Result<(), StoreError> {
     File::open(path).and_then(|dir| dir.sync_all()).map_err(|error| StoreError::io(&path.display().to_string(), error))
 }
@@ -338,6 +369,7 @@ impl Store for LocalStore {
     fn head(&self, key: &str) -> Result<Option<ObjectInfo>, StoreError> {
         let path = self.path_of(key)?;
         match fs::metadata(&path) {
+            Ok(metadata) if !metadata.is_file() => Err(not_an_object(&path, metadata.file_type())),
             Ok(metadata) => Ok(Some(ObjectInfo {
                 key: key.to_string(),
                 size: metadata.len(),
@@ -359,7 +391,7 @@ impl Store for LocalStore {
             ));
         }
         let name = path.display().to_string();
-        let mut file = File::open(&path).map_err(|error| StoreError::io(&name, error))?;
+        let mut file = open_object(&path)?;
         file.seek(SeekFrom::Start(range.start)).map_err(|error| StoreError::io(&name, error))?;
         let mut buffer = Vec::with_capacity(range.end.saturating_sub(range.start) as usize);
         file.take(range.end.saturating_sub(range.start))
