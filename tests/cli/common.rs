@@ -128,6 +128,15 @@ impl Env {
         command
     }
 
+    /// `esker --home HOME` as a plain process (to spawn, wait on or kill), on this env's
+    /// catalog and without the system config.
+    pub fn esker_process(&self) -> std::process::Command {
+        let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin("esker"));
+        self.with_catalog(&mut command);
+        command.env("ESKER_SYSTEM_CONFIG", "/nonexistent").arg("--home").arg(&self.home);
+        command
+    }
+
     /// `esker` with failpoint `point` (`NAME[:N][:panic]`) armed. Failpoints exist only in
     /// builds with the `failpoints` feature, which `scripts/test.sh` turns on.
     pub fn esker_failing_at(&self, point: &str) -> Command {

@@ -133,12 +133,8 @@ fn repeated_sigkill_then_rerun_loses_and_duplicates_nothing() {
     let caps = ["--max-files", "5", "--jobs", "2"];
     for step in 1..=3 {
         let target = step * 25;
-        let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin("esker"));
-        env.with_catalog(&mut command);
-        let mut child = command
-            .env("ESKER_SYSTEM_CONFIG", "/nonexistent")
-            .arg("--home")
-            .arg(&env.home)
+        let mut child = env
+            .esker_process()
             .arg("archive")
             .arg(&env.src)
             .args(caps)

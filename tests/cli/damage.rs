@@ -112,12 +112,8 @@ fn catalog_check_finds_damaged_pages_and_names_the_file() {
 /// Runs `esker retrieve` of the whole tree into `out`, failing the test if it hangs.
 fn retrieve_within_a_minute(env: &Env, out: &std::path::Path) -> std::process::Output {
     let query = format!("in:{}", env.src.display());
-    let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin("esker"));
-    env.with_catalog(&mut command);
-    let mut child = command
-        .env("ESKER_SYSTEM_CONFIG", "/nonexistent")
-        .arg("--home")
-        .arg(&env.home)
+    let mut child = env
+        .esker_process()
         .args(["retrieve", &query, "--to", out.to_str().expect("utf8"), "--yes"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())

@@ -331,12 +331,7 @@ fn two_pollers_at_once_never_work_the_same_job() {
     wait_for_bundles(&store, "the restores", restored);
     let pollers: Vec<_> = (0..2)
         .map(|_| {
-            let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin("esker"));
-            env.with_catalog(&mut command);
-            command
-                .env("ESKER_SYSTEM_CONFIG", "/nonexistent")
-                .arg("--home")
-                .arg(&env.home)
+            env.esker_process()
                 .args(["poll", "--once", "--json"])
                 .stdout(std::process::Stdio::piped())
                 .stderr(std::process::Stdio::piped())
