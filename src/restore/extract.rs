@@ -143,10 +143,10 @@ fn place(target: &Target) -> Result<(), ExtractError> {
         rustix::fs::renameat(parent, &target.temp, parent, &target.name)
     } else {
         match rustix::fs::renameat_with(parent, &target.temp, parent, &target.name, RenameFlags::NOREPLACE) {
-            // A file system without RENAME_NOREPLACE: check, then rename.
-            Err(Errno::INVAL) if lstat(parent, &target.name).is_none() => {
-                rustix::fs::renameat(parent, &target.temp, parent, &target.name)
-            }
+            // A file system without RENAME_NOREPLACE: a hard link fails just as atomically
+            // when the name is taken; then the temp name goes.
+            Err(Errno::INVAL) => rustix::fs::linkat(parent, &target.temp, parent, &target.name, AtFlags::empty())
+                .and_then(|()| rustix::fs::unlinkat(parent, &target.temp, AtFlags::empty())),
             other => other,
         }
     };
@@ -162,9 +162,10 @@ fn remove_temp(target: &Target) {
     let _ = rustix::fs::unlinkat(target.parent.as_fd(), &target.temp, AtFlags::empty());
 }
 
-/// Sets owner (as root), the full mode with setuid/setgid/sticky, extended attributes and
-/// mtime through the descriptor, in that order: a chown clears setuid/setgid bits and file
-/// capabilities, so it comes first.
+/// Sets owner (as root), extended attributes (ACLs among them), the full mode with
+/// setuid/setgid/sticky, and mtime through the descriptor, in that order: a chown clears
+/// setuid/setgid bits and file capabilities, so it comes first, and the mode comes after
+/// the ACL so the group bits never grant more than the ACL's mask for a moment.
 fn apply_metadata(
     fd: BorrowedFd,
     record: &FileRecord,
@@ -173,13 +174,24 @@ fn apply_metadata(
 ) -> Result<Vec<XattrFailure>, ExtractError> {
     let describe = |errno| io_fail(&target.path, errno);
     if is_root() {
-        let (uid, gid) = (Uid::from_raw(record.file.uid as u32), Gid::from_raw(record.file.gid as u32));
+        let (uid, gid) = owner_of(record, target)?;
         rustix::fs::fchown(fd, Some(uid), Some(gid)).map_err(describe)?;
     }
-    rustix::fs::fchmod(fd, Mode::from_raw_mode(record.file.mode as u32 & 0o7777)).map_err(describe)?;
     let refused = restore_xattrs_fd(fd, xattrs);
+    rustix::fs::fchmod(fd, Mode::from_raw_mode(record.file.mode as u32 & 0o7777)).map_err(describe)?;
     rustix::fs::futimens(fd, &modification_time(record.file.mtime_ns)).map_err(describe)?;
     Ok(refused)
+}
+
+/// The recorded owner and group as ids chown takes; a value outside them (a damaged row,
+/// or -1, which chown would read as "leave as it is") is refused.
+fn owner_of(record: &FileRecord, target: &Target) -> Result<(Uid, Gid), ExtractError> {
+    let id = |value: i64, what: &str| {
+        u32::try_from(value).ok().filter(|id| *id != u32::MAX).ok_or_else(|| {
+            fail(format!("{}: the catalog records {what} {value}, which is no valid id", target.path.display()))
+        })
+    };
+    Ok((Uid::from_raw(id(record.file.uid, "owner")?), Gid::from_raw(id(record.file.gid, "group")?)))
 }
 
 /// Incremental writer of one regular file: bytes go to the temp file and into BLAKE3.
@@ -305,7 +317,7 @@ fn write_symlink(target: &Target, record: &FileRecord, xattrs: &[Xattr]) -> Resu
     }
     .map_err(describe)?;
     if is_root() {
-        let (uid, gid) = (Uid::from_raw(record.file.uid as u32), Gid::from_raw(record.file.gid as u32));
+        let (uid, gid) = owner_of(record, target)?;
         rustix::fs::chownat(parent, &target.temp, Some(uid), Some(gid), AtFlags::SYMLINK_NOFOLLOW).map_err(describe)?;
     }
     // A symlink has no descriptor to set attributes through: the parent's descriptor
