@@ -316,9 +316,20 @@ fn write_symlink(target: &Target, record: &FileRecord, xattrs: &[Xattr]) -> Resu
         other => other,
     }
     .map_err(describe)?;
+    // The link itself, held by a descriptor: a swap of the temp name for another file
+    // cannot redirect the chown.
+    let flags = OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let made = rustix::fs::openat(parent, &target.temp, flags, Mode::empty()).map_err(describe)?;
+    let stat = rustix::fs::fstat(&made).map_err(describe)?;
+    if FileType::from_raw_mode(stat.st_mode) != FileType::Symlink
+        || stat.st_uid != nix::unistd::Uid::effective().as_raw()
+    {
+        return Err(fail(format!("{}: the new symlink was replaced while restoring", target.path.display())));
+    }
     if is_root() {
         let (uid, gid) = owner_of(record, target)?;
-        rustix::fs::chownat(parent, &target.temp, Some(uid), Some(gid), AtFlags::SYMLINK_NOFOLLOW).map_err(describe)?;
+        let empty = AtFlags::EMPTY_PATH | AtFlags::SYMLINK_NOFOLLOW;
+        rustix::fs::chownat(&made, "", Some(uid), Some(gid), empty).map_err(describe)?;
     }
     // A symlink has no descriptor to set attributes through: the parent's descriptor
     // names the folder, and the l-variant calls do not follow the link itself.
